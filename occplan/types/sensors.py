@@ -11,6 +11,7 @@ from occplan.errors import ValidationError
 from occplan.types._check import check_array
 from occplan.types.ego import EgoState
 from occplan.types.geometry import Pose
+from occplan.types.occupancy import OccupancyFrame
 
 CAMERA_CHANNELS = (
     "CAM_FRONT",
@@ -117,6 +118,7 @@ class SensorFrame:
     lidar: LidarSweep | None = None
     cameras: tuple[CameraFrame, ...] = ()
     history_world_from_ego: tuple[Pose, ...] = ()
+    ground_truth: OccupancyFrame | None = None  # filled only for privileged models (the oracle)
 
     def validate(self) -> None:
         self.world_from_ego.validate()
