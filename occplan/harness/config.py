@@ -1,0 +1,96 @@
+"""Run configuration of the closed-loop harness: a frozen dataclass filled from YAML and CLI flags.
+
+An unknown key (YAML or programmatic) is an error that lists the valid keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from occplan.errors import ValidationError
+
+MODES = ("open", "closed")
+AGENT_MODES = ("replay", "idm")
+WANDB_MODES = ("online", "offline", "disabled")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines an evaluation run (recorded in summary.json).
+
+    ``data`` None = the embedded generated mini set (generated on first use); ``scenes`` None = every
+    scene of ``split``; ``workers`` 0 = in-process, N >= 1 = N Ray workers.
+    """
+
+    model: str = "occnet"
+    planner: str = "pdm"
+    data: str | None = None
+    version: str | None = None
+    split: str | None = "val"
+    scenes: tuple[str, ...] | None = None
+    mode: str = "closed"
+    agents: str = "replay"
+    out: str = "runs/latest"
+    resume: bool = False
+    workers: int = 0
+    ray_address: str | None = None
+    wandb: bool = False
+    wandb_project: str = "occplan"
+    wandb_mode: str | None = None
+    seed: int = 0
+    plots: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValidationError(f"RunConfig.mode: expected one of {MODES}, got {self.mode!r}")
+        if self.agents not in AGENT_MODES:
+            raise ValidationError(f"RunConfig.agents: expected one of {AGENT_MODES}, got {self.agents!r}")
+        if self.wandb_mode is not None and self.wandb_mode not in WANDB_MODES:
+            raise ValidationError(f"RunConfig.wandb_mode: expected one of {WANDB_MODES}, got {self.wandb_mode!r}")
+        if self.workers < 0:
+            raise ValidationError(f"RunConfig.workers: must be >= 0, got {self.workers}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["scenes"] = list(self.scenes) if self.scenes is not None else None
+        return d
+
+    def identity(self) -> dict[str, Any]:
+        """The keys that must match for ``--resume`` to continue a run (not where/how it runs)."""
+        d = self.to_dict()
+        for k in ("out", "resume", "workers", "ray_address", "wandb", "wandb_project", "wandb_mode", "plots"):
+            d.pop(k)
+        return d
+
+
+def valid_keys() -> list[str]:
+    return [f.name for f in fields(RunConfig)]
+
+
+def from_mapping(values: dict[str, Any], source: str, base: RunConfig | None = None) -> RunConfig:
+    """Fill a RunConfig from a mapping; an unknown key raises naming ``source`` and the valid keys."""
+    unknown = sorted(set(values) - set(valid_keys()))
+    if unknown:
+        raise ValidationError(f"{source}: unknown key(s) {unknown}; valid keys: {', '.join(valid_keys())}")
+    v = dict(values)
+    if v.get("scenes") is not None:
+        scenes = v["scenes"]
+        v["scenes"] = tuple([scenes] if isinstance(scenes, str) else scenes)
+    return replace(base or RunConfig(), **v)
+
+
+def load_yaml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError(f"{p}: config file not found")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ValidationError(f"{p}: invalid YAML ({e})") from e
+    if not isinstance(data, dict):
+        raise ValidationError(f"{p}: expected a mapping of config keys, got {type(data).__name__}")
+    return from_mapping(data, str(p), base)
