@@ -23,8 +23,8 @@ def read_image(path: str | Path) -> np.ndarray:
         raise DataError(f"{p}: cannot decode image ({e})") from e
 
 
-def load_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Load the named arrays of an npz with ``allow_pickle=False``.
+def load_npz(path: str | Path, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Load the named arrays of an npz with ``allow_pickle=False``; ``optional`` keys are loaded when present.
 
     Raises DataError naming the file for a missing file, a corrupt/truncated archive, or a missing key.
     """
@@ -36,7 +36,7 @@ def load_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
             missing = [k for k in keys if k not in z.files]
             if missing:
                 raise DataError(f"{p}: missing field(s) {missing}; has {sorted(z.files)}")
-            return {k: z[k] for k in keys}
+            return {k: z[k] for k in (*keys, *(o for o in optional if o in z.files))}
     except DataError:
         raise
     except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError, OSError

@@ -24,3 +24,12 @@ def occ3d_sample_path() -> Path:
     if not OCC3D_SAMPLE.is_file():
         pytest.skip(f"Occ3D sample labels.npz not found at {OCC3D_SAMPLE}")
     return OCC3D_SAMPLE
+
+
+@pytest.fixture(scope="session")
+def tiny_dataroot() -> Path:
+    """The generated "tiny" dataroot (2 scenes x 6 s, 320x180 cameras), built once into the cache
+    (``$OCCPLAN_CACHE`` or ``~/.cache/occplan``) and reused; parallel workers wait on a file lock."""
+    from scenarios.datasets import ensure
+
+    return ensure("tiny", progress=False)

@@ -145,7 +145,7 @@ class LabelSet:
     @classmethod
     def openoccupancy(cls) -> LabelSet:
         """OpenOccupancy / SurroundOcc dense labels: 0 empty, 1..16 challenge classes (255 = noise)."""
-        return cls("openoccupancy", ("free", *_CHALLENGE_16), free_index=0, ignore_index=None)
+        return cls("openoccupancy", ("free", *_CHALLENGE_16), free_index=0, ignore_index=UNMAPPED)
 
 
 @cache

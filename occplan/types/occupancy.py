@@ -17,7 +17,9 @@ def _check_common(
     prefix: str, semantics: np.ndarray, flow: np.ndarray | None, grid: GridSpec, labels: LabelSet
 ) -> None:
     check_array(semantics, f"{prefix}.semantics", grid.shape, np.uint8)
-    labels.validate(semantics, f"{prefix}.semantics")
+    # A label set whose ignore value lies outside its classes (OpenOccupancy noise = 255) may carry it.
+    ignore = () if labels.ignore_index is None or labels.ignore_index < labels.num_classes else (labels.ignore_index,)
+    labels.validate(semantics, f"{prefix}.semantics", allow=ignore)
     if labels.free_index is None:
         raise ValidationError(f"{prefix}.labels: label set {labels.name} has no free class")
     if flow is not None:

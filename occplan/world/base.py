@@ -76,9 +76,7 @@ class World(ABC):
         """Cast N rays (origins (N, 3) or (3,), unit directions (N, 3), world frame)."""
 
     @abstractmethod
-    def lidar_scan(
-        self, world_from_ego: Pose, time_us: int, agents: Sequence[AgentBox] | None = None
-    ) -> LidarScan:
+    def lidar_scan(self, world_from_ego: Pose, time_us: int, agents: Sequence[AgentBox] | None = None) -> LidarScan:
         """A LIDAR_TOP sweep from the ego pose (sensor calibration is part of the world)."""
 
     @abstractmethod
@@ -101,6 +99,11 @@ class World(ABC):
         time_us: int,
         channels: Sequence[str],
         agents: Sequence[AgentBox] | None = None,
+        width: int | None = None,
+        height: int | None = None,
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per channel: (RGB (H, W, 3) uint8, semantic (H, W) uint8 lidarseg general). Generated worlds only."""
+        """Per channel: (RGB (H, W, 3) uint8, semantic (H, W) uint8 lidarseg general). Generated worlds only.
+
+        ``width`` x ``height`` pixels (default: the world's rig resolution); intrinsics scale with it.
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot render cameras (reuse logged images)")

@@ -1,0 +1,86 @@
+"""Training / evaluation samples from a nuScenes-format dataroot (``occplan.data.NuScenesSource``).
+
+A sample is one keyframe: the model's encoded SensorFrame (its own sensor request), the GT
+OccupancyFrame as target tensors and, for LiDAR models, the lidarseg challenge labels of the
+keyframe points. Keyframes without occupancy GT are skipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from models.torch_base import Batch, TorchOccModel
+from occplan.errors import DataError
+from occplan.types import Frame, LabelSet, OccupancyFrame, SensorFrame
+
+
+def keyframes(source, split: str | None, max_frames: int | None = None) -> list[Frame]:
+    """The keyframes of the split's scenes, in scene then time order (at most ``max_frames``)."""
+    frames: list[Frame] = []
+    for name in source.scene_names(split):
+        frames.extend(source.scenario(name).frames)
+    if not frames:
+        raise DataError(f"{source.dataroot}: split {split!r} has no keyframes")
+    return frames[:max_frames] if max_frames else frames
+
+
+def load_sample(source, frame: Frame, model: TorchOccModel) -> tuple[SensorFrame, OccupancyFrame, np.ndarray | None]:
+    """SensorFrame for the model's request, GT occupancy and challenge lidarseg of one keyframe."""
+    sensor = source.sensor_frame(frame, model.sensor_request())
+    occ = source.occupancy(frame)
+    if occ is None:
+        raise DataError(f"{source.dataroot}: no occupancy GT for scene {frame.scene_name} sample {frame.sample_token}")
+    seg = source.lidarseg(frame, LabelSet.lidarseg_challenge()) if sensor.lidar is not None else None
+    return sensor, occ, seg
+
+
+class OccDataset(torch.utils.data.Dataset):
+    """Keyframes of ``split`` as (encoded inputs, targets) for ``model``."""
+
+    def __init__(self, source, split: str | None, model: TorchOccModel, max_frames: int | None = None) -> None:
+        self.source, self.model = source, model
+        self.frames = keyframes(source, split, max_frames)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: int) -> tuple[Batch, Batch]:
+        sensor, occ, seg = load_sample(self.source, self.frames[i], self.model)
+        return self.model.encode(sensor), self.model.targets(sensor, occ, seg)
+
+    def collate(self, items: list[tuple[Batch, Batch]]) -> tuple[Batch, Batch]:
+        return self.model.collate([a for a, _ in items]), self.model.collate_targets([b for _, b in items])
+
+
+def label_counts(source, frames: list[Frame], num_classes: int, mask: str = "camera") -> np.ndarray:
+    """(num_classes,) voxel counts of the GT labels inside ``mask`` over ``frames`` (for class weights)."""
+    counts = np.zeros(num_classes, dtype=np.int64)
+    for f in frames:
+        occ = source.occupancy(f)
+        if occ is None:
+            continue
+        m = {"camera": occ.mask_camera, "lidar": occ.mask_lidar}.get(mask)
+        labels = occ.semantics if m is None else occ.semantics[m]
+        counts += np.bincount(labels.ravel(), minlength=num_classes)[:num_classes]
+    return counts
+
+
+def height_counts(source, frames: list[Frame], num_classes: int) -> np.ndarray:
+    """(Z, num_classes) GT label counts per height level inside ``mask_camera`` (for the trivial baseline)."""
+    out: np.ndarray | None = None
+    for f in frames:
+        occ = source.occupancy(f)
+        if occ is None:
+            continue
+        nz = occ.grid.shape[2]
+        if out is None:
+            out = np.zeros((nz, num_classes), dtype=np.int64)
+        m = occ.mask_camera if occ.mask_camera is not None else np.ones(occ.grid.shape, bool)
+        z = np.broadcast_to(np.arange(nz), occ.grid.shape)[m]
+        out += np.bincount(z * num_classes + occ.semantics[m].astype(np.int64), minlength=nz * num_classes).reshape(
+            nz, num_classes
+        )
+    if out is None:
+        raise DataError(f"{source.dataroot}: none of {len(frames)} keyframes has occupancy GT")
+    return out

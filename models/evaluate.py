@@ -1,0 +1,168 @@
+"""Evaluate a perception model (or the trivial baseline) on a split with ``occplan.metrics``.
+
+``python -m models.evaluate --model lidar|occnet|oracle|height_majority --data ROOT --split val
+[--config tiny] [--weights auto|none|PATH] [--max-frames N] [--out report.json]``
+
+``height_majority`` is the trivial baseline: every voxel gets the most frequent GT class of its
+height level inside ``mask_camera`` on ``--baseline-split`` (default train). Points are labelled with
+their voxel's class (METRICS.md rule for occupancy-only models) for ``lidarseg/miou``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from occplan.errors import DataError
+from occplan.metrics.confusion import ConfusionMatrix
+from occplan.metrics.occupancy import OccupancyMetric
+from occplan.types import GridSpec, LabelSet, OccupancyPrediction, SensorFrame
+
+BASELINE = "height_majority"
+
+
+def open_source(dataroot: str | Path, version: str | None = None):
+    """NuScenesSource on ``dataroot``; version defaults to v1.0-occplan (generated) when present, else v1.0-mini."""
+    from occplan.data import NuScenesSource
+
+    root = Path(dataroot)
+    if version is None:
+        version = "v1.0-occplan" if (root / "v1.0-occplan").is_dir() else "v1.0-mini"
+    return NuScenesSource(root, version)
+
+
+def voxel_labels_at_points(pred: OccupancyPrediction, points_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Challenge labels (N,) of the predicted voxel containing each (N, 3+) ego-frame point (0 where the
+    voxel is free / others) and an (N,) bool inside-grid mask."""
+    idx = pred.grid.index_of(points_m)
+    inside = pred.grid.in_bounds(idx)
+    table = pred.labels.table_to(LabelSet.lidarseg_challenge())
+    table = np.where(table == 255, 0, table).astype(np.uint8)
+    out = np.zeros(len(points_m), np.uint8)
+    i = idx[inside]
+    out[inside] = table[pred.semantics[i[:, 0], i[:, 1], i[:, 2]]]
+    return out, inside
+
+
+class LidarsegAccumulator:
+    """nuScenes-lidarseg mIoU (METRICS.md): 16 challenge classes, ignore 0 (GT row dropped), points outside
+    the grid excluded and reported as ``lidarseg/coverage``."""
+
+    def __init__(self) -> None:
+        self.cm = ConfusionMatrix(17)
+        self.n_points = 0
+        self.n_inside = 0
+
+    def update(self, gt: np.ndarray, pred: np.ndarray, inside: np.ndarray) -> None:
+        self.cm.update(gt, pred, inside & (gt > 0), field="lidarseg")
+        self.n_points += int(np.count_nonzero(gt > 0))
+        self.n_inside += int(np.count_nonzero(inside & (gt > 0)))
+
+    def compute(self) -> dict[str, float]:
+        iou = self.cm.iou()[1:]
+        present = self.cm.hist[1:].sum(1) > 0
+        iou = np.where(present, np.nan_to_num(iou), np.nan)
+        out = {"lidarseg/miou": float(np.nanmean(iou) * 100) if present.any() else float("nan")}
+        out["lidarseg/coverage"] = self.n_inside / max(self.n_points, 1)
+        for name, v in zip(LabelSet.lidarseg_challenge().class_names[1:], iou, strict=True):
+            out[f"lidarseg/iou/{name}"] = float(v * 100)
+        return out
+
+
+def height_majority(source, split: str, grid: GridSpec, labels: LabelSet, max_frames: int | None) -> np.ndarray:
+    """(X, Y, Z) uint8 volume of the per-height majority GT class over ``split``."""
+    from models.dataset import height_counts, keyframes
+
+    counts = height_counts(source, keyframes(source, split, max_frames), labels.num_classes)
+    per_z = counts.argmax(1).astype(np.uint8)
+    return np.broadcast_to(per_z, grid.shape).copy()
+
+
+def evaluate(model, source, split: str, max_frames: int | None = None, progress: bool = True) -> dict[str, float]:
+    """Run ``model`` (a PerceptionModel, or an (X, Y, Z) uint8 constant volume for the baseline) over the
+    keyframes of ``split``; returns occupancy and lidarseg metrics plus ``runtime/model_ms``."""
+    from models.dataset import keyframes
+
+    frames = keyframes(source, split, max_frames)
+    occ_metric = OccupancyMetric()
+    seg = LidarsegAccumulator()
+    times_ms = []
+    for frame in tqdm(frames, desc="evaluate", disable=not progress, dynamic_ncols=True):
+        gt = source.occupancy(frame)
+        if gt is None:
+            raise DataError(
+                f"{source.dataroot}: no occupancy GT for scene {frame.scene_name} sample {frame.sample_token}"
+            )
+        if isinstance(model, np.ndarray):
+            pred = OccupancyPrediction(model, gt.grid, gt.labels)
+        else:
+            sensor: SensorFrame = source.sensor_frame(frame, model.sensor_request())
+            if model.privileged:
+                sensor = SensorFrame(**{**sensor.__dict__, "ground_truth": gt})
+            t0 = time.perf_counter()
+            pred = model.predict(sensor)
+            times_ms.append((time.perf_counter() - t0) * 1e3)
+        occ_metric.update((gt, pred))
+        gt_points = source.lidarseg(frame, LabelSet.lidarseg_challenge())
+        if gt_points is not None:
+            points = source.lidar(frame, 1).points
+            voxel_pred, inside = voxel_labels_at_points(pred, points)
+            if pred.point_labels is not None and len(pred.point_labels) == len(points):
+                seg.update(gt_points, pred.point_labels, np.ones(len(points), bool))
+            else:
+                seg.update(gt_points, voxel_pred, inside)
+    out = occ_metric.compute()
+    if seg.n_points:
+        out.update(seg.compute())
+    out["runtime/model_ms"] = float(np.median(times_ms)) if times_ms else 0.0
+    out["n_frames"] = float(len(frames))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from models import MODELS
+
+    ap = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, choices=[*MODELS.names(), BASELINE])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--version", default=None)
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--config", default="tiny")
+    ap.add_argument("--weights", default="auto", help="auto (shipped) | none (random init) | PATH.safetensors")
+    ap.add_argument("--baseline-split", default="train")
+    ap.add_argument("--max-frames", type=int, default=None)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=None, help="write the metrics JSON here")
+    args = ap.parse_args(argv)
+
+    source = open_source(args.data, args.version)
+    if args.model == BASELINE:
+        model = height_majority(source, args.baseline_split, GridSpec.occ3d_nuscenes(), LabelSet.occ3d(), None)
+    elif args.model == "oracle":
+        model = MODELS.create("oracle")
+    else:
+        weights = None if args.weights == "none" else args.weights
+        model = MODELS.create(args.model, config=args.config, weights=weights, device=args.device)
+    metrics = evaluate(model, source, args.split, args.max_frames)
+    report = {
+        "model": args.model,
+        "config": args.config,
+        "weights": args.weights,
+        "data": str(args.data),
+        "split": args.split,
+        **metrics,
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""The one place that adapts spconv 2.3 to CPU-only torch builds.
+
+spconv's Python ops ask ``torch.cuda.current_stream()`` for a stream handle even for CPU tensors,
+which raises on a CPU-only torch. On such builds the handle is meaningless, so it is patched to 0
+(the null stream). Importing this module applies the patch once; modules using spconv import
+``spconv`` through :func:`import_spconv`.
+
+spconv 2.3.8's CPU index-pair generation is not thread safe: with more than one OpenMP thread the
+same input gives different (wrong) outputs from run to run. :func:`cpu_single_thread` runs the
+sparse forward pass with one thread on CPU tensors (the backward pass only gathers and scatters along
+fixed pairs and is unaffected).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+
+def _null_stream() -> int:
+    return 0
+
+
+def patch_spconv_for_cpu() -> bool:
+    """Patch spconv's stream lookup when CUDA is unavailable; returns True if patched."""
+    if torch.cuda.is_available():
+        return False
+    import spconv.pytorch.hash as sp_hash
+    import spconv.pytorch.ops as sp_ops
+
+    sp_ops.get_current_stream = _null_stream
+    sp_hash.get_current_stream = _null_stream
+    return True
+
+
+@contextlib.contextmanager
+def cpu_single_thread(on_cpu: bool) -> Iterator[None]:
+    """Run the enclosed spconv calls with one intra-op thread when ``on_cpu`` (restored afterwards)."""
+    if not on_cpu:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def import_spconv():
+    """``spconv.pytorch`` with the CPU patch applied."""
+    import spconv.pytorch as spconv
+
+    patch_spconv_for_cpu()
+    return spconv
+
+
+SPCONV_PATCHED = patch_spconv_for_cpu()

@@ -1,0 +1,160 @@
+"""Base class of the torch perception models (``lidar``, ``occnet``): one code path for training,
+evaluation and inference.
+
+A subclass builds its ``nn.Module`` from a frozen config and implements the per-sample ``encode``
+(SensorFrame -> tensors), ``targets`` (GT -> tensors), batched ``collate``/``collate_targets``,
+``loss`` and ``decode`` (network output -> OccupancyPrediction). ``_predict`` chains them under
+``torch.inference_mode`` in eval mode, so inference is deterministic.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from models.checkpoint import config_dict, load_weights, read_meta
+from models.config import config_from_dict, preset
+from occplan.errors import DataError
+from occplan.interfaces import PerceptionModel
+from occplan.types import OccupancyFrame, OccupancyPrediction, SensorFrame
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+Batch = dict[str, Any]
+
+
+def to_device(batch: Batch, device: torch.device) -> Batch:
+    """Move every tensor of a (flat) batch dict to ``device``."""
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def shipped_weights(name: str, config_name: str) -> Path:
+    """Path of the checkpoint shipped in the repo for ``name`` at preset ``config_name``."""
+    return WEIGHTS_DIR / f"{name}_{config_name}.safetensors"
+
+
+class TorchOccModel(PerceptionModel):
+    """A PerceptionModel whose work is done by ``self.net`` (an ``nn.Module``)."""
+
+    presets: ClassVar[dict[str, Any]]
+    config_cls: ClassVar[type]
+
+    def __init__(self, config: Any, device: str | torch.device = "cpu") -> None:
+        super().__init__()
+        self.config = config
+        self.device = torch.device(device)
+        self.net = self.build_net().to(self.device)
+        self.net.eval()
+        n = self.labels.num_classes
+        self.class_weights = torch.ones(n, dtype=torch.float32)
+
+    @classmethod
+    def from_options(
+        cls, config: str | dict = "tiny", weights: str | Path | None = "auto", device: str = "cpu"
+    ) -> TorchOccModel:
+        """Registry factory.
+
+        ``config``: preset name or a full config dict. ``weights``: ``"auto"`` = the shipped checkpoint
+        of the preset when present (random init with a warning otherwise), ``None`` = random init, or a
+        path to a ``.safetensors`` checkpoint whose JSON metadata must carry this model's name.
+        """
+        if isinstance(config, dict):
+            cfg, config_name = config_from_dict(cls.config_cls, config, f"{cls.name} config"), None
+        else:
+            cfg, config_name = preset(cls.presets, config, cls.name), config
+        path: Path | None = None
+        if weights == "auto":
+            cand = shipped_weights(cls.name, config_name) if config_name else None
+            if cand is not None and cand.is_file():
+                path = cand
+            else:
+                warnings.warn(f"{cls.name}: no shipped weights for config {config!r}; using random init", stacklevel=2)
+        elif weights is not None:
+            path = Path(weights)
+        if path is not None:
+            meta = read_meta(path)
+            if meta.get("model") != cls.name:
+                raise DataError(
+                    f"{path.with_suffix('.json')}: field 'model' is {meta.get('model')!r}, not {cls.name!r}"
+                )
+            cfg = config_from_dict(cls.config_cls, meta["config"], f"{path.with_suffix('.json')} field 'config'")
+        model = cls(cfg, device=device)
+        if path is not None:
+            load_weights(path, model.net)
+            model.set_class_weights(meta.get("class_weights"))
+        return model
+
+    def set_class_weights(self, weights: list[float] | np.ndarray | None) -> None:
+        """Per-class cross-entropy weights (length = number of occupancy classes); None keeps ones."""
+        if weights is not None:
+            self.class_weights = torch.as_tensor(np.asarray(weights, dtype=np.float32))
+
+    def meta(self) -> dict[str, Any]:
+        """JSON metadata stored with a checkpoint."""
+        return {
+            "model": self.name,
+            "config": config_dict(self.config),
+            "class_weights": self.class_weights.tolist(),
+        }
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+    # --- the parts a subclass provides ----------------------------------------------------
+    @abstractmethod
+    def build_net(self) -> torch.nn.Module: ...
+
+    @abstractmethod
+    def encode(self, frame: SensorFrame) -> Batch:
+        """One SensorFrame -> CPU tensors of one sample (no batch dimension)."""
+
+    @abstractmethod
+    def collate(self, samples: list[Batch]) -> Batch:
+        """Per-sample encodings -> one batch."""
+
+    @abstractmethod
+    def targets(self, frame: SensorFrame, occupancy: OccupancyFrame, lidarseg: np.ndarray | None) -> Batch:
+        """Ground truth of one sample as CPU tensors; ``lidarseg`` are challenge labels (0 ignore) of the
+        keyframe points or None."""
+
+    @abstractmethod
+    def collate_targets(self, samples: list[Batch]) -> Batch: ...
+
+    @abstractmethod
+    def loss(self, out: Batch, targets: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Total loss and its named parts."""
+
+    @abstractmethod
+    def decode(self, out: Batch, index: int) -> OccupancyPrediction:
+        """Sample ``index`` of a batched network output -> OccupancyPrediction."""
+
+    # --- shared -----------------------------------------------------------------------------
+    def forward(self, batch: Batch) -> Batch:
+        return self.net(to_device(batch, self.device))
+
+    def _predict(self, frame: SensorFrame) -> OccupancyPrediction:
+        self.net.eval()
+        with torch.inference_mode():
+            out = self.forward(self.collate([self.encode(frame)]))
+            return self.decode(out, 0)
+
+    def decode_occupancy(
+        self, sem_logits: torch.Tensor, flow: torch.Tensor, index: int, **extra
+    ) -> OccupancyPrediction:
+        """(B, C, X, Y, Z) logits + (B, 2, X, Y, Z) flow -> OccupancyPrediction of sample ``index``;
+        flow is zeroed where the prediction is free."""
+        sem = sem_logits[index].argmax(0).to(torch.uint8)
+        fl = flow[index].permute(1, 2, 3, 0).float()
+        fl = torch.where((sem == self.labels.free_index).unsqueeze(-1), torch.zeros_like(fl), fl)
+        return OccupancyPrediction(
+            semantics=sem.cpu().numpy(),
+            grid=self.grid,
+            labels=self.labels,
+            flow=np.ascontiguousarray(fl.cpu().numpy(), dtype=np.float32),
+            **extra,
+        )

@@ -1,0 +1,186 @@
+"""Train a perception model.
+
+``python -m models.train --model lidar|occnet --data ROOT --split train [--config tiny|base] [--iters N]
+[--out DIR] [--resume]``
+
+Writes ``DIR/<model>_<config>.safetensors`` + ``.json`` (config, step, class weights, loss history,
+seconds per iteration) every ``--ckpt-every`` iterations and at the end, plus ``.optim.pt``
+(optimizer + scheduler state, read back with ``torch.load(weights_only=True)``) for ``--resume``.
+Seeds are fixed (``--seed``): Python, NumPy and torch RNGs and the data order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from models import MODELS
+from models.checkpoint import load_weights, read_meta, save_checkpoint
+from models.dataset import OccDataset, label_counts
+from models.losses import class_weights_from_counts
+from models.torch_base import TorchOccModel
+
+TRAINABLE = ("lidar", "occnet")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings: AdamW with one-cycle learning rate over ``iters`` iterations."""
+
+    iters: int = 1000
+    batch_size: int = 1
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    grad_clip: float = 10.0
+    seed: int = 0
+    workers: int = 1
+    ckpt_every: int = 50
+    class_weight_frames: int = 60
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (seeds third-party code using the legacy global RNG)
+    torch.manual_seed(seed)
+
+
+def batches(dataset: OccDataset, cfg: TrainConfig, start_step: int):
+    """Endless shuffled batches; epoch e uses the permutation of seed ``cfg.seed + e``, so a resumed run
+    continues the same data order."""
+    per_epoch = max(len(dataset) // cfg.batch_size, 1)
+    epoch, skip = divmod(start_step, per_epoch)
+    while True:
+        gen = torch.Generator().manual_seed(cfg.seed + epoch)
+        sampler = torch.randperm(len(dataset), generator=gen).tolist()[skip * cfg.batch_size :]
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=cfg.batch_size,
+            sampler=sampler,
+            collate_fn=dataset.collate,
+            num_workers=cfg.workers,
+            drop_last=True,
+        )
+        yield from loader
+        epoch, skip = epoch + 1, 0
+
+
+def train(model: TorchOccModel, dataset: OccDataset, cfg: TrainConfig, stem: Path, resume: bool) -> dict:
+    """Train ``model`` in place; returns the final metadata written beside the checkpoint."""
+    seed_everything(cfg.seed)
+    opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.iters, pct_start=0.1)
+    weights, optim_path = stem.with_suffix(".safetensors"), stem.with_suffix(".optim.pt")
+    step, history, seconds = 0, [], 0.0
+    if resume and weights.is_file():
+        meta = read_meta(weights)
+        load_weights(weights, model.net)
+        model.set_class_weights(meta["class_weights"])
+        state = torch.load(optim_path, weights_only=True)
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step, history, seconds = meta["step"], meta["loss_history"], meta["train_seconds"]
+        torch.manual_seed(cfg.seed + step)
+    else:
+        counts = label_counts(
+            dataset.source, dataset.frames[:: max(len(dataset) // cfg.class_weight_frames, 1)], model.labels.num_classes
+        )
+        model.set_class_weights(class_weights_from_counts(counts))
+
+    def checkpoint() -> dict:
+        meta = {
+            **model.meta(),
+            "step": step,
+            "train_config": cfg.__dict__,
+            "loss_history": history,
+            "train_seconds": seconds,
+            "seconds_per_iter": seconds / max(step, 1),
+            "num_parameters": model.num_parameters(),
+            "data": str(dataset.source.dataroot),
+            "num_samples": len(dataset),
+        }
+        save_checkpoint(stem, model.net, meta)
+        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, optim_path)
+        return meta
+
+    model.net.train()
+    meta = {}
+    bar = tqdm(total=cfg.iters, initial=step, desc=f"train {model.name}", dynamic_ncols=True)
+    data = batches(dataset, cfg, step)
+    running = None
+    while step < cfg.iters:
+        inputs, targets = next(data)
+        t0 = time.perf_counter()
+        out = model.forward(inputs)
+        loss, parts = model.loss(out, targets)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.net.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        seconds += time.perf_counter() - t0
+        step += 1
+        value = float(loss.detach())
+        running = value if running is None else 0.95 * running + 0.05 * value
+        history.append(round(value, 5))
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.3f}", **{k: f"{v:.3f}" for k, v in list(parts.items())[:3]})
+        if step % cfg.ckpt_every == 0 or step == cfg.iters:
+            meta = checkpoint()
+    bar.close()
+    model.net.eval()
+    return meta or checkpoint()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, choices=TRAINABLE)
+    ap.add_argument("--data", required=True, help="nuScenes-format dataroot")
+    ap.add_argument("--version", default=None, help="table version (default: v1.0-occplan if present, else v1.0-mini)")
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--config", default="tiny", help="preset: tiny | base")
+    ap.add_argument("--iters", type=int, default=TrainConfig.iters)
+    ap.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    ap.add_argument("--lr", type=float, default=TrainConfig.lr)
+    ap.add_argument("--seed", type=int, default=TrainConfig.seed)
+    ap.add_argument("--workers", type=int, default=TrainConfig.workers)
+    ap.add_argument("--ckpt-every", type=int, default=TrainConfig.ckpt_every)
+    ap.add_argument("--max-frames", type=int, default=None, help="use only the first N keyframes")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default="runs", help="output directory")
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from models.evaluate import open_source
+
+    cfg = TrainConfig(
+        iters=args.iters,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        workers=args.workers,
+        ckpt_every=args.ckpt_every,
+    )
+    seed_everything(cfg.seed)
+    model = MODELS.create(args.model, config=args.config, weights=None, device=args.device)
+    source = open_source(args.data, args.version)
+    dataset = OccDataset(source, args.split, model, args.max_frames)
+    stem = Path(args.out) / f"{args.model}_{args.config}"
+    meta = train(model, dataset, cfg, stem, args.resume)
+    print(json.dumps({k: meta[k] for k in ("model", "step", "seconds_per_iter", "num_parameters")}, indent=2))
+    print(f"checkpoint: {stem.with_suffix('.safetensors')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""Metrics of OccPlan: streaming accumulators (``reset / update / compute``) returning flat dicts of
+METRICS.md keys, and pure functions of recorded episodes for the closed-loop scores."""
+
+from occplan.metrics.closed_loop import ClosedLoopConfig, ClosedLoopMetric, closed_loop_scores
+from occplan.metrics.confusion import ConfusionMatrix, confusion_bincount, confusion_counts, iou_per_class
+from occplan.metrics.lidarseg import LidarSegMetric
+from occplan.metrics.occupancy import OccupancyMetric, OccupancyMetricConfig
+from occplan.metrics.planning import PlanningMetric, PlanningMetricConfig, PlanningSample, planning_sample
+from occplan.metrics.rayiou import (
+    RayIoUConfig,
+    RayIoUMetric,
+    RayRecords,
+    cast_rays,
+    lidar_ray_directions,
+    occ_score,
+    rayiou_origins,
+    scenario_rayiou_origins,
+)
+
+__all__ = [
+    "ClosedLoopConfig",
+    "ClosedLoopMetric",
+    "ConfusionMatrix",
+    "LidarSegMetric",
+    "OccupancyMetric",
+    "OccupancyMetricConfig",
+    "PlanningMetric",
+    "PlanningMetricConfig",
+    "PlanningSample",
+    "RayIoUConfig",
+    "RayIoUMetric",
+    "RayRecords",
+    "cast_rays",
+    "closed_loop_scores",
+    "confusion_bincount",
+    "confusion_counts",
+    "iou_per_class",
+    "lidar_ray_directions",
+    "occ_score",
+    "planning_sample",
+    "rayiou_origins",
+    "scenario_rayiou_origins",
+]

@@ -1,0 +1,124 @@
+"""Occupancy mIoU (Occ3D / CVPR2023 protocol) and its mask variants, as a streaming accumulator.
+
+Per sample, the voxels inside a mask (camera for ``occ/miou``, LiDAR for ``occ/miou_lidar_mask``,
+none for ``occ/miou_nomask``) are added to one global (C, C) confusion matrix per variant, rows =
+GT. ``IoU_c = tp / (row + col - tp)``; mIoU = nanmean over every class except free, x100: a class
+never in GT but predicted scores 0, a class in neither is NaN and skipped (CVPR2023
+``Metric_mIoU``, not SparseOcc ``old_metrics``). ``occ/iou_geo`` is occupied-vs-free IoU read off
+the camera-mask matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from occplan.errors import ValidationError
+from occplan.interfaces import Metric
+from occplan.metrics.confusion import ConfusionMatrix, iou_per_class
+from occplan.types import GridSpec, LabelSet, OccupancyFrame, OccupancyPrediction
+
+MASKS = ("camera", "lidar", "none")
+_KEY = {"camera": "occ/miou", "lidar": "occ/miou_lidar_mask", "none": "occ/miou_nomask"}
+
+
+def miou_from_confusion(hist: np.ndarray, free_index: int) -> float:
+    """mIoU x100 of a (C, C) GT-row confusion matrix: nanmean of per-class IoU without ``free_index``."""
+    iou = np.delete(iou_per_class(hist), free_index)
+    return float(np.nanmean(iou) * 100) if np.any(np.isfinite(iou)) else float("nan")
+
+
+def geometric_iou(hist: np.ndarray, free_index: int) -> float:
+    """Occupied-vs-free IoU x100 from a (C, C) GT-row confusion matrix."""
+    occ = np.ones(hist.shape[0], dtype=bool)
+    occ[free_index] = False
+    tp = hist[np.ix_(occ, occ)].sum()
+    fp = hist[free_index, occ].sum()
+    fn = hist[occ, free_index].sum()
+    denom = tp + fp + fn
+    return float(tp / denom * 100) if denom else float("nan")
+
+
+@dataclass(frozen=True)
+class OccupancyMetricConfig:
+    """Which grid and label set the metric accepts, and which mask variants it accumulates."""
+
+    grid: GridSpec = field(default_factory=GridSpec.occ3d_nuscenes)
+    labels: LabelSet = field(default_factory=LabelSet.occ3d)
+    masks: tuple[str, ...] = MASKS
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.masks if m not in MASKS]
+        if unknown or not self.masks:
+            raise ValidationError(f"OccupancyMetricConfig.masks: {self.masks!r}; valid entries: {', '.join(MASKS)}")
+        if self.labels.free_index is None:
+            raise ValidationError(f"OccupancyMetricConfig.labels: label set {self.labels.name} has no free class")
+
+
+class OccupancyMetric(Metric):
+    """Streaming ``occ/miou``, ``occ/miou_lidar_mask``, ``occ/miou_nomask``, ``occ/iou_geo``, ``occ/iou/<class>``.
+
+    ``update((gt, pred))`` takes an ``OccupancyFrame`` and an ``OccupancyPrediction`` on the
+    configured grid and label set; ``update_arrays`` takes raw (X, Y, Z) arrays.
+    """
+
+    def __init__(self, config: OccupancyMetricConfig | None = None) -> None:
+        self.config = config or OccupancyMetricConfig()
+        n = self.config.labels.num_classes
+        self._cm = {m: ConfusionMatrix(n) for m in self.config.masks}
+        self.n_frames = 0
+
+    def reset(self) -> None:
+        for cm in self._cm.values():
+            cm.reset()
+        self.n_frames = 0
+
+    def update(self, record: tuple[OccupancyFrame, OccupancyPrediction]) -> None:
+        gt, pred = record
+        cfg = self.config
+        cfg.grid.require(gt.grid, f"OccupancyMetric: ground truth {gt.source or ''} grid")
+        cfg.grid.require(pred.grid, "OccupancyMetric: prediction grid")
+        cfg.labels.require(gt.labels, "OccupancyMetric: ground-truth labels")
+        cfg.labels.require(pred.labels, "OccupancyMetric: prediction labels")
+        self.update_arrays(gt.semantics, pred.semantics, gt.mask_camera, gt.mask_lidar, source=gt.source)
+
+    def update_arrays(
+        self,
+        gt_semantics: np.ndarray,
+        pred_semantics: np.ndarray,
+        mask_camera: np.ndarray | None = None,
+        mask_lidar: np.ndarray | None = None,
+        source: str = "",
+    ) -> None:
+        """Add one sample. Arrays (X, Y, Z) on the configured grid; masks any dtype, used as bool."""
+        where = f"occupancy sample {source}".strip()
+        shape = self.config.grid.shape
+        for name, arr in (("ground truth", gt_semantics), ("prediction", pred_semantics)):
+            if arr.shape != shape:
+                raise ValidationError(f"{where}: {name} shape {arr.shape}, expected grid {shape}")
+        masks = {"camera": mask_camera, "lidar": mask_lidar, "none": None}
+        for variant, cm in self._cm.items():
+            mask = masks[variant]
+            if variant != "none" and mask is None:
+                raise ValidationError(f"{where}: mask_{variant} is missing (needed for {_KEY[variant]})")
+            cm.update(gt_semantics, pred_semantics, mask, field=f"{where} semantics")
+        self.n_frames += 1
+
+    def confusion(self, variant: str = "camera") -> np.ndarray:
+        """The accumulated (C, C) matrix of one mask variant (rows = GT)."""
+        return self._cm[variant].hist.copy()
+
+    def compute(self) -> dict[str, float]:
+        labels = self.config.labels
+        free = labels.free_index
+        out: dict[str, float] = {}
+        for variant, cm in self._cm.items():
+            out[_KEY[variant]] = miou_from_confusion(cm.hist, free)
+        main = "camera" if "camera" in self._cm else self.config.masks[0]
+        hist = self._cm[main].hist
+        out["occ/iou_geo"] = geometric_iou(hist, free)
+        for name, v in zip(labels.class_names, iou_per_class(hist), strict=True):
+            out[f"occ/iou/{name}"] = float(v * 100)
+        out["occ/n_frames"] = float(self.n_frames)
+        return out

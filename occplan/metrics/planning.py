@@ -1,0 +1,366 @@
+"""Open-loop planning metrics (nuScenes ST-P3 / UniAD / VAD protocols) from a per-(sample, step) table.
+
+Geometry follows ST-P3 ``PlanningMetric`` (copied verbatim into UniAD), in the ego frame of the
+planning time (x forward, y left):
+
+* BEV grid [-50, 50) m at 0.5 m (200 x 200), indexed [x, y]; cell centre offset ``bx = -49.75``;
+* ego footprint 4.084 m x 1.85 m shifted 0.5 m forward, rasterised once with ``skimage.draw.polygon``
+  semantics (``polygon_cells``) into cell offsets, translated to each waypoint by
+  ``int(offset + waypoint / 0.5)`` (waypoints cast to float32 as the reference's tensors), clipped to
+  the grid, **not rotated**;
+* GT agent boxes of each future keyframe, moved into the planning-time ego frame, rasterised as the
+  references do: bottom corners ``round((p + 50) / 0.5)`` filled with ``cv2.fillPoly``;
+* a step collides when any GT cell under the footprint is occupied; steps where the logged
+  trajectory's footprint already collides are removed from the numerator, the denominator keeps
+  every sample.
+
+Class sets: ``veh`` = categories ``vehicle.*`` (UniAD's set; UniAD itself also drops the two
+``vehicle.emergency.*`` categories, which its name mapping does not know), ``vehped`` = ``veh`` +
+``human.pedestrian.*`` (ST-P3, VAD). Simplifications: no visibility filter and no "seen in the past"
+filter on future boxes (ST-P3 applies both).
+
+Reductions over the per-step rates: ``at`` = value at the horizon step (UniAD), ``avg_to`` = mean
+over steps up to the horizon (ST-P3). Samples: those with a full 3 s logged future (the VAD set,
+``plan/n_samples``); ``plan/n_samples_all`` counts every sample given.
+
+``plan/col_occ_at_{1,2,3}s`` (OccPlan's voxel check): the ego box (``VehicleParams`` length, width
+and rear-axle-to-centre offset) rotated to the planned heading is placed in the GT occupancy frame of
+the future keyframe (through the world poses); it collides when the centre of an occupied non-ground
+voxel whose centre height is within [0.2, 2.0] m lies inside the box footprint. Its rate is over the
+samples that have GT occupancy for that step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from occplan.errors import ValidationError
+from occplan.interfaces import Metric
+from occplan.types import AgentBox, Frame, OccupancyFrame, Pose, Scenario, Trajectory, VehicleParams
+from occplan.types._check import check_array
+
+GROUND_CLASSES = ("driveable_surface", "other_flat", "sidewalk", "terrain")
+VEHICLE_PREFIX = "vehicle."
+PEDESTRIAN_PREFIX = "human.pedestrian."
+
+
+@dataclass(frozen=True)
+class PlanningMetricConfig:
+    """ST-P3 constants, horizons and the voxel-check parameters."""
+
+    bev_half_range_m: float = 50.0
+    bev_cell_m: float = 0.5
+    ego_length_m: float = 4.084
+    ego_width_m: float = 1.85
+    ego_forward_shift_m: float = 0.5
+    num_steps: int = 6
+    interval_s: float = 0.5
+    horizons_s: tuple[float, ...] = (1.0, 2.0, 3.0)
+    occ_height_band_m: tuple[float, float] = (0.2, 2.0)
+    vehicle: VehicleParams = field(default_factory=VehicleParams)
+
+    @property
+    def bev_size(self) -> int:
+        return round(2 * self.bev_half_range_m / self.bev_cell_m)
+
+    def horizon_steps(self) -> list[int]:
+        """1-based step index of each horizon (1 s -> step 2 at 0.5 s)."""
+        steps = [round(h / self.interval_s) for h in self.horizons_s]
+        if any(s < 1 or s > self.num_steps for s in steps):
+            raise ValidationError(f"PlanningMetricConfig.horizons_s: {self.horizons_s} outside the trajectory")
+        return steps
+
+
+# --- rasterisation --------------------------------------------------------------------------
+def polygon_cells(
+    rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integer (row, col) points covered by a polygon, as ``skimage.draw.polygon`` (>= 0.19).
+
+    Candidates are the integer points of ``[max(0, min), ceil(max)]`` on each axis (clipped to
+    ``shape``); a point is covered when O'Rourke's crossing test says inside, on an edge or on a
+    vertex (vertex tolerance 1e-12). Returns (rr, cc) int64 in row-major order.
+    """
+    r = np.asarray(rows, dtype=np.float64)
+    c = np.asarray(cols, dtype=np.float64)
+    minr, maxr = int(max(0, r.min())), int(np.ceil(r.max()))
+    minc, maxc = int(max(0, c.min())), int(np.ceil(c.max()))
+    if shape is not None:
+        maxr, maxc = min(shape[0] - 1, maxr), min(shape[1] - 1, maxc)
+    pr, pc = np.meshgrid(np.arange(minr, maxr + 1), np.arange(minc, maxc + 1), indexing="ij")
+    pr, pc = pr.ravel(), pc.ravel()
+    # x = column, y = row as in skimage's point_in_polygon(cols, rows, c, r)
+    x0 = c[:, None] - pc[None]
+    y0 = r[:, None] - pr[None]
+    x1, y1 = np.roll(x0, 1, axis=0), np.roll(y0, 1, axis=0)
+    vertex = ((np.abs(x0) < 1e-12) & (np.abs(y0) < 1e-12)).any(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xi = (x0 * y1 - x1 * y0) / (y1 - y0)
+    r_cross = (((y0 > 0) != (y1 > 0)) & (xi > 0)).sum(axis=0)
+    l_cross = (((y0 < 0) != (y1 < 0)) & (xi < 0)).sum(axis=0)
+    edge = (r_cross % 2) != (l_cross % 2)
+    inside = (r_cross % 2) == 1
+    keep = vertex | edge | inside
+    return pr[keep].astype(np.int64), pc[keep].astype(np.int64)
+
+
+def ego_footprint_offsets(cfg: PlanningMetricConfig) -> np.ndarray:
+    """(K, 2) int64 (row, col) cells of the ST-P3 ego footprint at the origin (32 cells by default)."""
+    h, w, s = cfg.ego_length_m, cfg.ego_width_m, cfg.ego_forward_shift_m
+    pts = np.array([[-h / 2 + s, w / 2], [h / 2 + s, w / 2], [h / 2 + s, -w / 2], [-h / 2 + s, -w / 2]])
+    bx = -cfg.bev_half_range_m + cfg.bev_cell_m / 2
+    pts = (pts - bx) / cfg.bev_cell_m
+    rr, cc = polygon_cells(pts[:, 0], pts[:, 1])
+    return np.stack([rr, cc], axis=1)
+
+
+def footprint_collisions(
+    xy_m: np.ndarray, bev: np.ndarray, offsets: np.ndarray, cfg: PlanningMetricConfig
+) -> np.ndarray:
+    """ST-P3 ``evaluate_single_coll``: (T, 2) waypoints, (T, H, W) bool GT BEV -> (T,) bool."""
+    steps = (xy_m.astype(np.float32) / np.float32(cfg.bev_cell_m)).astype(np.float64)
+    cells = (steps[:, None, :] + offsets[None]).astype(np.int32)
+    r = np.clip(cells[..., 0], 0, bev.shape[1] - 1)
+    c = np.clip(cells[..., 1], 0, bev.shape[2] - 1)
+    return bev[np.arange(len(xy_m))[:, None], r, c].any(axis=1)
+
+
+def rasterise_boxes(boxes: Sequence[AgentBox], cfg: PlanningMetricConfig) -> np.ndarray:
+    """(H, W) bool BEV of the boxes' bottom rectangles (ego frame), ST-P3 / UniAD style:
+    vertices ``round((p + 50) / 0.5)`` filled with ``cv2.fillPoly`` (pixel (row, col) = (x, y))."""
+    import cv2
+
+    n = cfg.bev_size
+    bev = np.zeros((n, n), dtype=np.uint8)
+    for box in boxes:
+        pts = np.round((box.corners_xy() + cfg.bev_half_range_m) / cfg.bev_cell_m).astype(np.int32)
+        cv2.fillPoly(bev, [pts[:, ::-1].copy()], 1)
+    return bev.astype(bool)
+
+
+def in_class_set(category: str, class_set: str) -> bool:
+    """``veh``: vehicle.* (not the ego); ``vehped``: also human.pedestrian.*."""
+    vehicle = category.startswith(VEHICLE_PREFIX) and category != "vehicle.ego"
+    if class_set == "veh":
+        return vehicle
+    if class_set == "vehped":
+        return vehicle or category.startswith(PEDESTRIAN_PREFIX)
+    raise ValidationError(f"class set {class_set!r}: expected 'veh' or 'vehped'")
+
+
+# --- samples --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PlanningSample:
+    """One open-loop sample, everything in the ego frame of the planning time unless stated.
+
+    ``plan`` (T, 3) planned (x, y, yaw); ``log_xy_m`` (T, 2) logged ego future with ``log_valid``
+    (T,) bool; ``agents`` one tuple of GT boxes per future step (in the planning-time ego frame);
+    ``occupancy`` one GT OccupancyFrame (own frame, ``world_from_grid`` set) or None per step, or
+    None; ``world_from_ego`` the planning-time ego pose (needed with ``occupancy``).
+    """
+
+    token: str
+    plan: np.ndarray
+    log_xy_m: np.ndarray
+    log_valid: np.ndarray
+    agents: tuple[tuple[AgentBox, ...], ...]
+    occupancy: tuple[OccupancyFrame | None, ...] | None = None
+    world_from_ego: Pose | None = None
+
+    def __post_init__(self) -> None:
+        t = len(self.log_valid)
+        check_array(self.plan, f"PlanningSample[{self.token}].plan", (t, 3), np.float64, finite=True)
+        check_array(self.log_xy_m, f"PlanningSample[{self.token}].log_xy_m", (t, 2), np.float64)
+        check_array(self.log_valid, f"PlanningSample[{self.token}].log_valid", (t,), np.bool_)
+        if not np.isfinite(self.log_xy_m[self.log_valid]).all():
+            raise ValidationError(f"PlanningSample[{self.token}].log_xy_m: non-finite valid waypoints")
+        if len(self.agents) != t:
+            raise ValidationError(f"PlanningSample[{self.token}].agents: {len(self.agents)} steps, expected {t}")
+        if self.occupancy is not None:
+            if len(self.occupancy) != t:
+                raise ValidationError(
+                    f"PlanningSample[{self.token}].occupancy: {len(self.occupancy)} steps, expected {t}"
+                )
+            if self.world_from_ego is None:
+                raise ValidationError(f"PlanningSample[{self.token}].world_from_ego: required with occupancy")
+
+
+def box_in_frame(box: AgentBox, a_from_b: Pose) -> AgentBox:
+    """The box moved from frame b to frame a (centre, yaw and planar velocity)."""
+    vel = a_from_b.rotation[:2, :2] @ box.velocity_mps
+    return AgentBox(
+        a_from_b.transform_points(box.center_m[None])[0], box.size_m.copy(), float(box.yaw_rad + a_from_b.yaw_rad),
+        vel, box.category, box.instance, box.attributes, box.num_lidar_pts,
+    )  # fmt: skip
+
+
+def planning_sample(
+    scenario: Scenario,
+    index: int,
+    plan: Trajectory,
+    occupancy_of: Callable[[Frame], OccupancyFrame | None] | None = None,
+) -> PlanningSample:
+    """Build the sample of keyframe ``index``: logged future, GT boxes of the next keyframes moved
+    into this keyframe's ego frame, and (with ``occupancy_of``) their GT occupancy."""
+    frames = scenario.frames
+    frame = frames[index]
+    n = len(frame.future_valid)
+    ego_from_world = frame.world_from_ego.inverse()
+    agents, occ = [], []
+    for k in range(1, n + 1):
+        if index + k < len(frames):
+            nxt = frames[index + k]
+            rel = ego_from_world @ nxt.world_from_ego
+            agents.append(tuple(box_in_frame(b, rel) for b in nxt.agents))
+            occ.append(occupancy_of(nxt) if occupancy_of is not None else None)
+        else:
+            agents.append(())
+            occ.append(None)
+    return PlanningSample(
+        frame.sample_token, plan.poses, frame.future.xy_m.copy(), frame.future_valid.copy(), tuple(agents),
+        tuple(occ) if occupancy_of is not None else None, frame.world_from_ego,
+    )  # fmt: skip
+
+
+# --- voxel check ----------------------------------------------------------------------------
+def occ_box_collision(
+    box_center_xy_m: np.ndarray, box_yaw_rad: float, occ: OccupancyFrame, grid_from_ego: Pose, cfg: PlanningMetricConfig
+) -> bool:
+    """True when an occupied non-ground voxel centre within the height band lies in the ego box.
+
+    ``box_center_xy_m`` / ``box_yaw_rad``: ego box centre and heading in the planning-time ego frame;
+    ``grid_from_ego`` maps that frame into ``occ``'s grid frame.
+    """
+    grid = occ.grid
+    length, width = cfg.vehicle.length_m, cfg.vehicle.width_m
+    c = grid_from_ego.transform_points(np.array([[box_center_xy_m[0], box_center_xy_m[1], 0.0]]))[0]
+    yaw = box_yaw_rad + grid_from_ego.yaw_rad
+    half = np.hypot(length, width) / 2
+    lo = np.floor((c[:2] - half - np.asarray(grid.range_min_m[:2])) / grid.voxel_size_m).astype(int)
+    hi = np.floor((c[:2] + half - np.asarray(grid.range_min_m[:2])) / grid.voxel_size_m).astype(int)
+    lo, hi = np.maximum(lo, 0), np.minimum(hi, np.asarray(grid.shape[:2]) - 1)
+    if np.any(hi < lo):
+        return False
+    zc = grid.range_min_m[2] + (np.arange(grid.shape[2]) + 0.5) * grid.voxel_size_m
+    band = (zc >= cfg.occ_height_band_m[0]) & (zc <= cfg.occ_height_band_m[1])
+    sem = occ.semantics[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1][:, :, band]
+    ground = [occ.labels.index(n) for n in GROUND_CLASSES if n in occ.labels.class_names]
+    solid = (~np.isin(sem, [*ground, occ.labels.free_index])).any(axis=2)
+    if not solid.any():
+        return False
+    ii, jj = np.nonzero(solid)
+    x = grid.range_min_m[0] + (ii + lo[0] + 0.5) * grid.voxel_size_m - c[0]
+    y = grid.range_min_m[1] + (jj + lo[1] + 0.5) * grid.voxel_size_m - c[1]
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    lx, ly = x * cos + y * sin, -x * sin + y * cos
+    return bool(np.any((np.abs(lx) <= length / 2) & (np.abs(ly) <= width / 2)))
+
+
+def occ_collisions(sample: PlanningSample, cfg: PlanningMetricConfig) -> np.ndarray:
+    """(T,) float: 1/0 voxel-level collision of the planned ego box per step, NaN without GT occupancy."""
+    out = np.full(len(sample.log_valid), np.nan)
+    if sample.occupancy is None:
+        return out
+    ahead = cfg.vehicle.rear_axle_to_center_m
+    for t, occ in enumerate(sample.occupancy):
+        if occ is None:
+            continue
+        if occ.world_from_grid is None:
+            raise ValidationError(f"PlanningSample[{sample.token}].occupancy[{t}]: world_from_grid is None")
+        x, y, yaw = sample.plan[t]
+        centre = np.array([x + ahead * np.cos(yaw), y + ahead * np.sin(yaw)])
+        grid_from_ego = occ.world_from_grid.inverse() @ sample.world_from_ego
+        out[t] = float(occ_box_collision(centre, yaw, occ, grid_from_ego, cfg))
+    return out
+
+
+# --- table and metric -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class PlanningRow:
+    """Per-step values of one sample: L2 (m), box collisions per class set of the plan and of the
+    logged trajectory, voxel collisions (NaN where unknown)."""
+
+    token: str
+    full_future: bool
+    l2_m: np.ndarray
+    col: dict[str, np.ndarray]
+    gt_col: dict[str, np.ndarray]
+    col_occ: np.ndarray
+
+
+CLASS_SETS = ("veh", "vehped")
+
+
+def planning_row(sample: PlanningSample, cfg: PlanningMetricConfig, offsets: np.ndarray | None = None) -> PlanningRow:
+    """Evaluate one sample at every step."""
+    offsets = ego_footprint_offsets(cfg) if offsets is None else offsets
+    valid = sample.log_valid
+    plan_xy = sample.plan[:, :2]
+    l2 = np.where(valid, np.linalg.norm(plan_xy - np.where(valid[:, None], sample.log_xy_m, 0.0), axis=1), np.nan)
+    col, gt_col = {}, {}
+    for cs in CLASS_SETS:
+        bev = np.stack(
+            [rasterise_boxes([b for b in boxes if in_class_set(b.category, cs)], cfg) for boxes in sample.agents]
+        )
+        col[cs] = footprint_collisions(plan_xy, bev, offsets, cfg)
+        log_xy = np.where(valid[:, None], sample.log_xy_m, 0.0)
+        gt_col[cs] = footprint_collisions(log_xy, bev, offsets, cfg) & valid
+    return PlanningRow(sample.token, bool(valid.all()), l2, col, gt_col, occ_collisions(sample, cfg))
+
+
+class PlanningMetric(Metric):
+    """Streaming open-loop planning metric: ``update(PlanningSample)``; ``compute()`` -> ``plan/*`` keys.
+
+    ``rows`` keeps the per-(sample, step) table for inspection.
+    """
+
+    def __init__(self, config: PlanningMetricConfig | None = None) -> None:
+        self.config = config or PlanningMetricConfig()
+        self._offsets = ego_footprint_offsets(self.config)
+        self.rows: list[PlanningRow] = []
+
+    def reset(self) -> None:
+        self.rows = []
+
+    def update(self, record: PlanningSample) -> None:
+        if len(record.log_valid) != self.config.num_steps:
+            raise ValidationError(
+                f"PlanningSample[{record.token}]: {len(record.log_valid)} steps, expected {self.config.num_steps}"
+            )
+        self.rows.append(planning_row(record, self.config, self._offsets))
+
+    def per_step(self) -> dict[str, np.ndarray]:
+        """Per-step rates over the full-future samples: ``l2`` (m) and ``col_<set>`` (%, after the
+        GT-collision exclusion), plus ``col_occ`` (% over samples with GT occupancy at the step)."""
+        rows = [r for r in self.rows if r.full_future]
+        n, t = len(rows), self.config.num_steps
+        if n == 0:
+            nan = np.full(t, np.nan)
+            return {"l2": nan, **{f"col_{cs}": nan for cs in CLASS_SETS}, "col_occ": nan}
+        out = {"l2": np.sum([r.l2_m for r in rows], axis=0) / n}
+        for cs in CLASS_SETS:
+            hits = np.sum([r.col[cs] & ~r.gt_col[cs] for r in rows], axis=0)
+            out[f"col_{cs}"] = hits / n * 100
+        occ = np.array([r.col_occ for r in rows])
+        known = np.isfinite(occ).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["col_occ"] = np.nansum(occ, axis=0) / known * 100
+        return out
+
+    def compute(self) -> dict[str, float]:
+        steps = self.config.horizon_steps()
+        rates = self.per_step()
+        out: dict[str, float] = {}
+        for name, key in (("l2", "l2"), *((f"col_{cs}", f"col_{cs}") for cs in CLASS_SETS)):
+            for h, s in zip(self.config.horizons_s, steps, strict=True):
+                out[f"plan/{key}_at_{h:g}s"] = float(rates[name][s - 1])
+                out[f"plan/{key}_avg_to_{h:g}s"] = float(np.mean(rates[name][:s]))
+        out["plan/l2_avg"] = float(np.mean([out[f"plan/l2_avg_to_{h:g}s"] for h in self.config.horizons_s]))
+        for h, s in zip(self.config.horizons_s, steps, strict=True):
+            out[f"plan/col_occ_at_{h:g}s"] = float(rates["col_occ"][s - 1])
+        out["plan/n_samples"] = float(sum(r.full_future for r in self.rows))
+        out["plan/n_samples_all"] = float(len(self.rows))
+        return out

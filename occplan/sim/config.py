@@ -1,0 +1,107 @@
+"""Simulator configuration: frozen dataclasses, the single source of truth for a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from occplan.errors import ValidationError
+from occplan.types import GridSpec, VehicleParams
+
+MODES = ("open", "closed")
+AGENT_MODES = ("replay", "idm")
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Pure pursuit (lateral) + PID on speed with feed-forward (longitudinal).
+
+    The lookahead distance is ``max(min_lookahead_m, lookahead_time_s * speed)``; the speed loop also
+    corrects the along-track position error with ``k_position`` (1/s).
+    """
+
+    min_lookahead_m: float = 3.0
+    lookahead_time_s: float = 0.6
+    kp_speed: float = 2.0
+    ki_speed: float = 0.1
+    kd_speed: float = 0.0
+    k_position: float = 1.0
+    max_steer_rate_radps: float = 0.7
+
+
+@dataclass(frozen=True)
+class IDMConfig:
+    """Intelligent Driver Model parameters (Treiber et al.), shared by all reactive vehicles.
+
+    ``speed_jitter`` scales each agent's desired speed (its logged maximum speed) by a factor drawn
+    uniformly from [1 - jitter, 1 + jitter] with the episode seed.
+    """
+
+    min_gap_m: float = 2.0
+    time_headway_s: float = 1.5
+    max_accel_mps2: float = 1.5
+    comfort_decel_mps2: float = 2.0
+    exponent: float = 4.0
+    min_desired_speed_mps: float = 3.0
+    lane_half_width_m: float = 1.5
+    speed_jitter: float = 0.1
+    moving_threshold_m: float = 2.0  # tracks shorter than this stay log-replayed (parked)
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Per-decision reward terms (named in the env's info): progress along the route, collision,
+    off-road and comfort penalties."""
+
+    progress_per_m: float = 0.1
+    collision: float = -10.0
+    offroad: float = -5.0
+    comfort: float = -0.1
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """One simulation run.
+
+    ``mode``: "open" (ego follows the log) or "closed" (ego follows the plan with the tracker and a
+    kinematic bicycle). ``agents``: "replay" (logged tracks) or "idm" (moving vehicles follow their
+    logged paths with IDM; pedestrians and parked objects replayed). ``substeps`` of ``dt_s`` make one
+    decision. ``occupancy_collision``: compute GT occupancy at every decision pose and fill
+    ``StepRecord.occ_collision`` (ego box vs occupied non-ground voxels between ``occ_z_min_m`` and
+    ``occ_z_max_m`` above ground). ``history_len`` decisions of ego history; ``route_points`` route
+    samples every ``route_spacing_m`` ahead of the ego.
+    """
+
+    mode: str = "closed"
+    agents: str = "replay"
+    dt_s: float = 0.1
+    substeps: int = 5
+    vehicle: VehicleParams = field(default_factory=VehicleParams)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    idm: IDMConfig = field(default_factory=IDMConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    grid: GridSpec = field(default_factory=GridSpec.occ3d_nuscenes)
+    occupancy_collision: bool = True
+    occ_z_min_m: float = 0.2
+    occ_z_max_m: float = 2.0
+    offroad_tolerance_m: float = 0.3
+    history_len: int = 4
+    route_points: int = 30
+    route_spacing_m: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValidationError(f"SimConfig.mode: expected one of {MODES}, got {self.mode!r}")
+        if self.agents not in AGENT_MODES:
+            raise ValidationError(f"SimConfig.agents: expected one of {AGENT_MODES}, got {self.agents!r}")
+        if self.dt_s <= 0 or self.substeps < 1:
+            raise ValidationError(f"SimConfig: dt_s > 0 and substeps >= 1 required, got {self.dt_s}, {self.substeps}")
+        if self.history_len < 1 or self.route_points < 2:
+            raise ValidationError("SimConfig: history_len >= 1 and route_points >= 2 required")
+
+    @property
+    def decision_dt_s(self) -> float:
+        return self.dt_s * self.substeps
+
+    @property
+    def dt_us(self) -> int:
+        return round(self.dt_s * 1e6)

@@ -1,0 +1,75 @@
+"""The logged ego motion of a scenario, interpolated at any time (world frame, rear axle)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from occplan.errors import ValidationError
+from occplan.types import EgoState, Pose, Scenario, Trajectory, TrajectorySampling, wrap_angle
+
+
+@dataclass(frozen=True)
+class LogTrack:
+    """Logged ego poses: ``times_us`` (K,) int64 increasing, ``xy_m`` (K, 2), ``z_m`` (K,), ``yaw_rad``
+    (K,) unwrapped, ``speed_mps`` (K,) from finite differences of the positions."""
+
+    times_us: np.ndarray
+    xy_m: np.ndarray
+    z_m: np.ndarray
+    yaw_rad: np.ndarray
+    speed_mps: np.ndarray
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> LogTrack:
+        if len(scenario.frames) < 2:
+            raise ValidationError(f"scenario {scenario.name}: needs at least 2 keyframes, has {len(scenario.frames)}")
+        t = np.array([f.time_us for f in scenario.frames], dtype=np.int64)
+        if np.any(np.diff(t) <= 0):
+            raise ValidationError(f"scenario {scenario.name}: Frame.time_us not strictly increasing")
+        xyz = np.array([f.world_from_ego.translation_m for f in scenario.frames])
+        xy = xyz[:, :2]
+        yaw = np.unwrap(np.array([f.world_from_ego.yaw_rad for f in scenario.frames]))
+        ts = t * 1e-6
+        speed = np.hypot(*np.gradient(xy, ts, axis=0).T)
+        return cls(t, xy, xyz[:, 2].copy(), yaw, speed)
+
+    @property
+    def start_us(self) -> int:
+        return int(self.times_us[0])
+
+    @property
+    def end_us(self) -> int:
+        return int(self.times_us[-1])
+
+    def z_at(self, time_us: int) -> float:
+        return float(np.interp(time_us, self.times_us, self.z_m))
+
+    def poses_at(self, times_us: np.ndarray) -> np.ndarray:
+        """(N,) times -> (N, 3) (x, y, yaw) interpolated linearly (clamped to the log's ends)."""
+        t = np.asarray(times_us, dtype=np.float64)
+        x = np.interp(t, self.times_us, self.xy_m[:, 0])
+        y = np.interp(t, self.times_us, self.xy_m[:, 1])
+        yaw = wrap_angle(np.interp(t, self.times_us, self.yaw_rad))
+        return np.column_stack([x, y, yaw])
+
+    def state_at(self, time_us: int) -> EgoState:
+        """Logged ego state at ``time_us`` (speed and acceleration from the interpolated log)."""
+        x, y, yaw = self.poses_at(np.array([time_us]))[0]
+        speed = float(np.interp(time_us, self.times_us, self.speed_mps))
+        dt_us = 50_000
+        s0, s1 = np.interp([time_us - dt_us, time_us + dt_us], self.times_us, self.speed_mps)
+        y0, y1 = np.interp([time_us - dt_us, time_us + dt_us], self.times_us, self.yaw_rad)
+        return EgoState(
+            int(time_us), float(x), float(y), float(yaw), speed, float((s1 - s0) / 0.1), float((y1 - y0) / 0.1)
+        )
+
+    def future(self, world_from_ego: Pose, time_us: int, sampling: TrajectorySampling) -> Trajectory:
+        """The logged waypoints after ``time_us`` in the ego frame ``world_from_ego`` (clamped at the log's end)."""
+        times = time_us + np.round(sampling.times_s * 1e6)
+        world = self.poses_at(times)
+        rot = world_from_ego.rotation[:2, :2]
+        xy = (world[:, :2] - world_from_ego.translation_m[:2]) @ rot
+        yaw = wrap_angle(world[:, 2] - world_from_ego.yaw_rad)
+        return Trajectory(np.column_stack([xy, yaw]), sampling)

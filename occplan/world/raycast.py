@@ -1,0 +1,227 @@
+"""Ray casting against a generated world: the static mesh through Embree (embreex, the backend of
+trimesh's ray intersector) and the agents as oriented boxes (analytic slab test, numba); the nearest
+hit wins. Everything here is in the world frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+from embreex import rtcore_scene
+from embreex.mesh_construction import TriangleMesh
+
+from occplan.errors import ValidationError
+from occplan.world.spec import StaticMesh
+
+
+@dataclass(frozen=True)
+class BoxSet:
+    """M oriented boxes (yaw only) in the world frame, as flat arrays for the numba kernels.
+
+    ``center_m`` (M, 3); ``half_extent_m`` (M, 3) half (length, width, height) along the box's own
+    x (heading), y, z axes; ``yaw_rad`` (M,); ``velocity_mps`` (M, 2) world frame; ``label`` (M,)
+    uint8 lidarseg general; ``instance`` (M,) int32 index into the world's agent ids; ``rgb`` (M, 3) uint8.
+    """
+
+    center_m: np.ndarray
+    half_extent_m: np.ndarray
+    yaw_rad: np.ndarray
+    velocity_mps: np.ndarray
+    label: np.ndarray
+    instance: np.ndarray
+    rgb: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.yaw_rad)
+
+    @classmethod
+    def empty(cls) -> BoxSet:
+        z3 = np.zeros((0, 3))
+        return cls(
+            z3,
+            z3,
+            np.zeros(0),
+            np.zeros((0, 2)),
+            np.zeros(0, np.uint8),
+            np.zeros(0, np.int32),
+            np.zeros((0, 3), np.uint8),
+        )
+
+
+@dataclass(frozen=True)
+class SurfaceHits:
+    """Nearest surface along N rays.
+
+    ``distance_m`` (N,) float64 (inf = no hit within range); ``label`` (N,) uint8 lidarseg general
+    (0 on a miss); ``instance`` (N,) int32 agent index (-1 static or miss); ``normal`` (N, 3) float32
+    unit surface normal facing the ray origin (0 on a miss); ``rgb`` (N, 3) uint8 albedo.
+    """
+
+    distance_m: np.ndarray
+    label: np.ndarray
+    instance: np.ndarray
+    normal: np.ndarray
+    rgb: np.ndarray
+
+    @property
+    def hit(self) -> np.ndarray:
+        return np.isfinite(self.distance_m)
+
+
+class StaticScene:
+    """The static mesh of a world in an Embree BVH (embreex, single precision, vertices stored
+    relative to the mesh's minimum corner to keep float32 precision); built once per scene."""
+
+    def __init__(self, mesh: StaticMesh) -> None:
+        if len(mesh.faces) == 0:
+            raise ValidationError("StaticMesh.faces: the static mesh has no faces")
+        if mesh.faces.min() < 0 or mesh.faces.max() >= len(mesh.vertices_m):
+            raise ValidationError(f"StaticMesh.faces: vertex index outside [0, {len(mesh.vertices_m)})")
+        self.mesh = mesh
+        self.origin_m = mesh.vertices_m.min(axis=0)
+        self._embree = rtcore_scene.EmbreeScene()
+        TriangleMesh(self._embree, (mesh.vertices_m - self.origin_m).astype(np.float32), mesh.faces)
+        tri = mesh.vertices_m[mesh.faces]
+        normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        norm = np.linalg.norm(normals, axis=1, keepdims=True)
+        self.face_normal = normals / np.where(norm > 0, norm, 1.0)  # (F, 3) float64, unit
+
+    def cast(self, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest static hit of N rays (origins (N, 3), unit directions (N, 3), world frame):
+        (distance (N,) float64, inf on a miss or beyond ``max_range_m``; face index (N,) int32, -1)."""
+        res = self._embree.run(
+            (np.asarray(origins_m, np.float64) - self.origin_m).astype(np.float32),
+            np.asarray(directions, np.float32),
+            output=1,
+        )
+        face = res["primID"].astype(np.int32)
+        dist = res["tfar"].astype(np.float64)
+        miss = (face < 0) | ~(dist <= max_range_m)
+        face[miss] = -1
+        dist[miss] = np.inf
+        return dist, face
+
+
+@nb.njit(cache=True, inline="always")
+def _slab(o, d, h):  # pragma: no cover - compiled
+    """Entry/exit parameters of a ray (origin o, direction d along one axis) through [-h, h]."""
+    if d == 0.0:
+        return (-np.inf, np.inf) if abs(o) <= h else (np.inf, -np.inf)
+    t0 = (-h - o) / d
+    t1 = (h - o) / d
+    return (t0, t1) if t0 <= t1 else (t1, t0)
+
+
+@nb.njit(parallel=True, cache=True)
+def _cast_boxes(origins, dirs, centers, half, yaw, max_range):  # pragma: no cover - compiled
+    n = dirs.shape[0]
+    per_ray_origin = origins.shape[0] == n
+    best_t = np.full(n, np.inf)
+    best_box = np.full(n, -1, np.int32)
+    best_axis = np.zeros(n, np.int8)  # signed axis 1..3 (x, y, z of the box) of the entered face's normal
+    cos_y = np.cos(yaw)
+    sin_y = np.sin(yaw)
+    for i in nb.prange(n):
+        oi = np.int64(i) if per_ray_origin else np.int64(0)
+        t_best = max_range
+        for b in range(centers.shape[0]):
+            c, s = cos_y[b], sin_y[b]
+            px, py = origins[oi, 0] - centers[b, 0], origins[oi, 1] - centers[b, 1]
+            dx, dy = dirs[i, 0], dirs[i, 1]
+            ax0, ax1 = _slab(c * px + s * py, c * dx + s * dy, half[b, 0])
+            ay0, ay1 = _slab(-s * px + c * py, -s * dx + c * dy, half[b, 1])
+            az0, az1 = _slab(origins[oi, 2] - centers[b, 2], dirs[i, 2], half[b, 2])
+            t_enter = max(ax0, ay0, az0)
+            if t_enter < 0.0 or t_enter >= t_best or t_enter > min(ax1, ay1, az1):
+                continue
+            t_best = t_enter
+            best_t[i] = t_enter
+            best_box[i] = b
+            if t_enter == ax0:
+                best_axis[i] = -1 if c * dx + s * dy > 0 else 1
+            elif t_enter == ay0:
+                best_axis[i] = -2 if -s * dx + c * dy > 0 else 2
+            else:
+                best_axis[i] = -3 if dirs[i, 2] > 0 else 3
+    return best_t, best_box, best_axis
+
+
+@nb.njit(parallel=True, cache=True)
+def _resolve(  # pragma: no cover - compiled
+    dirs, d_static, face, face_label, face_rgb, face_normal, d_box, box, box_axis, box_yaw, box_label, box_inst, box_rgb
+):
+    n = dirs.shape[0]
+    dist = np.full(n, np.inf)
+    label = np.zeros(n, np.uint8)
+    instance = np.full(n, -1, np.int32)
+    normal = np.zeros((n, 3), np.float32)
+    rgb = np.zeros((n, 3), np.uint8)
+    for i in nb.prange(n):
+        if box[i] >= 0 and d_box[i] < d_static[i]:
+            b = box[i]
+            dist[i] = d_box[i]
+            label[i] = box_label[b]
+            instance[i] = box_inst[b]
+            a = abs(box_axis[i]) - 1
+            sign = 1.0 if box_axis[i] > 0 else -1.0
+            c, s = np.cos(box_yaw[b]), np.sin(box_yaw[b])
+            if a == 0:
+                normal[i, 0], normal[i, 1] = sign * c, sign * s
+            elif a == 1:
+                normal[i, 0], normal[i, 1] = -sign * s, sign * c
+            else:
+                normal[i, 2] = sign
+            for k in range(3):
+                rgb[i, k] = box_rgb[b, k]
+        elif face[i] >= 0:
+            f = face[i]
+            dist[i] = d_static[i]
+            label[i] = face_label[f]
+            facing = face_normal[f, 0] * dirs[i, 0] + face_normal[f, 1] * dirs[i, 1] + face_normal[f, 2] * dirs[i, 2]
+            sign = -1.0 if facing > 0 else 1.0
+            for k in range(3):
+                normal[i, k] = sign * face_normal[f, k]
+                rgb[i, k] = face_rgb[f, k]
+    return dist, label, instance, normal, rgb
+
+
+def cast_world(
+    scene: StaticScene, boxes: BoxSet, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float
+) -> SurfaceHits:
+    """Nearest hit among the static mesh and the boxes for N rays (origins (N, 3) or (1, 3), unit dirs (N, 3))."""
+    origins_m = np.atleast_2d(np.asarray(origins_m, np.float64))
+    directions = np.ascontiguousarray(directions, np.float64)
+    if directions.ndim != 2 or directions.shape[1] != 3 or origins_m.shape != (len(origins_m), 3):
+        raise ValidationError(f"cast_rays: directions {directions.shape} and origins {origins_m.shape} must be (N, 3)")
+    if len(origins_m) not in (1, len(directions)):
+        raise ValidationError(f"cast_rays: {len(origins_m)} origins for {len(directions)} rays (need 1 or N)")
+    n = len(directions)
+    d_static, face = scene.cast(np.broadcast_to(origins_m, (n, 3)), directions, max_range_m)
+    d_box, box, axis = _cast_boxes(
+        np.ascontiguousarray(origins_m),
+        directions,
+        boxes.center_m,
+        boxes.half_extent_m,
+        boxes.yaw_rad,
+        float(max_range_m),
+    )
+    mesh = scene.mesh
+    return SurfaceHits(
+        *_resolve(
+            directions,
+            d_static,
+            face,
+            mesh.face_label,
+            mesh.face_rgb,
+            scene.face_normal,
+            d_box,
+            box,
+            axis,
+            boxes.yaw_rad,
+            boxes.label,
+            boxes.instance,
+            boxes.rgb,
+        )
+    )

@@ -1,0 +1,448 @@
+"""``ReconstructedWorld``: a World rebuilt from a real nuScenes log, so that LiDAR can be re-cast and
+ground-truth occupancy computed at poses the log never visited.
+
+Reconstruction (documented once here):
+
+- Static geometry: the LiDAR points of the log's keyframes (with their sweeps when the dataroot has
+  them) are moved to the world frame; returns from the ego body and points inside any annotated box
+  (grown by ``box_margin_m``) are dropped; the rest is voxelised at ``voxel_size_m`` into a column
+  bit-mask (64 voxels per (x, y) column, from ``z_min_m`` above the log's mean ego height) with a
+  per-voxel label (majority) and mean intensity.
+- Labels: nuScenes-lidarseg general classes when the dataroot has lidarseg; otherwise a geometric
+  fallback: points within ``ground_height_m`` of the local ground (the lowest point per
+  ``ground_cell_m`` cell, median-filtered) are ``flat.driveable_surface`` inside the map's drivable
+  area and ``flat.sidewalk`` outside, everything else ``static.manmade``.
+- Agents: every annotated instance becomes a moving oriented box, interpolated between keyframes
+  (``occplan.world.tracks.AgentTracks``).
+- LiDAR: the nuScenes LIDAR_TOP beam pattern (``occplan.world.rig.LidarSpec``) at the log's LiDAR
+  calibration; static hits come from a 3D-DDA traversal of the voxel columns (numba), the range is
+  the middle of the ray's run through the first occupied voxel; agent hits are exact box hits.
+- Occupancy: the occupied voxel centres and the agent boxes are voxelised into the query grid with
+  the same kernels as the generated world (``occplan.world.occupancy_gt``). No visibility masks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numba as nb
+import numpy as np
+from scipy import ndimage
+
+from occplan.errors import DataError
+from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, Scenario
+from occplan.world.base import LidarScan, RayHits, World
+from occplan.world.lidar import intensity
+from occplan.world.occupancy_gt import GENERAL_TO_OCC3D, SurfaceSamples, voxelise_boxes, voxelise_static
+from occplan.world.raycast import BoxSet, cast_boxes
+from occplan.world.rig import LidarSpec, SensorRig
+from occplan.world.spec import AgentTrack
+from occplan.world.tracks import AgentTracks
+
+_LAYERS = 64  # voxels per column (bits of a uint64)
+_GENERAL = LabelSet.lidarseg_general()
+_DRIVEABLE, _SIDEWALK, _MANMADE = (
+    _GENERAL.index(n) for n in ("flat.driveable_surface", "flat.sidewalk", "static.manmade")
+)
+
+
+@dataclass(frozen=True)
+class ReconstructionConfig:
+    """Static reconstruction and LiDAR settings (see the module docstring)."""
+
+    voxel_size_m: float = 0.2
+    z_min_m: float = -3.0
+    crop_m: float = 70.0
+    box_margin_m: float = 0.2
+    ground_cell_m: float = 2.0
+    ground_height_m: float = 0.3
+    min_range_m: float = 1.0
+    tile_m: float = 8.0
+    lidar: LidarSpec = field(default_factory=LidarSpec)
+
+
+@dataclass(frozen=True)
+class StaticVoxels:
+    """Occupied static voxels of a world.
+
+    ``origin_m`` (3,) world corner of voxel (0, 0, 0); ``columns`` (X, Y) uint64: bit k of column
+    (i, j) is set when voxel (i, j, k) is occupied; ``keys`` (M,) int64 sorted voxel keys
+    ``(i * Y + j) * 64 + k`` with ``label`` (M,) uint8 lidarseg general and ``intensity`` (M,) float32.
+    """
+
+    origin_m: np.ndarray
+    voxel_m: float
+    columns: np.ndarray
+    keys: np.ndarray
+    label: np.ndarray
+    intensity: np.ndarray
+
+    @classmethod
+    def from_points(
+        cls, points_m: np.ndarray, label: np.ndarray, intensity_: np.ndarray, origin_m: np.ndarray, shape_xy, voxel_m
+    ) -> StaticVoxels:
+        """Voxelise (P, 3) world points; points outside the column grid are dropped."""
+        idx = np.floor((points_m - origin_m) / voxel_m).astype(np.int64)
+        ok = np.all((idx >= 0) & (idx < [shape_xy[0], shape_xy[1], _LAYERS]), axis=1)
+        idx, label, intensity_ = idx[ok], label[ok], intensity_[ok]
+        key = (idx[:, 0] * shape_xy[1] + idx[:, 1]) * _LAYERS + idx[:, 2]
+        keys, inverse = np.unique(key, return_inverse=True)
+        # majority label per voxel: count (voxel, label) pairs, keep the most frequent per voxel
+        pair, pair_count = np.unique(inverse * 256 + label, return_counts=True)
+        order = np.lexsort((pair_count, pair // 256))
+        last = np.r_[np.diff(pair[order] // 256) != 0, True]
+        vox_label = (pair[order][last] % 256).astype(np.uint8)
+        mean_int = (np.bincount(inverse, intensity_, len(keys)) / np.bincount(inverse, minlength=len(keys))).astype(
+            np.float32
+        )
+        columns = np.zeros(shape_xy[0] * shape_xy[1], np.uint64)
+        np.bitwise_or.at(columns, keys // _LAYERS, np.left_shift(np.uint64(1), (keys % _LAYERS).astype(np.uint64)))
+        return cls(origin_m, float(voxel_m), columns.reshape(shape_xy), keys, vox_label, mean_int)
+
+    def centers_m(self) -> np.ndarray:
+        """(M, 3) world-frame centres of the occupied voxels (in ``keys`` order)."""
+        k = self.keys
+        ny = self.columns.shape[1]
+        ijk = np.column_stack([k // _LAYERS // ny, k // _LAYERS % ny, k % _LAYERS])
+        return self.origin_m + (ijk + 0.5) * self.voxel_m
+
+    def cast(self, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float, min_range_m: float):
+        """Nearest occupied voxel along N rays: (distance (N,) float64, inf on a miss; index into ``keys`` (N,), -1)."""
+        t, key = _cast_columns(
+            np.ascontiguousarray(origins_m, np.float64),
+            np.ascontiguousarray(directions, np.float64),
+            self.origin_m,
+            self.voxel_m,
+            self.columns,
+            float(max_range_m),
+            float(min_range_m),
+        )
+        index = np.full(len(t), -1, np.int64)
+        hit = key >= 0
+        index[hit] = np.searchsorted(self.keys, key[hit])
+        return t, index
+
+
+@nb.njit(parallel=True, cache=True)
+def _cast_columns(origins, dirs, origin, voxel, columns, max_range, min_range):  # pragma: no cover - compiled
+    n = dirs.shape[0]
+    nx, ny = columns.shape
+    dims = (nx, ny, _LAYERS)
+    per_ray_origin = origins.shape[0] == n
+    out_t = np.full(n, np.inf)
+    out_key = np.full(n, -1, np.int64)
+    for i in nb.prange(n):
+        oi = i if per_ray_origin else 0
+        p = np.empty(3)
+        d = np.empty(3)
+        for k in range(3):
+            p[k] = (origins[oi, k] - origin[k]) / voxel
+            d[k] = dirs[i, k]
+        t0 = 0.0
+        t1 = max_range / voxel
+        ok = True
+        for k in range(3):  # clip the ray to the grid box [0, dims]
+            if d[k] == 0.0:
+                if p[k] < 0.0 or p[k] >= dims[k]:
+                    ok = False
+                continue
+            a = (0.0 - p[k]) / d[k]
+            b = (dims[k] - p[k]) / d[k]
+            if a > b:
+                a, b = b, a
+            t0 = max(t0, a)
+            t1 = min(t1, b)
+        if not ok or t0 >= t1:
+            continue
+        idx = np.empty(3, np.int64)
+        step = np.empty(3, np.int64)
+        t_next = np.empty(3)
+        t_delta = np.empty(3)
+        for k in range(3):
+            q = p[k] + d[k] * (t0 + 1e-9)
+            idx[k] = min(max(int(np.floor(q)), 0), dims[k] - 1)
+            if d[k] > 0:
+                step[k] = 1
+                t_next[k] = (idx[k] + 1 - p[k]) / d[k]
+                t_delta[k] = 1.0 / d[k]
+            elif d[k] < 0:
+                step[k] = -1
+                t_next[k] = (idx[k] - p[k]) / d[k]
+                t_delta[k] = -1.0 / d[k]
+            else:
+                step[k] = 0
+                t_next[k] = np.inf
+                t_delta[k] = np.inf
+        t = t0
+        while t < t1:
+            a = 0
+            if t_next[1] < t_next[a]:
+                a = 1
+            if t_next[2] < t_next[a]:
+                a = 2
+            t_exit = t_next[a]
+            if (columns[idx[0], idx[1]] >> np.uint64(idx[2])) & np.uint64(1):
+                t_mid = 0.5 * (t + min(t_exit, t1)) * voxel
+                if t_mid >= min_range:
+                    out_t[i] = t_mid
+                    out_key[i] = (idx[0] * ny + idx[1]) * _LAYERS + idx[2]
+                    break
+            t = t_exit
+            idx[a] += step[a]
+            if idx[a] < 0 or idx[a] >= dims[a]:
+                break
+    return out_t, out_key
+
+
+@nb.njit(parallel=True, cache=True)
+def _inside_any_box(points, centers, half, yaw):  # pragma: no cover - compiled
+    n = points.shape[0]
+    out = np.zeros(n, np.bool_)
+    c = np.cos(yaw)
+    s = np.sin(yaw)
+    for i in nb.prange(n):
+        for b in range(centers.shape[0]):
+            dx = points[i, 0] - centers[b, 0]
+            dy = points[i, 1] - centers[b, 1]
+            if abs(points[i, 2] - centers[b, 2]) > half[b, 2]:
+                continue
+            if abs(c[b] * dx + s[b] * dy) <= half[b, 0] and abs(-s[b] * dx + c[b] * dy) <= half[b, 1]:
+                out[i] = True
+                break
+    return out
+
+
+def points_in_boxes(points_m: np.ndarray, boxes: Sequence[AgentBox], margin_m: float = 0.0) -> np.ndarray:
+    """(N, 3) points and boxes in the same frame -> (N,) bool, inside any box grown by ``margin_m``."""
+    if not boxes or len(points_m) == 0:
+        return np.zeros(len(points_m), bool)
+    centers = np.array([b.center_m for b in boxes])
+    half = np.array([[b.size_m[1], b.size_m[0], b.size_m[2]] for b in boxes]) / 2 + margin_m
+    yaw = np.array([b.yaw_rad for b in boxes])
+    return _inside_any_box(np.ascontiguousarray(points_m[:, :3], np.float64), centers, half, yaw)
+
+
+def ground_fallback_labels(points_m: np.ndarray, cell_m: float, height_m: float, drivable=None) -> np.ndarray:
+    """Geometric labels for (P, 3) world points without lidarseg (see the module docstring)."""
+    lo = points_m[:, :2].min(axis=0)
+    cell = np.floor((points_m[:, :2] - lo) / cell_m).astype(np.int64)
+    shape = cell.max(axis=0) + 1
+    ground = np.full(shape, np.inf)
+    np.minimum.at(ground, (cell[:, 0], cell[:, 1]), points_m[:, 2])
+    empty = ~np.isfinite(ground)
+    if empty.all():
+        raise DataError("ground_fallback_labels: no points")
+    nearest = ndimage.distance_transform_edt(empty, return_distances=False, return_indices=True)
+    ground = ndimage.median_filter(ground[tuple(nearest)], size=3)
+    flat = points_m[:, 2] - ground[cell[:, 0], cell[:, 1]] < height_m
+    label = np.full(len(points_m), _MANMADE, np.uint8)
+    label[flat] = _DRIVEABLE
+    if drivable is not None:
+        import shapely
+
+        on_road = shapely.contains_xy(drivable, points_m[flat, 0], points_m[flat, 1])
+        label[np.flatnonzero(flat)[~on_road]] = _SIDEWALK
+    return label
+
+
+def _tracks_from_scenario(scenario: Scenario) -> list[AgentTrack]:
+    """One AgentTrack per annotated instance (world frame), sampled at the keyframes it appears in."""
+    rows: dict[str, list[tuple[int, AgentBox]]] = {}
+    for f in scenario.frames:
+        rot, yaw0 = f.world_from_ego.rotation, f.world_from_ego.yaw_rad
+        for b in f.agents:
+            world = AgentBox(
+                f.world_from_ego.transform_points(b.center_m[None])[0], b.size_m, float(b.yaw_rad + yaw0),
+                (rot[:2, :2] @ b.velocity_mps), b.category, b.instance, b.attributes,
+            )  # fmt: skip
+            rows.setdefault(b.instance, []).append((f.time_us, world))
+    tracks = []
+    for inst, seq in rows.items():
+        names = tuple(sorted({a for _, b in seq for a in b.attributes}))
+        cat = seq[0][1].category
+        label = _GENERAL.class_names.index(cat) if cat in _GENERAL.class_names else 0
+        tracks.append(
+            AgentTrack(
+                instance=inst,
+                category=cat,
+                label=label,
+                size_m=np.asarray(seq[0][1].size_m, np.float64),
+                times_us=np.array([t for t, _ in seq], np.int64),
+                center_m=np.array([b.center_m for _, b in seq]),
+                yaw_rad=np.unwrap([b.yaw_rad for _, b in seq]),
+                velocity_mps=np.array([b.velocity_mps for _, b in seq]),
+                attribute=np.array([names.index(b.attributes[0]) if b.attributes else -1 for _, b in seq], np.int16),
+                attribute_names=names,
+            )
+        )
+    return tracks
+
+
+def _tile(points_m: np.ndarray, label_occ3d: np.ndarray, tile_m: float) -> SurfaceSamples:
+    """Sort points into XY tiles (the layout ``voxelise_static`` reads)."""
+    origin = points_m.min(axis=0)
+    rel = points_m - origin
+    tile_xy = np.floor(rel[:, :2] / tile_m).astype(np.int64)
+    tx, ty = int(tile_xy[:, 0].max()) + 1, int(tile_xy[:, 1].max()) + 1
+    key = tile_xy[:, 1] * tx + tile_xy[:, 0]
+    order = np.argsort(key, kind="stable")
+    counts = np.bincount(key, minlength=tx * ty).reshape(ty, tx)
+    tile_start = np.zeros((ty, tx + 1), np.int64)
+    tile_start[:, 1:] = np.cumsum(counts, axis=1)
+    tile_start += np.concatenate([[0], np.cumsum(counts.sum(axis=1))[:-1]])[:, None]
+    return SurfaceSamples(rel[order].astype(np.float32), label_occ3d[order], origin, float(tile_m), tile_start)
+
+
+class ReconstructedWorld(World):
+    """World of a real log: static voxels + annotated boxes (see the module docstring)."""
+
+    def __init__(
+        self,
+        static: StaticVoxels,
+        tracks: Sequence[AgentTrack],
+        ego_from_lidar: Pose,
+        config: ReconstructionConfig | None = None,
+        name: str = "reconstructed",
+    ) -> None:
+        self.static = static
+        self.config = config or ReconstructionConfig()
+        self.name = name
+        self.ego_from_lidar = ego_from_lidar
+        self._rig = SensorRig(lidar=self.config.lidar)
+        self._tracks = AgentTracks(tracks)
+        self._dirs_sensor, self._ring = self.config.lidar.ray_directions()
+        self._samples = _tile(static.centers_m(), GENERAL_TO_OCC3D[static.label], self.config.tile_m)
+
+    @classmethod
+    def from_points(
+        cls,
+        points_world_m: np.ndarray,
+        label: np.ndarray,
+        intensity_: np.ndarray,
+        scenario: Scenario,
+        config: ReconstructionConfig | None = None,
+    ) -> ReconstructedWorld:
+        """Build from aggregated static world points (P, 3) with lidarseg general labels and intensities;
+        the grid covers the log's ego path grown by ``crop_m``; agents and calibration from ``scenario``."""
+        cfg = config or ReconstructionConfig()
+        ego = np.array([f.world_from_ego.translation_m for f in scenario.frames])
+        lo = np.r_[ego[:, :2].min(axis=0) - cfg.crop_m, ego[:, 2].mean() + cfg.z_min_m]
+        shape_xy = tuple(int(v) for v in np.ceil((ego[:, :2].max(axis=0) + cfg.crop_m - lo[:2]) / cfg.voxel_size_m))
+        static = StaticVoxels.from_points(points_world_m, label, intensity_, lo, shape_xy, cfg.voxel_size_m)
+        return cls(static, _tracks_from_scenario(scenario), scenario.frames[0].ego_from_lidar, cfg, scenario.name)
+
+    @classmethod
+    def from_source(
+        cls, source, scenario: Scenario, exclude_frames: Iterable[int] = (), config: ReconstructionConfig | None = None
+    ) -> ReconstructedWorld:
+        """Aggregate the log's LiDAR through ``source`` (an ``occplan.data.NuScenesSource``); keyframes
+        whose ``index`` is in ``exclude_frames`` contribute no points (their boxes still do)."""
+        cfg = config or ReconstructionConfig()
+        skip = set(exclude_frames)
+        pts, lab, inten, need_fallback = [], [], [], []
+        for f in scenario.frames:
+            if f.index in skip:
+                continue
+            sweep = source.lidar(f, n_sweeps=1)
+            p = sweep.points
+            keep = ~SensorRig().ego_box_contains(p[:, :3], margin_m=0.3)
+            keep &= ~points_in_boxes(p[:, :3], f.agents, cfg.box_margin_m)
+            seg = source.lidarseg(f)
+            lab.append(seg[keep] if seg is not None else np.zeros(int(keep.sum()), np.uint8))
+            need_fallback.append(np.full(int(keep.sum()), seg is None))
+            pts.append(f.world_from_ego.transform_points(p[keep]))
+            inten.append(p[keep, 3])
+        if not pts:
+            raise DataError(f"scenario {scenario.name}: no keyframe left to reconstruct the world from")
+        points = np.concatenate(pts)
+        label = np.concatenate(lab)
+        fallback = np.concatenate(need_fallback)
+        if fallback.any():
+            drivable = scenario.map.drivable_area() if scenario.map.drivable_wkb is not None else None
+            label[fallback] = ground_fallback_labels(points, cfg.ground_cell_m, cfg.ground_height_m, drivable)[fallback]
+        return cls.from_points(points, label, np.concatenate(inten).astype(np.float32), scenario, cfg)
+
+    # --- agents --------------------------------------------------------------------------
+    @property
+    def agent_ids(self) -> tuple[str, ...]:
+        return self._tracks.ids
+
+    def agent_boxes(self, time_us: int) -> tuple[AgentBox, ...]:
+        return self._tracks.boxes(int(time_us))
+
+    def _boxes(self, time_us: int, agents: Sequence[AgentBox] | None) -> BoxSet:
+        return self._tracks.box_set(int(time_us)) if agents is None else self._tracks.box_set_from(agents)
+
+    # --- rays ----------------------------------------------------------------------------
+    def _cast(self, origins_m, directions, boxes: BoxSet, max_range_m: float):
+        """(distance (N,), label (N,) uint8, instance (N,) int32, intensity (N,) float32)."""
+        origins_m = np.atleast_2d(np.asarray(origins_m, np.float64))
+        directions = np.asarray(directions, np.float64)
+        dist, index = self.static.cast(origins_m, directions, max_range_m, self.config.min_range_m)
+        hit = index >= 0
+        label = np.zeros(len(dist), np.uint8)
+        label[hit] = self.static.label[index[hit]]
+        inten = np.zeros(len(dist), np.float32)
+        inten[hit] = self.static.intensity[index[hit]]
+        instance = np.full(len(dist), -1, np.int32)
+        if len(boxes):
+            d_box, box, normal = cast_boxes(origins_m, directions, boxes, max_range_m)
+            hb = d_box < dist
+            dist = np.where(hb, d_box, dist)
+            label[hb] = boxes.label[box[hb]]
+            instance[hb] = boxes.instance[box[hb]]
+            inten[hb] = intensity(label[hb], normal[hb], directions[hb])
+        return dist, label, instance, inten
+
+    def cast_rays(
+        self,
+        origins_m: np.ndarray,
+        directions: np.ndarray,
+        time_us: int,
+        max_range_m: float = 100.0,
+        agents: Sequence[AgentBox] | None = None,
+    ) -> RayHits:
+        dist, label, instance, _ = self._cast(origins_m, directions, self._boxes(time_us, agents), max_range_m)
+        return RayHits(dist.astype(np.float32), label, instance)
+
+    def lidar_scan(self, world_from_ego: Pose, time_us: int, agents: Sequence[AgentBox] | None = None) -> LidarScan:
+        """LIDAR_TOP sweep at the log's calibration: (N, 5) float32 x y z intensity ring, sensor frame."""
+        world_from_lidar = world_from_ego @ self.ego_from_lidar
+        dirs_world = world_from_lidar.transform_vectors(self._dirs_sensor)
+        dist, label, instance, inten = self._cast(
+            world_from_lidar.translation_m[None],
+            dirs_world,
+            self._boxes(time_us, agents),
+            self.config.lidar.max_range_m,
+        )
+        keep = np.isfinite(dist)
+        xyz = self._dirs_sensor[keep] * dist[keep, None]
+        body = self._rig.ego_box_contains(self.ego_from_lidar.transform_points(xyz))
+        keep[np.flatnonzero(keep)[body]] = False
+        points = np.empty((int(keep.sum()), 5), np.float32)
+        points[:, :3] = self._dirs_sensor[keep] * dist[keep, None]
+        points[:, 3] = inten[keep]
+        points[:, 4] = self._ring[keep]
+        return LidarScan(points, label[keep], instance[keep])
+
+    # --- ground truth --------------------------------------------------------------------
+    def occupancy(
+        self,
+        world_from_ego: Pose,
+        time_us: int,
+        grid: GridSpec,
+        agents: Sequence[AgentBox] | None = None,
+        with_masks: bool = False,
+    ) -> OccupancyFrame:
+        """Occ3D semantics + flow (grid frame, m/s) at the pose; masks are not reconstructed (None)."""
+        labels = LabelSet.occ3d()
+        world_from_grid = world_from_ego if grid.frame == "ego" else world_from_ego @ self.ego_from_lidar
+        grid_from_world = world_from_grid.inverse()
+        semantics = np.full(grid.shape, labels.free_index, np.uint8)
+        flow = np.zeros((*grid.shape, 2), np.float32)
+        voxelise_static(self._samples, grid_from_world, grid, semantics)
+        voxelise_boxes(self._boxes(time_us, agents), grid_from_world, grid, semantics, flow)
+        return OccupancyFrame(
+            semantics, grid, labels, flow, None, None, world_from_grid, int(time_us), f"reconstructed:{self.name}"
+        )

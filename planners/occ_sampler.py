@@ -1,0 +1,119 @@
+"""``occ_sampler``: ST-P3-style sampling planner over predicted occupancy and flow.
+
+Candidates = constant-acceleration speed profiles x curvatures, plus route-following candidates at
+lateral offsets (``planners.lattice``). Each is scored against the occupancy forecast (obstacles moved
+with their flow to every waypoint time): collision (weighted by speed, earlier = worse), clearance,
+drivable area, sidewalk, progress along the route, route deviation and comfort. The cheapest wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from occplan.interfaces import Planner, PlannerInput
+from occplan.types import Trajectory, VehicleParams
+from planners import costs
+from planners.footprint import Footprint
+from planners.kinematics import ComfortBounds, motion_profile
+from planners.lattice import Candidates, LatticeConfig, lattice_with_route
+from planners.route import Path
+from planners.scene import SceneConfig, SceneForecast, build_scene
+
+
+@dataclass(frozen=True)
+class OccSamplerConfig:
+    """Cost weights (cost units per the unit in each name) and the sub-configs.
+
+    collision: ``w_collision * decay**k * (1 + speed_mps)`` per colliding waypoint k (0-based; checked
+    ``lattice.check_steps`` times per waypoint interval, each check weighing 1 / check_steps);
+    clearance: ``w_clearance * max(margin - clearance, 0)**2`` per waypoint;
+    off-road: ``w_offroad_per_m`` per metre of the worst corner beyond ``offroad_tolerance_m`` (per
+    waypoint, checked like collisions);
+    sidewalk: ``w_sidewalk`` per waypoint fully on sidewalk; progress: ``-w_progress_per_m`` per metre
+    along the route; route deviation: ``w_lateral_per_m2`` x mean squared offset and
+    ``w_heading_per_rad2`` x mean squared heading error; comfort: ``w_comfort`` per unit of normalised
+    nuPlan bound violation plus ``w_accel_per_mps2_sq`` x squared profile acceleration.
+    """
+
+    lattice: LatticeConfig = field(default_factory=LatticeConfig)
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    vehicle: VehicleParams = field(default_factory=VehicleParams)
+    comfort: ComfortBounds = field(default_factory=ComfortBounds)
+    w_collision: float = 1000.0
+    collision_decay: float = 0.85
+    w_clearance: float = 20.0
+    clearance_margin_m: float = 0.6
+    w_offroad_per_m: float = 60.0
+    offroad_tolerance_m: float = 0.05
+    w_sidewalk: float = 20.0
+    w_progress_per_m: float = 1.0
+    w_lateral_per_m2: float = 0.5
+    w_heading_per_rad2: float = 5.0
+    w_comfort: float = 10.0
+    w_accel_per_mps2_sq: float = 0.3
+
+
+@dataclass(frozen=True)
+class ScoredCandidates:
+    """Candidates with their total cost (N,) and the per-term costs (name -> (N,))."""
+
+    candidates: Candidates
+    cost: np.ndarray
+    terms: dict[str, np.ndarray]
+
+
+def score_candidates(
+    cand: Candidates, scene: SceneForecast, path: Path | None, inp: PlannerInput, cfg: OccSamplerConfig
+) -> ScoredCandidates:
+    """Cost of each candidate; ``scene`` steps must match the candidates' pose times."""
+    fp = Footprint.from_vehicle(cfg.vehicle)
+    r = cand.per_waypoint
+    steps = np.arange(cand.poses.shape[1]) + 1
+    wp, wp_steps = cand.waypoints, steps[r - 1 :: r]
+    decay = cfg.collision_decay ** (steps / r - 1)
+    col = costs.collisions(scene, cand.poses, steps, fp)
+    clear = costs.clearance_m(scene, wp, wp_steps, fp)
+    off = costs.offroad_m(scene, cand.poses, fp)
+    side = costs.sidewalk_share(scene, wp, fp)
+    route = costs.route_progress(path, wp)
+    ego = inp.ego_state
+    motion = motion_profile(wp, inp.sampling.interval_s, ego.speed_mps, ego.accel_mps2, ego.yaw_rate_radps)
+    terms = {
+        "collision": cfg.w_collision * (col * decay * (1.0 + cand.speeds_mps)).sum(axis=1) / r,
+        "clearance": cfg.w_clearance * (np.maximum(cfg.clearance_margin_m - clear, 0.0) ** 2).sum(axis=1),
+        "offroad": cfg.w_offroad_per_m * np.maximum(off - cfg.offroad_tolerance_m, 0.0).sum(axis=1) / r,
+        "sidewalk": cfg.w_sidewalk * side.sum(axis=1),
+        "progress": -cfg.w_progress_per_m * route.progress_m,
+        "route": cfg.w_lateral_per_m2 * (route.lateral_m**2).mean(axis=1)
+        + cfg.w_heading_per_rad2 * (route.heading_error_rad**2).mean(axis=1),
+        "comfort": cfg.w_comfort * cfg.comfort.violation(motion) + cfg.w_accel_per_mps2_sq * cand.accel_mps2**2,
+    }
+    return ScoredCandidates(cand, sum(terms.values()), terms)
+
+
+class OccSamplerPlanner(Planner):
+    """Lowest-cost candidate of a trajectory lattice scored against forecast occupancy."""
+
+    name = "occ_sampler"
+
+    def __init__(self, config: OccSamplerConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or OccSamplerConfig()
+
+    def evaluate(self, inp: PlannerInput) -> ScoredCandidates:
+        """Build the forecast, the candidates and their costs (exposed for inspection and tests)."""
+        cfg = self.config
+        fp = Footprint.from_vehicle(cfg.vehicle)
+        r = cfg.lattice.check_steps
+        step_s, n_steps = inp.sampling.interval_s / r, inp.sampling.num_poses * r
+        scene = build_scene(inp.occupancy, step_s, n_steps, fp.corners_m, inp.drivable_bev, cfg.scene)
+        path = Path.from_polyline(inp.route_xy_m)
+        cand = lattice_with_route(inp.ego_state, path, inp.sampling, cfg.lattice)
+        return score_candidates(cand, scene, path, inp, cfg)
+
+    def _plan(self, inp: PlannerInput) -> Trajectory:
+        scored = self.evaluate(inp)
+        best = int(np.argmin(scored.cost))
+        return Trajectory(np.ascontiguousarray(scored.candidates.waypoints[best]), inp.sampling)

@@ -1,0 +1,285 @@
+"""Bird's-eye view of an occupancy prediction, forecast over the planning horizon with its flow.
+
+The (X, Y, Z) semantic grid collapses to BEV maps on the grid's xy cells (ego frame of the planning
+time): obstacles (non-ground occupied voxels in a height band above the local ground), drivable
+surface and sidewalk (label of the top ground voxel of each column; columns without ground take the
+label of the nearest column that has one). Obstacle columns move with their mean flow (constant
+velocity) to each horizon step; a distance transform of every step gives the clearance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import cv2
+import numpy as np
+from numba import njit
+from scipy import ndimage
+
+from occplan.errors import ValidationError
+from occplan.types import LabelSet, OccupancyPrediction
+
+GROUND_CLASSES = ("driveable_surface", "other_flat", "sidewalk", "terrain")
+UNKNOWN_GROUND = 255
+FAR_M = 1.0e3  # clearance / off-road distance reported where nothing is near
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """How voxels become BEV maps.
+
+    A voxel is an obstacle when it is occupied, not a ground class, and its vertical extent overlaps
+    (ground + ``obstacle_min_height_m``, ground + ``obstacle_max_height_m``), ground being the top face
+    of the column's top ground voxel. Columns moving slower than ``moving_threshold_mps`` stay put.
+    Obstacle cells inside the current ego box grown by ``ego_clear_margin_m`` are dropped (the ego's
+    own returns, or a collision no plan can undo).
+    """
+
+    obstacle_min_height_m: float = 0.2
+    obstacle_max_height_m: float = 2.0
+    moving_threshold_mps: float = 0.3
+    ego_clear_margin_m: float = 0.1
+
+
+@dataclass(frozen=True)
+class SceneForecast:
+    """BEV maps, cells indexed [ix, iy] like the occupancy grid's xy.
+
+    ``obstacles`` (S+1, X, Y) bool at t = 0, dt, ..., S*dt; ``obstacle_velocity_mps`` (S+1, X, Y, 2)
+    float32 velocity of the obstacle occupying a cell (0 for static);
+    ``drivable`` / ``sidewalk`` (X, Y) bool; ``offroad_m`` (X, Y) float32 distance to the nearest
+    drivable cell centre (0 on drivable cells, ``FAR_M`` when nothing is drivable);
+    ``min_xy_m`` (2,) lower corner of cell (0, 0); ``cell_m`` the cell size; ``dt_s`` the step.
+    """
+
+    obstacles: np.ndarray
+    obstacle_velocity_mps: np.ndarray
+    drivable: np.ndarray
+    sidewalk: np.ndarray
+    offroad_m: np.ndarray
+    min_xy_m: np.ndarray
+    cell_m: float
+    dt_s: float
+    _clearance: dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    def clearance_m(self, step: int) -> np.ndarray:
+        """(X, Y) float32 distance from each cell centre to the nearest obstacle cell centre at forecast
+        ``step`` (``FAR_M`` when none); computed on first use and cached (shared while nothing moves)."""
+        key = 0 if self._static else int(step)
+        if key not in self._clearance:
+            self._clearance[key] = _distance_m(self.obstacles[key], self.cell_m)
+        return self._clearance[key]
+
+    @cached_property
+    def _static(self) -> bool:
+        return bool((self.obstacles[1:] == self.obstacles[0]).all())
+
+    @property
+    def num_steps(self) -> int:
+        return self.obstacles.shape[0] - 1
+
+    def cells(self, xy_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(..., 2) points -> clipped cell indices ix, iy (...,) int64 and ``inside`` (...,) bool."""
+        f = np.floor((xy_m - self.min_xy_m) / self.cell_m).astype(np.int64)
+        nx, ny = self.drivable.shape
+        inside = (f[..., 0] >= 0) & (f[..., 0] < nx) & (f[..., 1] >= 0) & (f[..., 1] < ny)
+        return np.clip(f[..., 0], 0, nx - 1), np.clip(f[..., 1], 0, ny - 1), inside
+
+    def step_of(self, t_s: np.ndarray) -> np.ndarray:
+        """Forecast step nearest to times ``t_s`` (clipped to the horizon), int64."""
+        return np.clip(np.rint(np.asarray(t_s) / self.dt_s), 0, self.num_steps).astype(np.int64)
+
+    def clearance_at(self, xy_m: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """Clearance (m) at points (N, M, P, 2), column m at forecast ``steps[m]``; ``FAR_M`` outside the grid."""
+        ix, iy, inside = self.cells(xy_m)
+        out = np.full(xy_m.shape[:-1], FAR_M)
+        for m, k in enumerate(np.asarray(steps).tolist()):
+            out[:, m] = np.where(inside[:, m], self.clearance_m(k)[ix[:, m], iy[:, m]], FAR_M)
+        return out
+
+    def offroad_at(self, xy_m: np.ndarray) -> np.ndarray:
+        """Distance (m) from points (..., 2) to drivable cells; 0 outside the grid (unknown = allowed)."""
+        ix, iy, inside = self.cells(xy_m)
+        return np.where(inside, self.offroad_m[ix, iy], 0.0)
+
+    def sidewalk_at(self, xy_m: np.ndarray) -> np.ndarray:
+        ix, iy, inside = self.cells(xy_m)
+        return self.sidewalk[ix, iy] & inside
+
+
+def _distance_m(target: np.ndarray, cell_m: float) -> np.ndarray:
+    """(X, Y) bool -> float32 distance from each cell centre to the nearest True cell centre, metres
+    (OpenCV 5x5 chamfer distance: exact along axes, within 2 % of Euclidean elsewhere)."""
+    if not target.any():
+        return np.full(target.shape, FAR_M, np.float32)
+    d = cv2.distanceTransform((~target).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
+    return d * np.float32(cell_m)
+
+
+@njit(cache=True)
+def _ground_top(sem: np.ndarray, is_ground: np.ndarray) -> np.ndarray:
+    """(X, Y) int16 z index of the top ground voxel of each column, -1 where the column has none."""
+    nx, ny, nz = sem.shape
+    out = np.full((nx, ny), -1, np.int16)
+    for i in range(nx):
+        for j in range(ny):
+            for k in range(nz - 1, -1, -1):
+                if is_ground[sem[i, j, k]]:
+                    out[i, j] = k
+                    break
+    return out
+
+
+@njit(cache=True)
+def _obstacle_columns(
+    sem: np.ndarray,
+    is_obstacle: np.ndarray,
+    ground_top_m: np.ndarray,
+    z_min_m: float,
+    voxel_m: float,
+    min_height_m: float,
+    max_height_m: float,
+    flow: np.ndarray,
+    has_flow: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Obstacle columns (X, Y) bool and the mean flow (X, Y, 2) float32 of their obstacle voxels.
+
+    A voxel counts when its label is an obstacle class and its extent overlaps
+    (ground + min_height, ground + max_height)."""
+    nx, ny, nz = sem.shape
+    occ = np.zeros((nx, ny), np.bool_)
+    vel = np.zeros((nx, ny, 2), np.float32)
+    for i in range(nx):
+        for j in range(ny):
+            g = ground_top_m[i, j]
+            n = 0
+            vx = 0.0
+            vy = 0.0
+            for k in range(nz):
+                lo = z_min_m + k * voxel_m - g
+                if lo + voxel_m > min_height_m and lo < max_height_m and is_obstacle[sem[i, j, k]]:
+                    n += 1
+                    if has_flow:
+                        vx += flow[i, j, k, 0]
+                        vy += flow[i, j, k, 1]
+            if n:
+                occ[i, j] = True
+                vel[i, j, 0] = vx / n
+                vel[i, j, 1] = vy / n
+    return occ, vel
+
+
+def _ground(sem: np.ndarray, labels: LabelSet, z_min_m: float, voxel_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: label of the top ground voxel and the height of its top face, (X, Y) uint8 / float64.
+    Columns without ground take the values of the nearest column that has ground; when the whole grid
+    has none, the label is ``UNKNOWN_GROUND`` and the height the grid's floor."""
+    lut = np.zeros(labels.num_classes, np.bool_)
+    lut[[labels.index(c) for c in GROUND_CLASSES]] = True
+    k_top = _ground_top(sem, lut)
+    has = k_top >= 0
+    if not has.any():
+        return np.full(has.shape, UNKNOWN_GROUND, np.uint8), np.full(has.shape, z_min_m)
+    if has.all():
+        ix, iy = np.indices(k_top.shape, sparse=True)
+    else:  # source column of each column's ground: itself, or the nearest column with ground
+        ix, iy = ndimage.distance_transform_edt(~has, return_distances=False, return_indices=True)
+        k_top = k_top[ix, iy]
+    return sem[ix, iy, k_top], z_min_m + (k_top + 1.0) * voxel_m
+
+
+def _propagate(
+    col: np.ndarray,
+    col_vel: np.ndarray,
+    min_xy_m: np.ndarray,
+    cell_m: float,
+    step_s: float,
+    num_steps: int,
+    min_speed_mps: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move obstacle columns (X, Y) bool with their velocity (X, Y, 2) to t = 0, dt, ..., S dt.
+
+    Returns obstacles (S+1, X, Y) bool and the velocity of the occupying obstacle (S+1, X, Y, 2);
+    columns slower than ``min_speed_mps`` stay put with velocity 0. Cells leaving the grid are dropped.
+    """
+    nx, ny = col.shape
+    ix, iy = np.nonzero(col)
+    vel = col_vel[ix, iy]
+    moving = np.hypot(vel[:, 0], vel[:, 1]) >= min_speed_mps
+    n = num_steps + 1
+    obstacles = np.zeros((n, nx, ny), np.bool_)
+    velocity = np.zeros((n, nx, ny, 2), np.float32)
+    obstacles[:, ix[~moving], iy[~moving]] = True
+    mx, my, mv = ix[moving], iy[moving], vel[moving]
+    start = min_xy_m + (np.column_stack([mx, my]) + 0.5) * cell_m
+    for k in range(n):
+        p = start + mv * (k * step_s)
+        jx, jy = (np.floor((p[:, a] - min_xy_m[a]) / cell_m).astype(np.int64) for a in (0, 1))
+        ok = (jx >= 0) & (jx < nx) & (jy >= 0) & (jy < ny)
+        obstacles[k, jx[ok], jy[ok]] = True
+        velocity[k, jx[ok], jy[ok]] = mv[ok]
+    return obstacles, velocity
+
+
+def build_scene(
+    occ: OccupancyPrediction,
+    step_s: float,
+    num_steps: int,
+    ego_corners_m: np.ndarray,
+    drivable_bev: np.ndarray | None = None,
+    config: SceneConfig = SceneConfig(),
+) -> SceneForecast:
+    """Collapse ``occ`` (Occ3D labels, ego-frame grid) to a ``SceneForecast`` at t = 0, step_s, ...,
+    num_steps * step_s.
+
+    ``ego_corners_m`` (4, 2) corners of the ego box at the planning pose (axis-aligned in the ego frame);
+    obstacle cells whose centres lie inside it, grown by the configured margin, are dropped;
+    ``drivable_bev`` (X, Y) bool map-derived drivable raster, used instead of the voxel-derived one when
+    given.
+    """
+    labels = LabelSet.occ3d()
+    labels.require(occ.labels, "planner input occupancy labels")
+    grid = occ.grid
+    if grid.frame != "ego":
+        raise ValidationError(f"planner input occupancy grid {grid.name}: expected an ego-frame grid, got {grid.frame}")
+    sem = occ.semantics
+    cell = grid.voxel_size_m
+    min_xy = np.asarray(grid.range_min_m[:2], dtype=np.float64)
+
+    ground_label, ground_z = _ground(sem, labels, grid.range_min_m[2], cell)
+    lut = np.ones(labels.num_classes, np.bool_)
+    lut[[labels.index(c) for c in GROUND_CLASSES]] = False
+    lut[labels.free_index] = False
+    flow = occ.flow if occ.flow is not None else np.zeros((1, 1, 1, 2), np.float32)
+    col, col_vel = _obstacle_columns(
+        sem,
+        lut,
+        ground_z,
+        grid.range_min_m[2],
+        cell,
+        config.obstacle_min_height_m,
+        config.obstacle_max_height_m,
+        flow,
+        occ.flow is not None,
+    )
+    lo = ego_corners_m.min(axis=0) - config.ego_clear_margin_m
+    hi = ego_corners_m.max(axis=0) + config.ego_clear_margin_m
+    i0, j0 = (max(int(np.ceil((lo[a] - min_xy[a]) / cell - 0.5)), 0) for a in (0, 1))
+    i1, j1 = (max(int(np.floor((hi[a] - min_xy[a]) / cell - 0.5)) + 1, 0) for a in (0, 1))
+    col[i0:i1, j0:j1] = False
+    obstacles, velocity = _propagate(col, col_vel, min_xy, cell, step_s, num_steps, config.moving_threshold_mps)
+    if drivable_bev is not None:
+        drivable = drivable_bev
+    else:
+        drivable = ground_label == labels.index("driveable_surface")
+    sidewalk = ground_label == labels.index("sidewalk")
+    return SceneForecast(
+        obstacles=obstacles,
+        obstacle_velocity_mps=velocity,
+        drivable=drivable,
+        sidewalk=sidewalk,
+        offroad_m=_distance_m(drivable, cell),
+        min_xy_m=min_xy,
+        cell_m=cell,
+        dt_s=step_s,
+    )

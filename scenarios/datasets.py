@@ -1,0 +1,111 @@
+"""Named generated datasets, created on first use in a cache directory and reused afterwards.
+
+``ensure("mini")`` returns the dataroot of the default embedded dataset (12 scenes of 20 s: 8 train,
+4 val; cameras 800x450), ``ensure("tiny")`` a 2-scene set of 6 s at 320x180 for tests. The cache is
+``cache_dir`` or ``$OCCPLAN_CACHE`` or ``~/.cache/occplan``; the dataroot is ``<cache>/<name>``.
+
+Generation is atomic: it runs in ``<cache>/.<name>.tmp-<pid>``, writes ``occplan_manifest.json``
+last and renames the folder into place, all under a file lock (parallel test workers wait for one
+another). A dataroot whose manifest is missing or differs from the preset and the current format
+versions is regenerated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from occplan.errors import ValidationError
+from occplan.world.spec import WORLD_FORMAT_VERSION
+from scenarios.generate import GenerateConfig, generate_dataroot
+from scenarios.writer.schema import VERSION, WRITER_FORMAT_VERSION
+from scenarios.writer.tables import json_dumps
+
+MANIFEST = "occplan_manifest.json"
+
+
+@dataclass(frozen=True)
+class DatasetPreset:
+    """A named dataset: what ``scenarios.generate`` is asked to produce."""
+
+    name: str
+    config: GenerateConfig
+
+
+PRESETS = {
+    "mini": DatasetPreset("mini", GenerateConfig(n_scenes=12, seed=0, duration_s=20.0, val_fraction=1 / 3)),
+    "tiny": DatasetPreset(
+        "tiny",
+        GenerateConfig(n_scenes=2, seed=0, duration_s=6.0, cam_width_px=320, cam_height_px=180, val_fraction=0.5),
+    ),
+}
+
+
+def default_cache_dir() -> Path:
+    """``$OCCPLAN_CACHE`` when set, else ``~/.cache/occplan``."""
+    env = os.environ.get("OCCPLAN_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "occplan"
+
+
+def manifest_for(preset: DatasetPreset) -> dict:
+    """The manifest a dataroot of ``preset`` must carry to be reused (workers do not change the bytes)."""
+    cfg = dataclasses.asdict(preset.config)
+    cfg.pop("workers")
+    return {
+        "preset": preset.name,
+        "config": cfg,
+        "version": VERSION,
+        "writer_format_version": WRITER_FORMAT_VERSION,
+        "world_format_version": WORLD_FORMAT_VERSION,
+    }
+
+
+def _is_current(root: Path, manifest: dict) -> bool:
+    try:
+        return json.loads((root / MANIFEST).read_text()) == manifest
+    except (OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure(name: str = "mini", cache_dir: Path | None = None, progress: bool = True) -> Path:
+    """The dataroot of preset ``name``, generated into the cache on first use (or when stale)."""
+    if name not in PRESETS:
+        raise ValidationError(f"unknown dataset preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+    preset = PRESETS[name]
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    root = cache / name
+    manifest = manifest_for(preset)
+    if _is_current(root, manifest):
+        return root
+    with _locked(cache / f".{name}.lock"):
+        if _is_current(root, manifest):  # another process finished it while we waited
+            return root
+        for stale in cache.glob(f".{name}.tmp-*"):
+            shutil.rmtree(stale)
+        tmp = cache / f".{name}.tmp-{os.getpid()}"
+        generate_dataroot(tmp, preset.config, progress=progress)
+        (tmp / MANIFEST).write_text(json_dumps(manifest))
+        if root.exists():
+            old = cache / f".{name}.old-{os.getpid()}"
+            os.replace(root, old)
+            shutil.rmtree(old)
+        os.replace(tmp, root)
+    return root

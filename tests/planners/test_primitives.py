@@ -1,0 +1,118 @@
+"""Geometry and motion primitives: footprint, route path, speed profiles, curvature integration,
+motion profile, IDM."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from occplan.types import TrajectorySampling, VehicleParams
+from planners.footprint import Footprint, footprint_hits, place
+from planners.idm import IDMParams, idm_accel
+from planners.kinematics import ComfortBounds, fine_times, integrate_curvature, motion_profile, speed_profiles
+from planners.route import Path, blend_lateral
+from planners.synthetic import arc_route
+
+
+def test_footprint_covers_the_box_and_discs_cover_the_corners():
+    v = VehicleParams()
+    fp = Footprint.from_vehicle(v, spacing_m=0.4)
+    lo, hi = fp.points_m.min(axis=0), fp.points_m.max(axis=0)
+    np.testing.assert_allclose(lo, [v.rear_axle_to_center_m - v.length_m / 2, -v.width_m / 2])
+    np.testing.assert_allclose(hi, [v.rear_axle_to_center_m + v.length_m / 2, v.width_m / 2])
+    assert np.diff(np.unique(fp.points_m[:, 0])).max() <= 0.4 + 1e-9
+    d = np.hypot(*(fp.corners_m[:, None, :] - fp.disc_centers_m[None]).transpose(2, 0, 1))
+    assert np.all(d.min(axis=1) <= fp.disc_radius_m + 1e-9)
+
+
+def test_place_rotates_about_the_rear_axle():
+    out = place(np.array([[1.0, 2.0, np.pi / 2]]), np.array([[1.0, 0.0], [0.0, 1.0]]))
+    np.testing.assert_allclose(out, [[[1.0, 3.0], [0.0, 2.0]]], atol=1e-12)
+
+
+def test_path_projection_round_trip_on_an_arc():
+    path = Path.from_polyline(arc_route(30.0, 60.0))
+    s = np.array([12.0, 20.0, 35.0])
+    lat = np.array([-1.0, 0.5, 2.0])
+    q = path.sample(s, lat)
+    s_back, lat_back = path.project(q[:, :2])
+    np.testing.assert_allclose(s_back, s, atol=0.02)
+    np.testing.assert_allclose(lat_back, lat, atol=0.02)
+    np.testing.assert_allclose(path.curvature_1pm[40:100], 1 / 30.0, atol=2e-3)
+    # beyond the end the path continues straight
+    end = path.sample(np.array([path.length_m + 5.0]))[0]
+    last = path.sample(np.array([path.length_m]))[0]
+    assert np.hypot(*(end[:2] - last[:2])) == pytest.approx(5.0)
+
+
+def test_degenerate_polylines_have_no_path():
+    assert Path.from_polyline(np.zeros((0, 2))) is None
+    assert Path.from_polyline(np.zeros((3, 2))) is None
+
+
+def test_blend_lateral_reaches_the_target_smoothly():
+    lat, dlat = blend_lateral(np.array([0.0, 5.0, 10.0, 20.0]), 1.0, np.array(-1.0), 10.0)
+    np.testing.assert_allclose(lat, [1.0, 0.0, -1.0, -1.0])
+    assert dlat[0] == 0 and dlat[-1] == 0 and dlat[1] == pytest.approx(-2.0 * 1.5 / 10.0)
+
+
+def test_speed_profiles_match_numeric_integration():
+    t = np.linspace(0.0, 3.0, 3001)
+    acc = np.array([-6.0, -1.0, 0.0, 1.5, 3.0])
+    travel, v = speed_profiles(8.0, acc, 10.0, t)
+    numeric = np.concatenate([np.zeros((5, 1)), np.cumsum(0.5 * (v[:, 1:] + v[:, :-1]) * np.diff(t), axis=1)], 1)
+    np.testing.assert_allclose(travel, numeric, atol=1e-4)
+    assert v[0, -1] == 0.0 and v[-1, -1] == 10.0
+    assert travel[0, -1] == pytest.approx(8.0**2 / 12.0)  # stops after v^2 / 2a
+
+
+def test_integrate_curvature_follows_a_circle():
+    t = fine_times(TrajectorySampling(), 20)
+    v = np.full((1, len(t)), 5.0)
+    poses = integrate_curvature(v, 0.1, np.array([0.1]), t, ramp_s=1.0)
+    radial = np.hypot(poses[0, :, 0], poses[0, :, 1] - 10.0)
+    np.testing.assert_allclose(radial, 10.0, atol=1e-3)
+    assert poses[0, -1, 2] == pytest.approx(5.0 * 3.0 * 0.1)
+
+
+def test_motion_profile_of_uniform_motion_is_calm():
+    times = TrajectorySampling().times_s
+    poses = np.stack([np.column_stack([10.0 * times, np.zeros(6), np.zeros(6)])])
+    m = motion_profile(poses, 0.5, 10.0, 0.0, 0.0)
+    np.testing.assert_allclose(m.speed_mps, 10.0)
+    np.testing.assert_allclose(m.lon_accel_mps2, 0.0, atol=1e-12)
+    assert ComfortBounds().violation(m)[0] == 0.0
+    braking = np.stack([np.column_stack([10.0 * times - 3.0 * times**2, np.zeros(6), np.zeros(6)])])
+    mb = motion_profile(braking, 0.5, 10.0, -6.0, 0.0)
+    np.testing.assert_allclose(mb.lon_accel_mps2[:, :3], -6.0, atol=1e-9)  # one-sided at the far end
+    assert ComfortBounds().violation(mb)[0] > 0
+
+
+def test_idm_golden_values():
+    p = IDMParams()
+    assert idm_accel(np.array(0.0), 10.0, np.inf, 0.0, p) == pytest.approx(p.accel_max_mps2)
+    assert idm_accel(np.array(10.0), 10.0, np.inf, 0.0, p) == pytest.approx(0.0)
+    # at the desired gap s* behind a leader at equal speed: a = a_max * (free - 1)
+    v = 5.0
+    s_star = p.min_gap_m + v * p.headway_s
+    expected = p.accel_max_mps2 * ((1 - (v / 10.0) ** 4) - 1.0)
+    assert idm_accel(np.array(v), 10.0, s_star, v, p) == pytest.approx(expected)
+    assert idm_accel(np.array(10.0), 10.0, 0.5, 0.0, p) == pytest.approx(-p.decel_max_mps2)
+
+
+def test_fused_footprint_hits_agree_with_place_and_lookup():
+    rng = np.random.default_rng(5)
+    occupied = rng.random((3, 50, 40)) < 0.02
+    min_xy, cell = np.array([-10.0, -8.0]), 0.4
+    poses = np.column_stack([rng.uniform(-12, 12, 300), rng.uniform(-10, 10, 300), rng.uniform(-4, 4, 300)])
+    poses = poses.reshape(100, 3, 3)
+    steps = np.array([0, 2, 1])
+    local = Footprint.from_vehicle(VehicleParams()).points_m
+    fast = footprint_hits(poses, local, occupied, steps, min_xy, cell)
+    pts = place(poses, local)  # (100, 3, P, 2)
+    idx = np.floor((pts - min_xy) / cell).astype(int)
+    inside = (idx[..., 0] >= 0) & (idx[..., 0] < 50) & (idx[..., 1] >= 0) & (idx[..., 1] < 40)
+    ix, iy = np.clip(idx[..., 0], 0, 49), np.clip(idx[..., 1], 0, 39)
+    ref = (occupied[steps[None, :, None], ix, iy] & inside).any(axis=2)
+    assert ref.any() and not ref.all()
+    np.testing.assert_array_equal(fast, ref)
