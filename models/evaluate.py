@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from tqdm import tqdm
 from occplan.errors import DataError
 from occplan.metrics.confusion import ConfusionMatrix
 from occplan.metrics.occupancy import OccupancyMetric
-from occplan.types import GridSpec, LabelSet, OccupancyPrediction, SensorFrame
+from occplan.types import GridSpec, LabelSet, OccupancyPrediction
 
 BASELINE = "height_majority"
 
@@ -86,7 +87,7 @@ def height_majority(source, split: str, grid: GridSpec, labels: LabelSet, max_fr
 def evaluate(model, source, split: str, max_frames: int | None = None, progress: bool = True) -> dict[str, float]:
     """Run ``model`` (a PerceptionModel, or an (X, Y, Z) uint8 constant volume for the baseline) over the
     keyframes of ``split``; returns occupancy and lidarseg metrics plus ``runtime/model_ms``."""
-    from models.dataset import keyframes
+    from models.dataset import keyframes, sensor_frame_for
 
     frames = keyframes(source, split, max_frames)
     occ_metric = OccupancyMetric()
@@ -101,9 +102,9 @@ def evaluate(model, source, split: str, max_frames: int | None = None, progress:
         if isinstance(model, np.ndarray):
             pred = OccupancyPrediction(model, gt.grid, gt.labels)
         else:
-            sensor: SensorFrame = source.sensor_frame(frame, model.sensor_request())
+            sensor = sensor_frame_for(source, frame, model.sensor_request())
             if model.privileged:
-                sensor = SensorFrame(**{**sensor.__dict__, "ground_truth": gt})
+                sensor = replace(sensor, ground_truth=gt)
             t0 = time.perf_counter()
             pred = model.predict(sensor)
             times_ms.append((time.perf_counter() - t0) * 1e3)

@@ -28,7 +28,7 @@ class LatticeConfig:
     route_offsets_m: tuple[float, ...] = (0.0, -0.75, 0.75, -1.5, 1.5, -3.0, 3.0)
     min_blend_m: float = 8.0
     blend_time_s: float = 2.0
-    speed_limit_mps: float = 13.9
+    speed_limit_mps: float = 11.0
     integration_steps: int = 4
     check_steps: int = 2
 

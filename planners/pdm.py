@@ -36,7 +36,7 @@ class PDMConfig:
     Scoring: off-road beyond ``offroad_tolerance_m`` fails drivable-area compliance; when the best
     passing progress is below ``min_progress_m`` every proposal gets full progress."""
 
-    speed_limit_mps: float = 13.9
+    speed_limit_mps: float = 11.0
     speed_fractions: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
     lateral_offsets_m: tuple[float, ...] = (0.0, -1.0, 1.0)
     max_lat_accel_mps2: float = 2.5

@@ -29,8 +29,8 @@ class LidarConfig:
     input_voxel_m: float = 0.4
     channels: tuple[int, ...] = (16, 32, 64)
     blocks: int = 1
-    bev_channels: int = 64
-    bev_blocks: int = 1
+    bev_channels: int = 32
+    bev_blocks: int = 2
     point_channels: int = 32
     lovasz_weight: float = 1.0
     lovasz_max_voxels: int = 100_000
@@ -46,8 +46,8 @@ LIDAR_PRESETS = {
         input_voxel_m=0.2,
         channels=(32, 64, 128, 256),
         blocks=2,
-        bev_channels=256,
-        bev_blocks=3,
+        bev_channels=128,
+        bev_blocks=4,
         point_channels=64,
     ),
 }

@@ -103,31 +103,33 @@ class ResBlock2d(nn.Module):
 
 
 class BevCompletionHead(nn.Module):
-    """(B, C*Z, X, Y) -> per-height semantic logits and flow via a one-level 2-D encoder-decoder."""
+    """(B, C*Z, X, Y) -> per-height semantic logits and flow.
+
+    A 1x1 projection at full resolution, residual blocks at half resolution (2x the width), a transposed
+    convolution back up added to the projection, one 3x3 convolution and a 1x1 output unfolding to
+    (B, K, X, Y, Z) logits and (B, 2, X, Y, Z) flow."""
 
     def __init__(self, in_channels: int, channels: int, blocks: int, height: int, num_classes: int) -> None:
         super().__init__()
         self.height, self.num_classes = height, num_classes
+        c2 = 2 * channels
         self.inp = nn.Sequential(
-            nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True)
+            nn.Conv2d(in_channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(True)
         )
-        self.enc = nn.Sequential(*[ResBlock2d(channels) for _ in range(blocks)])
         self.down = nn.Sequential(
-            nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(2 * channels),
-            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, c2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c2), nn.ReLU(inplace=True)
         )
-        self.mid = nn.Sequential(*[ResBlock2d(2 * channels) for _ in range(blocks)])
+        self.mid = nn.Sequential(*[ResBlock2d(c2) for _ in range(blocks)])
         self.up = nn.Sequential(
-            nn.ConvTranspose2d(2 * channels, channels, 2, stride=2, bias=False),
-            nn.BatchNorm2d(channels),
-            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(c2, channels, 2, stride=2, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True)
         )
-        self.dec = ResBlock2d(channels)
+        self.dec = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True)
+        )
         self.out = nn.Conv2d(channels, height * (num_classes + 2), 1)
 
     def forward(self, bev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.enc(self.inp(bev))
+        x = self.inp(bev)
         y = self.up(self.mid(self.down(x)))
         y = self.dec(y[..., : x.shape[-2], : x.shape[-1]] + x)
         b, _, nx, ny = y.shape

@@ -5,9 +5,10 @@ An unknown key (YAML or programmatic) is an error that lists the valid keys.
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -22,8 +23,12 @@ WANDB_MODES = ("online", "offline", "disabled")
 class RunConfig:
     """Everything that defines an evaluation run (recorded in summary.json).
 
-    ``data`` None = the embedded generated mini set (generated on first use); ``scenes`` None = every
-    scene of ``split``; ``workers`` 0 = in-process, N >= 1 = N Ray workers.
+    ``data`` None = the embedded generated mini set (generated on first use); ``version`` None = the
+    only ``v1.0-*`` table folder of ``data`` (``v1.0-mini`` when several); ``split`` None = every
+    scene; ``scenes`` None = every scene of ``split``; ``workers`` 0 = in-process, N >= 1 = N Ray
+    workers (``ray_address`` joins an existing cluster instead of starting a local one);
+    ``max_decisions`` None = run each scenario to the end of its log, else stop after that many
+    0.5 s decisions (quick runs).
     """
 
     model: str = "occnet"
@@ -43,6 +48,7 @@ class RunConfig:
     wandb_mode: str | None = None
     seed: int = 0
     plots: bool = True
+    max_decisions: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -53,6 +59,10 @@ class RunConfig:
             raise ValidationError(f"RunConfig.wandb_mode: expected one of {WANDB_MODES}, got {self.wandb_mode!r}")
         if self.workers < 0:
             raise ValidationError(f"RunConfig.workers: must be >= 0, got {self.workers}")
+        if self.max_decisions is not None and self.max_decisions < 1:
+            raise ValidationError(f"RunConfig.max_decisions: must be >= 1 or None, got {self.max_decisions}")
+        if self.scenes is not None and not self.scenes:
+            raise ValidationError("RunConfig.scenes: empty; give scene names or None for the whole split")
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -80,7 +90,22 @@ def from_mapping(values: dict[str, Any], source: str, base: RunConfig | None = N
     if v.get("scenes") is not None:
         scenes = v["scenes"]
         v["scenes"] = tuple([scenes] if isinstance(scenes, str) else scenes)
+        if not all(isinstance(s, str) for s in v["scenes"]):
+            raise ValidationError(f"{source}: key 'scenes' must be a scene name or a list of names, got {scenes!r}")
+    hints = get_type_hints(RunConfig)
+    for key, value in v.items():
+        if key != "scenes" and not _has_type(value, hints[key]):
+            raise ValidationError(f"{source}: key {key!r} expects {hints[key]}, got {value!r}")
     return replace(base or RunConfig(), **v)
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """isinstance against a field annotation (``int``, ``str | None`` ...); bool is not an int here."""
+    allowed = get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    bases = tuple(get_origin(a) or a for a in allowed)
+    if isinstance(value, bool) and bool not in bases:
+        return False
+    return isinstance(value, bases)
 
 
 def load_yaml(path: str | Path, base: RunConfig | None = None) -> RunConfig:

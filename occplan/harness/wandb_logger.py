@@ -58,17 +58,18 @@ class WandbLogger:
         if self.run is not None:
             self._guard(lambda: self.run.log(data, step=step))
 
-    def log_image(self, key: str, image: np.ndarray, caption: str = "") -> None:
+    def log_image(self, key: str, image: np.ndarray, caption: str = "", step: int | None = None) -> None:
+        """Log an (H, W, 3) uint8 image as ``wandb.Image``."""
         if self.run is not None:
             import wandb
 
-            self._guard(lambda: self.run.log({key: wandb.Image(image, caption=caption)}))
+            self._guard(lambda: self.run.log({key: wandb.Image(image, caption=caption)}, step=step))
 
-    def log_table(self, key: str, columns: list[str], rows: list[list[Any]]) -> None:
+    def log_table(self, key: str, columns: list[str], rows: list[list[Any]], step: int | None = None) -> None:
         if self.run is not None:
             import wandb
 
-            self._guard(lambda: self.run.log({key: wandb.Table(columns=columns, data=rows)}))
+            self._guard(lambda: self.run.log({key: wandb.Table(columns=columns, data=rows)}, step=step))
 
     def summary(self, values: dict[str, Any]) -> None:
         if self.run is not None:

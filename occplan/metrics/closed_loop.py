@@ -132,23 +132,25 @@ def _collisions(log: EpisodeLog, ego_polys: np.ndarray, corners: np.ndarray, rou
 
 def _ttc_ok(log: EpisodeLog, cfg: ClosedLoopConfig) -> bool:
     states = [s.ego for s in log.steps]
-    n_tau = int(np.floor(cfg.ttc_bound_s / cfg.ttc_step_s - 1e-9))
+    taus = (np.arange(int(np.floor(cfg.ttc_bound_s / cfg.ttc_step_s - 1e-9))) + 1) * cfg.ttc_step_s
     now = shapely.polygons(ego_corners(states, log.vehicle))
-    for tau in (np.arange(n_tau) + 1) * cfg.ttc_step_s:
-        ahead = shapely.polygons(ego_corners(states, log.vehicle, tau))
-        for i, step in enumerate(log.steps):
-            ego = step.ego
-            if ego.speed_mps <= STOPPED_SPEED_MPS or not step.agents:
-                continue
-            heading = np.array([np.cos(ego.yaw_rad), np.sin(ego.yaw_rad)])
-            rel = np.stack([a.center_m[:2] for a in step.agents]) - np.array([ego.x_m, ego.y_m])
-            front = rel @ heading > 0
-            if not front.any():
-                continue
-            agents = tuple(a for a, f in zip(step.agents, front, strict=True) if f)
-            already = shapely.intersects(now[i], _agent_polygons(agents))
-            future = shapely.intersects(ahead[i], _agent_polygons(agents, tau))
-            if np.any(future & ~already):
+    ahead = [shapely.polygons(ego_corners(states, log.vehicle, tau)) for tau in taus]
+    reach_m = np.hypot(log.vehicle.length_m, log.vehicle.width_m) + 10.0  # ego + largest agent box
+    for i, step in enumerate(log.steps):
+        ego = step.ego
+        if ego.speed_mps <= STOPPED_SPEED_MPS or not step.agents:
+            continue
+        heading = np.array([np.cos(ego.yaw_rad), np.sin(ego.yaw_rad)])
+        rel = np.stack([a.center_m[:2] for a in step.agents]) - np.array([ego.x_m, ego.y_m])
+        speed = np.array([np.linalg.norm(a.velocity_mps) for a in step.agents])
+        near = np.linalg.norm(rel, axis=1) < reach_m + (ego.speed_mps + speed) * cfg.ttc_bound_s
+        candidates = np.flatnonzero((rel @ heading > 0) & near)
+        if not len(candidates):
+            continue
+        agents = tuple(step.agents[k] for k in candidates)
+        already = shapely.intersects(now[i], _agent_polygons(agents))
+        for tau, ahead_tau in zip(taus, ahead, strict=True):
+            if np.any(shapely.intersects(ahead_tau[i], _agent_polygons(agents, tau)) & ~already):
                 return False
     return True
 
@@ -255,3 +257,12 @@ class ClosedLoopMetric(Metric):
             out[key] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
         out["sim/n_episodes"] = float(len(self.episodes))
         return out
+
+    def state(self) -> dict:
+        """JSON-able state (the per-episode scores, NaN as None); ``merge_state`` appends them."""
+        return {"episodes": [{k: (v if np.isfinite(v) else None) for k, v in e.items()} for e in self.episodes]}
+
+    def merge_state(self, state: dict) -> None:
+        """Append the episodes of a ``state()`` (None read back as NaN)."""
+        for e in state["episodes"]:
+            self.episodes.append({k: float("nan") if v is None else float(v) for k, v in e.items()})

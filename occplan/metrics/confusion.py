@@ -28,8 +28,18 @@ def _max_label(a: np.ndarray) -> int:
 
 @numba.njit(cache=True, nogil=True)
 def _count_all(gt, pred, num_classes, out) -> None:
-    for i in range(gt.size):
-        out[gt[i] * num_classes + pred[i]] += 1
+    """Count every element into 4 interleaved histograms: one dominant cell (free / free) would
+    otherwise chain every increment on the previous store."""
+    hist = np.zeros((4, out.size), dtype=np.int64)
+    n4 = gt.size // 4 * 4
+    for i in range(0, n4, 4):
+        hist[0, gt[i] * num_classes + pred[i]] += 1
+        hist[1, gt[i + 1] * num_classes + pred[i + 1]] += 1
+        hist[2, gt[i + 2] * num_classes + pred[i + 2]] += 1
+        hist[3, gt[i + 3] * num_classes + pred[i + 3]] += 1
+    for i in range(n4, gt.size):
+        hist[0, gt[i] * num_classes + pred[i]] += 1
+    out += hist.sum(axis=0)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -104,3 +104,17 @@ class LidarSegMetric(Metric):
         out["lidarseg/coverage"] = self.n_points_in_grid / self.n_points_gt if self.n_points_gt else float("nan")
         out["lidarseg/n_points"] = float(self.n_points_gt)
         return out
+
+    def state(self) -> dict:
+        """JSON-able accumulator state; ``merge_state`` of another instance adds it (scale-out, resume)."""
+        return {
+            "hist": self._cm.hist.tolist(),
+            "n_points_gt": self.n_points_gt,
+            "n_points_in_grid": self.n_points_in_grid,
+        }
+
+    def merge_state(self, state: dict) -> None:
+        """Add a ``state()`` of another instance."""
+        self._cm.add(np.asarray(state["hist"], dtype=np.int64))
+        self.n_points_gt += int(state["n_points_gt"])
+        self.n_points_in_grid += int(state["n_points_in_grid"])

@@ -122,3 +122,19 @@ class OccupancyMetric(Metric):
             out[f"occ/iou/{name}"] = float(v * 100)
         out["occ/n_frames"] = float(self.n_frames)
         return out
+
+    def state(self) -> dict:
+        """JSON-able accumulator state; ``merge_state`` of another instance adds it (scale-out, resume)."""
+        return {
+            "masks": list(self._cm),
+            "hist": {m: cm.hist.tolist() for m, cm in self._cm.items()},
+            "n_frames": self.n_frames,
+        }
+
+    def merge_state(self, state: dict) -> None:
+        """Add a ``state()`` of an instance with the same mask variants."""
+        if list(state["masks"]) != list(self._cm):
+            raise ValidationError(f"OccupancyMetric.merge_state: masks {state['masks']} != {list(self._cm)}")
+        for m, cm in self._cm.items():
+            cm.add(np.asarray(state["hist"][m], dtype=np.int64))
+        self.n_frames += int(state["n_frames"])

@@ -26,8 +26,9 @@ over steps up to the horizon (ST-P3). Samples: those with a full 3 s logged futu
 ``plan/col_occ_at_{1,2,3}s`` (OccPlan's voxel check): the ego box (``VehicleParams`` length, width
 and rear-axle-to-centre offset) rotated to the planned heading is placed in the GT occupancy frame of
 the future keyframe (through the world poses); it collides when the centre of an occupied non-ground
-voxel whose centre height is within [0.2, 2.0] m lies inside the box footprint. Its rate is over the
-samples that have GT occupancy for that step.
+voxel whose centre height (ego-frame z of that keyframe, origin on the ground; ego-frame grids only)
+is within [0.2, 2.0] m lies inside the box footprint. Its rate is over the samples that have GT
+occupancy for that step.
 """
 
 from __future__ import annotations
@@ -270,6 +271,10 @@ def occ_collisions(sample: PlanningSample, cfg: PlanningMetricConfig) -> np.ndar
             continue
         if occ.world_from_grid is None:
             raise ValidationError(f"PlanningSample[{sample.token}].occupancy[{t}]: world_from_grid is None")
+        if occ.grid.frame != "ego":  # heights above ground are read as ego-frame z
+            raise ValidationError(
+                f"PlanningSample[{sample.token}].occupancy[{t}]: grid {occ.grid.name} is not ego-frame"
+            )
         x, y, yaw = sample.plan[t]
         centre = np.array([x + ahead * np.cos(yaw), y + ahead * np.sin(yaw)])
         grid_from_ego = occ.world_from_grid.inverse() @ sample.world_from_ego
@@ -364,3 +369,37 @@ class PlanningMetric(Metric):
         out["plan/n_samples"] = float(sum(r.full_future for r in self.rows))
         out["plan/n_samples_all"] = float(len(self.rows))
         return out
+
+    def state(self) -> dict:
+        """JSON-able state (the per-(sample, step) table, NaN as None); ``merge_state`` appends it."""
+
+        def floats(a: np.ndarray) -> list[float | None]:
+            return [float(v) if np.isfinite(v) else None for v in a]
+
+        return {
+            "rows": [
+                {
+                    "token": r.token,
+                    "full_future": r.full_future,
+                    "l2_m": floats(r.l2_m),
+                    "col": {cs: r.col[cs].tolist() for cs in CLASS_SETS},
+                    "gt_col": {cs: r.gt_col[cs].tolist() for cs in CLASS_SETS},
+                    "col_occ": floats(r.col_occ),
+                }
+                for r in self.rows
+            ]
+        }
+
+    def merge_state(self, state: dict) -> None:
+        """Append the rows of a ``state()`` (None read back as NaN)."""
+        t = self.config.num_steps
+        for r in state["rows"]:
+            row = PlanningRow(
+                r["token"], bool(r["full_future"]), np.asarray(r["l2_m"], dtype=np.float64),
+                {cs: np.asarray(r["col"][cs], dtype=bool) for cs in CLASS_SETS},
+                {cs: np.asarray(r["gt_col"][cs], dtype=bool) for cs in CLASS_SETS},
+                np.asarray(r["col_occ"], dtype=np.float64),
+            )  # fmt: skip
+            if len(row.l2_m) != t:
+                raise ValidationError(f"PlanningMetric.merge_state: row {row.token} has {len(row.l2_m)} steps, not {t}")
+            self.rows.append(row)

@@ -151,24 +151,89 @@ def _voxel_units(p, offset, scale):
     return np.float32((p - offset) / scale)
 
 
+@numba.njit(cache=True, nogil=True)
+def _walk(occ_bits, all_bits, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz):
+    """Walk one ray (the ``_setup`` values) through one or two grids at once; see ``_trace_fast``.
+    Returns (depth, flat index) of grid 0 and of grid 1."""
+    steps = 0
+    while not (0 <= x < nx and 0 <= y < ny and 0 <= z < nz) and steps < MAX_STEP:
+        a = _choose(tx, ty, tz)
+        if a == 0:
+            x += sx
+            tx += dx
+        elif a == 1:
+            y += sy
+            ty += dy
+        else:
+            z += sz
+            tz += dz
+        steps += 1
+    d0, d1, i0, i1 = -1.0, -1.0, 0, 0
+    last_d, last_idx = -1.0, 0
+    todo = all_bits
+    idx = (x * ny + y) * nz + z
+    step_x, step_y = sx * ny * nz, sy * nz
+    # voxels left along each axis before the walk leaves the grid
+    left_x = nx - x if sx > 0 else x + 1
+    left_y = ny - y if sy > 0 else y + 1
+    left_z = nz - z if sz > 0 else z + 1
+    while steps < MAX_STEP:
+        hit = occ_bits[idx] & todo
+        last_idx = idx
+        if tx < ty and tx < tz:
+            last_d = tx
+            tx += dx
+            idx += step_x
+            left_x -= 1
+            out = left_x == 0
+        elif tx < ty or not ty < tz:
+            last_d = tz
+            tz += dz
+            idx += sz
+            left_z -= 1
+            out = left_z == 0
+        else:
+            last_d = ty
+            ty += dy
+            idx += step_y
+            left_y -= 1
+            out = left_y == 0
+        steps += 1
+        if hit:
+            if hit & 1:
+                d0, i0 = last_d, last_idx
+            if hit & 2:
+                d1, i1 = last_d, last_idx
+            todo &= ~hit
+            if todo == 0:
+                break
+        if out:
+            break
+    if todo & 1:
+        d0, i0 = last_d, last_idx
+    if todo & 2:
+        d1, i1 = last_d, last_idx
+    return d0, i0, d1, i1
+
+
 @numba.njit(cache=True, parallel=True, nogil=True)
 def _trace_fast(occ_bits, n_grids, shape, origins_m, dirs, offset, scale, dist_out, index_out) -> None:
-    """Cast every (origin, direction) ray through up to 8 grids at once.
+    """Cast every (origin, direction) ray through one or two grids at once (prediction and GT).
 
     occ_bits (X*Y*Z,) uint8, bit g set where grid g is occupied; origins_m (T, 3) float64 metres;
     dirs (R, 3) float32; offset (3,) and scale: voxel-unit conversion (``to_voxel_units``). Writes
     dist_out (G, T, R) float32 exit depths in voxel units and index_out (G, T, R) int32 flat voxel
-    indices ``(x * Y + y) * Z + z``.
-    One walk serves all grids and stops once every grid has been hit; it visits exactly the voxels
-    of the reference walk (``trace_reference``), checking only the moved axis against the bounds.
+    indices ``(x * Y + y) * Z + z``. One walk serves both grids and stops once both have been hit;
+    it visits exactly the voxels of the reference walk (``trace_reference``) with the same tie
+    rules (written out inline), counting the voxels left per axis instead of testing bounds. A ray
+    that never enters the grid keeps depth -1 and index 0.
     """
     nx, ny, nz = shape[0], shape[1], shape[2]
     n_t, n_r = origins_m.shape[0], dirs.shape[0]
     all_bits = (1 << n_grids) - 1
-    stride_x, stride_y = ny * nz, nz
-    for ray in numba.prange(n_t * n_r):
-        t = ray // n_r
-        r = ray - t * n_r
+    for i in numba.prange(n_t * n_r):
+        t = i // n_r
+        r = i - t * n_r
         x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz = _setup(
             _voxel_units(origins_m[t, 0], offset[0], scale),
             _voxel_units(origins_m[t, 1], offset[1], scale),
@@ -177,60 +242,12 @@ def _trace_fast(occ_bits, n_grids, shape, origins_m, dirs, offset, scale, dist_o
             _voxel_units(origins_m[t, 1] + np.float64(dirs[r, 1]), offset[1], scale),
             _voxel_units(origins_m[t, 2] + np.float64(dirs[r, 2]), offset[2], scale),
         )
-        steps = 0
-        while not (0 <= x < nx and 0 <= y < ny and 0 <= z < nz) and steps < MAX_STEP:
-            a = _choose(tx, ty, tz)
-            if a == 0:
-                x += sx
-                tx += dx
-            elif a == 1:
-                y += sy
-                ty += dy
-            else:
-                z += sz
-                tz += dz
-            steps += 1
-        last_d = -1.0
-        last_idx = 0
-        todo = all_bits
-        idx = (x * ny + y) * nz + z
-        while steps < MAX_STEP:
-            hit = occ_bits[idx] & todo
-            last_idx = idx
-            a = _choose(tx, ty, tz)
-            if a == 0:
-                last_d = tx
-                x += sx
-                tx += dx
-                idx += sx * stride_x
-                out = x < 0 or x >= nx
-            elif a == 1:
-                last_d = ty
-                y += sy
-                ty += dy
-                idx += sy * stride_y
-                out = y < 0 or y >= ny
-            else:
-                last_d = tz
-                z += sz
-                tz += dz
-                idx += sz
-                out = z < 0 or z >= nz
-            steps += 1
-            if hit:
-                for g in range(n_grids):
-                    if hit & (1 << g):
-                        dist_out[g, t, r] = last_d
-                        index_out[g, t, r] = last_idx
-                todo &= ~hit
-                if todo == 0:
-                    break
-            if out:
-                break
-        for g in range(n_grids):
-            if todo & (1 << g):
-                dist_out[g, t, r] = last_d
-                index_out[g, t, r] = last_idx
+        d0, i0, d1, i1 = _walk(occ_bits, all_bits, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz)
+        dist_out[0, t, r] = d0
+        index_out[0, t, r] = i0
+        if n_grids > 1:
+            dist_out[1, t, r] = d1
+            index_out[1, t, r] = i1
 
 
 @numba.njit(cache=True)
@@ -320,16 +337,16 @@ def cast_rays(
     flows: list[np.ndarray | None] | None = None,
     directions: np.ndarray | None = None,
 ) -> list[RayRecords]:
-    """Cast rays from each origin (T, 3) (grid frame, metres) through each (X, Y, Z) uint8
-    semantics grid (at most 8, same rays, one parallel walk) -> one RayRecords per grid.
+    """Cast rays from each origin (T, 3) (grid frame, metres) through one or two (X, Y, Z) uint8
+    semantics grids (GT and prediction: same rays, one parallel walk) -> one RayRecords per grid.
 
     ``flows`` optionally gives each grid's (X, Y, Z, 2) float32 flow; ``directions`` (R, 3) float32
     unit vectors default to the 14,040 ``lidar_ray_directions``."""
     origins = check_array(np.asarray(origins_m, dtype=np.float64), "ray origins_m", (None, 3), finite=True)
     if len(origins) == 0:
         raise ValidationError("ray origins_m: no origin (need at least one)")
-    if not 1 <= len(semantics) <= 8:
-        raise ValidationError(f"cast_rays: 1 to 8 grids per call, got {len(semantics)}")
+    if not 1 <= len(semantics) <= 2:
+        raise ValidationError(f"cast_rays: 1 or 2 grids per call, got {len(semantics)}")
     flows = flows if flows is not None else [None] * len(semantics)
     occ_bits = np.zeros(grid.num_voxels, dtype=np.uint8)
     for g, (sem, flow) in enumerate(zip(semantics, flows, strict=True)):
@@ -441,6 +458,10 @@ class RayIoUMetric(Metric):
     def add_records(self, gt: RayRecords, pred: RayRecords) -> None:
         """Accumulate precomputed per-ray records of one sample (same origins and rays)."""
         cfg = self.config
+        for name, rec in (("GT", gt), ("prediction", pred)):
+            check_array(rec.label, f"{name} ray labels", (len(gt.label),), np.uint8)
+            check_array(rec.dist_m, f"{name} ray depths", (len(gt.label),), np.float32)
+            cfg.labels.validate(rec.label, f"{name} ray labels")
         thresholds = np.asarray(cfg.thresholds_m, dtype=np.float32)
         _count_rays(
             gt.label, pred.label, gt.dist_m, pred.dist_m, thresholds, cfg.labels.free_index,
@@ -487,6 +508,31 @@ class RayIoUMetric(Metric):
             out["occ/score"] = occ_score(out["occ/rayiou"] / 100, mave) * 100
         out["occ/rayiou_n_samples"] = float(self.n_samples)
         return out
+
+    def state(self) -> dict:
+        """JSON-able accumulator state; ``merge_state`` of another instance adds it (scale-out, resume)."""
+        return {
+            "gt_count": self.gt_count.tolist(),
+            "pred_count": self.pred_count.tolist(),
+            "tp_count": self.tp_count.tolist(),
+            "flow_error_sum": self.flow_error_sum.tolist(),
+            "flow_count": self.flow_count.tolist(),
+            "n_samples": self.n_samples,
+            "has_flow": self.has_flow,
+        }
+
+    def merge_state(self, state: dict) -> None:
+        """Add a ``state()`` of an instance with the same label set and thresholds."""
+        tp = np.asarray(state["tp_count"], dtype=np.int64)
+        if tp.shape != self.tp_count.shape:
+            raise ValidationError(f"RayIoUMetric.merge_state: tp_count shape {tp.shape} != {self.tp_count.shape}")
+        self.gt_count += np.asarray(state["gt_count"], dtype=np.int64)
+        self.pred_count += np.asarray(state["pred_count"], dtype=np.int64)
+        self.tp_count += tp
+        self.flow_error_sum += np.asarray(state["flow_error_sum"], dtype=np.float64)
+        self.flow_count += np.asarray(state["flow_count"], dtype=np.int64)
+        self.n_samples += int(state["n_samples"])
+        self.has_flow = self.has_flow or bool(state["has_flow"])
 
 
 def occ_score(rayiou: float, mave: float) -> float:

@@ -31,10 +31,11 @@ from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, wr
 from occplan.world.base import LidarScan, RayHits, World
 from occplan.world.camera import ShadingConfig, pixel_rays, shade
 from occplan.world.lidar import intensity
-from occplan.world.occupancy_gt import SurfaceSamples, sample_surface, voxelise_boxes, voxelise_static
+from occplan.world.occupancy_gt import SurfaceLattice, voxelise_boxes, voxelise_static
 from occplan.world.raycast import BoxSet, StaticScene, SurfaceHits, cast_world
 from occplan.world.rig import SensorRig
 from occplan.world.spec import WorldSpec
+from occplan.world.spec_io import load_world
 from occplan.world.tracks import AgentTracks
 from occplan.world.voxel_traversal import mark_segments
 
@@ -44,7 +45,7 @@ class OccupancyConfig:
     """Ground-truth computation: surface sampling spacing and the visibility masks' ray sets."""
 
     surface_spacing_m: float = 0.1
-    mask_lidar_sweep_offsets: tuple[int, ...] = (-10, -8, -6, -4, -2, 0, 2, 4, 6, 8, 10)
+    mask_lidar_sweep_offsets: tuple[int, ...] = (-10, -5, 0, 5, 10)
     mask_camera_size_px: tuple[int, int] = (200, 112)
 
 
@@ -58,7 +59,8 @@ class GeneratedWorldConfig:
 
 class GeneratedWorld(World):
     """World of a generated scene. Static mesh: Embree; agents: oriented boxes (numba); caches the
-    BVH, the LiDAR ray pattern, camera pixel rays and the static surface samples per scene."""
+    BVH, the LiDAR ray pattern, camera pixel rays, the static faces' sampling lattices and a vote
+    buffer per grid shape (X * Y * Z * 18 bytes)."""
 
     def __init__(
         self, spec: WorldSpec, rig: SensorRig | None = None, config: GeneratedWorldConfig | None = None
@@ -81,8 +83,6 @@ class GeneratedWorld(World):
         config: GeneratedWorldConfig | None = None,
     ) -> GeneratedWorld:
         """Load ``<dataroot>/occplan_worlds/<scene_name>/`` (written by ``occplan.world.spec_io``)."""
-        from occplan.world.spec_io import load_world
-
         return cls(load_world(Path(dataroot) / "occplan_worlds" / scene_name), rig, config)
 
     # --- agents --------------------------------------------------------------------------
@@ -145,18 +145,17 @@ class GeneratedWorld(World):
         return LidarScan(points, hits.label[keep], hits.instance[keep])
 
     # --- cameras -------------------------------------------------------------------------
-    def _camera_rays(self, channels: Sequence[str], width_px: int, height_px: int, world_from_ego: Pose):
-        """Per-ray world origins (N, 3) and directions (N, 3) of all pixels of ``channels``, in order."""
-        origins, dirs = [], []
-        for ch in channels:
-            key = (ch, width_px, height_px)
-            if key not in self._pixel_rays:
-                self._pixel_rays[key] = pixel_rays(self.rig.intrinsics(ch, width_px, height_px), width_px, height_px)
-            world_from_cam = world_from_ego @ self.rig.ego_from_cam(ch)
-            d = world_from_cam.transform_vectors(self._pixel_rays[key])
-            dirs.append(d)
-            origins.append(np.broadcast_to(world_from_cam.translation_m, d.shape))
-        return np.concatenate(origins), np.concatenate(dirs)
+    def _camera_cast(
+        self, channel: str, width_px: int, height_px: int, world_from_ego: Pose, boxes: BoxSet, max_range_m: float
+    ) -> tuple[SurfaceHits, np.ndarray, np.ndarray]:
+        """Hits of all pixel rays of one camera (row-major), its world origin (1, 3) and ray directions (N, 3)."""
+        key = (channel, width_px, height_px)
+        if key not in self._pixel_rays:
+            self._pixel_rays[key] = pixel_rays(self.rig.intrinsics(channel, width_px, height_px), width_px, height_px)
+        world_from_cam = world_from_ego @ self.rig.ego_from_cam(channel)
+        dirs = world_from_cam.transform_vectors(self._pixel_rays[key])
+        origin = world_from_cam.translation_m[None]
+        return cast_world(self._scene, boxes, origin, dirs, max_range_m), origin, dirs
 
     def render_cameras(
         self,
@@ -172,18 +171,19 @@ class GeneratedWorld(World):
         Resolution defaults to the rig's (800x450); intrinsics scale with it (``rig.intrinsics``).
         """
         w, h = width or self.rig.camera_width_px, height or self.rig.camera_height_px
-        channels = list(channels)
-        origins, dirs = self._camera_rays(channels, w, h, world_from_ego)
-        hits = cast_world(self._scene, self._boxes(time_us, agents), origins, dirs, self.rig.lidar.max_range_m * 2)
-        rgb = shade(hits, origins, dirs, self.config.shading).reshape(len(channels), h, w, 3)
-        sem = hits.label.reshape(len(channels), h, w)
-        return {ch: (rgb[i], sem[i]) for i, ch in enumerate(channels)}
+        boxes = self._boxes(time_us, agents)
+        out = {}
+        for ch in channels:
+            hits, origin, dirs = self._camera_cast(ch, w, h, world_from_ego, boxes, self.rig.lidar.max_range_m * 2)
+            rgb = shade(hits, origin, dirs, self.config.shading).reshape(h, w, 3)
+            out[ch] = (rgb, hits.label.reshape(h, w))
+        return out
 
     # --- ground truth --------------------------------------------------------------------
     @cached_property
-    def surface_samples(self) -> SurfaceSamples:
-        """Dense static surface points (computed on first use, then cached)."""
-        return sample_surface(self.spec.static, self.config.occupancy.surface_spacing_m)
+    def surface_lattice(self) -> SurfaceLattice:
+        """The static faces' sampling lattices (computed on first use, then cached)."""
+        return SurfaceLattice.from_mesh(self.spec.static, self.config.occupancy.surface_spacing_m)
 
     def _grid_from_world(self, world_from_ego: Pose, grid: GridSpec) -> Pose:
         world_from_grid = world_from_ego if grid.frame == "ego" else world_from_ego @ self.rig.ego_from_lidar()
@@ -204,8 +204,10 @@ class GeneratedWorld(World):
         boxes = self._boxes(time_us, agents)
         semantics = np.full(grid.shape, labels.free_index, np.uint8)
         flow = np.zeros((*grid.shape, 2), np.float32)
-        scratch = self._vote_scratch.setdefault(grid.shape, np.zeros((grid.num_voxels, labels.num_classes), np.uint16))
-        voxelise_static(self.surface_samples, grid_from_world, grid, semantics, scratch)
+        if grid.shape not in self._vote_scratch:
+            self._vote_scratch[grid.shape] = np.zeros((grid.num_voxels, labels.num_classes), np.uint8)
+        scratch = self._vote_scratch[grid.shape]
+        voxelise_static(self.surface_lattice, grid_from_world, grid, semantics, scratch)
         voxelise_boxes(boxes, grid_from_world, grid, semantics, flow)
         mask_lidar = mask_camera = None
         if with_masks:
@@ -240,8 +242,12 @@ class GeneratedWorld(World):
 
     def _camera_visible(self, world_from_ego: Pose, boxes: BoxSet, grid_from_world: Pose, grid: GridSpec) -> np.ndarray:
         w, h = self.config.occupancy.mask_camera_size_px
-        origins, dirs = self._camera_rays(self.rig.camera_channels, w, h, world_from_ego)
         max_range = self.rig.lidar.max_range_m
-        hits = cast_world(self._scene, boxes, origins, dirs, max_range)
-        ends = origins + dirs * np.minimum(hits.distance_m, max_range)[:, None]
-        return mark_segments(grid_from_world.transform_points(origins), grid_from_world.transform_points(ends), grid)
+        visible = np.zeros(grid.shape, np.bool_)
+        for ch in self.rig.camera_channels:
+            hits, origin, dirs = self._camera_cast(ch, w, h, world_from_ego, boxes, max_range)
+            ends = origin + dirs * np.minimum(hits.distance_m, max_range)[:, None]
+            mark_segments(
+                grid_from_world.transform_points(origin), grid_from_world.transform_points(ends), grid, visible
+            )
+        return visible

@@ -1,8 +1,8 @@
 """Exact ground-truth occupancy of a generated world in an Occ3D-style grid.
 
-Static geometry: the static mesh is sampled once into dense surface points (world frame, about
-``spacing_m`` apart, binned into XY tiles); per query the points near the grid are moved into the
-grid frame and voxelised. A voxel holding samples of several classes takes the majority class
+Static geometry: every face is sampled on a lattice about ``spacing_m`` apart, generated per query
+directly in the grid frame and only where it lies inside the grid (no stored point cloud), and the
+samples vote for their voxel's class. A voxel holding samples of several classes takes the majority class
 (ties go to the higher ``_RANK``: objects over structures over flat ground). Agents: every voxel that overlaps an agent
 box (by more than 1 cm) takes the agent's class and its velocity rotated into the grid frame
 (flow, m/s); everything else is free (17). Voxelisation runs in numba.
@@ -32,99 +32,89 @@ _TOUCHED = 255  # marks a voxel holding samples while votes are counted (never a
 
 
 @dataclass(frozen=True)
-class SurfaceSamples:
-    """Surface points of the static mesh, sorted by XY tile.
-
-    ``points_m`` (P, 3) float32 relative to ``origin_m`` (3,) float64 (world frame);
-    ``label`` (P,) uint8 Occ3D class; ``tile_start`` (TY, TX + 1) int64: the points of tile
-    (iy, ix) are ``[tile_start[iy, ix], tile_start[iy, ix + 1])`` (rows are contiguous);
-    tile (iy, ix) covers world x in ``origin + ix * tile_m`` ... (+ tile_m), likewise y.
+class SurfaceLattice:
+    """Every static face as a sampling lattice ``v0 + (u / n1) * e1 + (w / n2) * e2`` (u, w >= 0,
+    u / n1 + w / n2 <= 1), spanned from the face's shortest edge so that slivers stay cheap; lattice
+    steps are at most ``spacing_m``. World frame: ``v0`` / ``e1`` / ``e2`` (F, 3) float64, ``n1`` /
+    ``n2`` (F,) int64, ``label`` (F,) uint8 Occ3D class, ``bbox_min`` / ``bbox_max`` (F, 3) float64.
     """
 
-    points_m: np.ndarray
+    v0: np.ndarray
+    e1: np.ndarray
+    e2: np.ndarray
+    n1: np.ndarray
+    n2: np.ndarray
     label: np.ndarray
-    origin_m: np.ndarray
-    tile_m: float
-    tile_start: np.ndarray
+    bbox_min: np.ndarray
+    bbox_max: np.ndarray
+    spacing_m: float
+
+    @classmethod
+    def from_mesh(cls, mesh: StaticMesh, spacing_m: float = 0.1) -> SurfaceLattice:
+        tri = mesh.vertices_m[mesh.faces]  # (F, 3, 3)
+        edge_len = np.linalg.norm(tri[:, [1, 2, 0]] - tri, axis=2)  # edge k: vertex k -> k + 1
+        k = np.argmin(edge_len, axis=1)
+        rows = np.arange(len(tri))
+        v0, v1, v2 = tri[rows, k], tri[rows, (k + 1) % 3], tri[rows, (k + 2) % 3]
+        e1, e2 = v1 - v0, v2 - v0
+        n1 = np.maximum(1, np.ceil(np.linalg.norm(e1, axis=1) / spacing_m)).astype(np.int64)
+        n2 = np.maximum(1, np.ceil(np.linalg.norm(e2, axis=1) / spacing_m)).astype(np.int64)
+        label = GENERAL_TO_OCC3D[mesh.face_label]
+        return cls(v0, e1, e2, n1, n2, label, tri.min(axis=1), tri.max(axis=1), float(spacing_m))
+
+
+@nb.njit(cache=True, inline="always")
+def _clip_row(base, step, size, lo, hi):  # pragma: no cover - compiled
+    """Narrow [lo, hi] to the parameters f with 0 <= base + f * step < size (grid units, one axis)."""
+    if step == 0.0:
+        return (lo, hi) if 0.0 <= base < size else (1.0, 0.0)
+    a = -base / step
+    b = (size - base) / step
+    return max(lo, min(a, b)), min(hi, max(a, b))
 
 
 @nb.njit(cache=True)
-def _lattice_counts(v0, e1, e2, spacing):  # pragma: no cover - compiled
-    f = v0.shape[0]
-    n1 = np.empty(f, np.int64)
-    n2 = np.empty(f, np.int64)
-    count = np.empty(f, np.int64)
-    for i in range(f):
-        a = max(1, int(np.ceil(np.sqrt((e1[i] ** 2).sum()) / spacing)))
-        b = max(1, int(np.ceil(np.sqrt((e2[i] ** 2).sum()) / spacing)))
-        c = 0
-        for u in range(a + 1):
-            c += int(np.floor(b * (1.0 - u / a) + 1e-9)) + 1
-        n1[i], n2[i], count[i] = a, b, c
-    return n1, n2, count
-
-
-@nb.njit(cache=True)
-def _lattice_fill(v0, e1, e2, n1, n2, start, out):  # pragma: no cover - compiled
-    for i in range(v0.shape[0]):
-        k = start[i]
-        a, b = n1[i], n2[i]
-        for u in range(a + 1):
-            fu = u / a
-            for w in range(int(np.floor(b * (1.0 - fu) + 1e-9)) + 1):
-                fw = w / b
-                for d in range(3):
-                    out[k, d] = v0[i, d] + fu * e1[i, d] + fw * e2[i, d]
-                k += 1
-
-
-def sample_surface(mesh: StaticMesh, spacing_m: float = 0.1, tile_m: float = 8.0) -> SurfaceSamples:
-    """Sample every face on a barycentric lattice spanned from the shortest edge (gaps <= ~spacing)."""
-    tri = mesh.vertices_m[mesh.faces]  # (F, 3, 3)
-    edge_len = np.linalg.norm(tri[:, [1, 2, 0]] - tri, axis=2)  # edge k: vertex k -> k+1
-    k = np.argmin(edge_len, axis=1)  # start at the shortest edge so long slivers stay cheap
-    rows = np.arange(len(tri))
-    v0, v1, v2 = tri[rows, k], tri[rows, (k + 1) % 3], tri[rows, (k + 2) % 3]
-    origin = mesh.vertices_m.min(axis=0)
-    e1, e2 = v1 - v0, v2 - v0
-    n1, n2, count = _lattice_counts(v0, e1, e2, float(spacing_m))
-    start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
-    pts = np.empty((int(count.sum()), 3))
-    _lattice_fill(v0 - origin, e1, e2, n1, n2, start, pts)
-    label = np.repeat(GENERAL_TO_OCC3D[mesh.face_label], count)
-    # sort into tiles (row-major: iy then ix) so a query reads contiguous runs
-    tile_xy = np.maximum(np.floor(pts[:, :2] / tile_m).astype(np.int64), 0)  # >= 0 up to rounding
-    tx, ty = int(tile_xy[:, 0].max()) + 1, int(tile_xy[:, 1].max()) + 1
-    key = tile_xy[:, 1] * tx + tile_xy[:, 0]
-    order = np.argsort(key, kind="stable")
-    counts = np.bincount(key, minlength=tx * ty).reshape(ty, tx)
-    tile_start = np.zeros((ty, tx + 1), np.int64)
-    tile_start[:, 1:] = np.cumsum(counts, axis=1)
-    tile_start += np.concatenate([[0], np.cumsum(counts.sum(axis=1))[:-1]])[:, None]
-    return SurfaceSamples(pts[order].astype(np.float32), label[order], origin, float(tile_m), tile_start)
-
-
-@nb.njit(cache=True)
-def _voxelise_static(points, label, runs, rot, trans, range_min, voxel, rank, counts, out):  # pragma: no cover
+def _voxelise_lattice(  # pragma: no cover - compiled
+    faces, v0, e1, e2, n1, n2, label, rot, trans, range_min, voxel, rank, counts, out
+):
     sx, sy, sz = out.shape
+    size = (float(sx), float(sy), float(sz))
     ncls = counts.shape[1]
-    touched = np.empty(sx * sy * sz, np.int64)
-    n_touched = 0
     flat = out.reshape(-1)
-    for r in range(runs.shape[0]):
-        for p in range(runs[r, 0], runs[r, 1]):
-            x, y, z = np.float64(points[p, 0]), np.float64(points[p, 1]), np.float64(points[p, 2])
-            i = int(np.floor((rot[0, 0] * x + rot[0, 1] * y + rot[0, 2] * z + trans[0] - range_min[0]) / voxel))
-            j = int(np.floor((rot[1, 0] * x + rot[1, 1] * y + rot[1, 2] * z + trans[1] - range_min[1]) / voxel))
-            k = int(np.floor((rot[2, 0] * x + rot[2, 1] * y + rot[2, 2] * z + trans[2] - range_min[2]) / voxel))
-            if 0 <= i < sx and 0 <= j < sy and 0 <= k < sz:
-                v = (i * sy + j) * sz + k
-                if flat[v] != _TOUCHED:
-                    flat[v] = _TOUCHED
-                    touched[n_touched] = v
-                    n_touched += 1
-                if counts[v, label[p]] < 65535:
-                    counts[v, label[p]] += 1
+    touched = np.empty(flat.size, np.int64)
+    n_touched = 0
+    g0 = np.empty(3)
+    g1 = np.empty(3)
+    g2 = np.empty(3)
+    for f in faces:
+        for a in range(3):  # the face's lattice vectors in grid units
+            g0[a] = (
+                rot[a, 0] * v0[f, 0] + rot[a, 1] * v0[f, 1] + rot[a, 2] * v0[f, 2] + trans[a] - range_min[a]
+            ) / voxel
+            g1[a] = (rot[a, 0] * e1[f, 0] + rot[a, 1] * e1[f, 1] + rot[a, 2] * e1[f, 2]) / voxel
+            g2[a] = (rot[a, 0] * e2[f, 0] + rot[a, 1] * e2[f, 1] + rot[a, 2] * e2[f, 2]) / voxel
+        a_n, b_n = n1[f], n2[f]
+        for u in range(a_n + 1):
+            fu = u / a_n
+            w_max = int(np.floor(b_n * (1.0 - fu) + 1e-9))
+            lo, hi = 0.0, w_max / b_n
+            for a in range(3):  # only the part of the row inside the grid
+                lo, hi = _clip_row(g0[a] + fu * g1[a], g2[a], size[a], lo, hi)
+            if lo > hi:
+                continue
+            for w in range(max(0, int(np.ceil(lo * b_n - 1e-9))), min(w_max, int(np.floor(hi * b_n + 1e-9))) + 1):
+                fw = w / b_n
+                i = int(np.floor(g0[0] + fu * g1[0] + fw * g2[0]))
+                j = int(np.floor(g0[1] + fu * g1[1] + fw * g2[1]))
+                k = int(np.floor(g0[2] + fu * g1[2] + fw * g2[2]))
+                if 0 <= i < sx and 0 <= j < sy and 0 <= k < sz:
+                    v = (i * sy + j) * sz + k
+                    if flat[v] != _TOUCHED:
+                        flat[v] = _TOUCHED
+                        touched[n_touched] = v
+                        n_touched += 1
+                    if counts[v, label[f]] < 255:  # saturating vote count
+                        counts[v, label[f]] += 1
     for t in range(n_touched):
         v = touched[t]
         best = 0
@@ -136,26 +126,26 @@ def _voxelise_static(points, label, runs, rot, trans, range_min, voxel, rank, co
 
 
 def voxelise_static(
-    samples: SurfaceSamples, grid_from_world: Pose, grid: GridSpec, out: np.ndarray, counts: np.ndarray
+    lattice: SurfaceLattice, grid_from_world: Pose, grid: GridSpec, out: np.ndarray, counts: np.ndarray
 ) -> None:
-    """Write the Occ3D labels of the static surface samples into ``out`` (X, Y, Z) uint8 (pre-filled
-    free, C-contiguous). ``counts`` (X * Y * Z, 18) uint16 is an all-zero scratch buffer (left zeroed)."""
-    world_from_grid = grid_from_world.inverse()
+    """Vote the lattice samples of the static faces into ``out`` (X, Y, Z) uint8 (pre-filled free,
+    C-contiguous): each voxel holding samples takes their majority class. Only the faces whose
+    bounding box meets the grid's and only the lattice points inside the grid are generated.
+    ``counts`` (X * Y * Z, 18) uint8 is an all-zero scratch buffer (left zeroed)."""
     corners = np.array(np.meshgrid(*zip(grid.range_min_m, grid.range_max_m), indexing="ij")).reshape(3, -1).T
-    xy = world_from_grid.transform_points(corners)[:, :2] - samples.origin_m[:2]
-    ty, tx1 = samples.tile_start.shape
-    lo = np.clip(np.floor(xy.min(axis=0) / samples.tile_m).astype(np.int64), 0, [tx1 - 2, ty - 1])
-    hi = np.clip(np.floor(xy.max(axis=0) / samples.tile_m).astype(np.int64), 0, [tx1 - 2, ty - 1])
-    rows = np.arange(lo[1], hi[1] + 1)
-    runs = np.stack([samples.tile_start[rows, lo[0]], samples.tile_start[rows, hi[0] + 1]], axis=1)
-    # grid_from_world applied to (origin + p): rotate p, translate by R @ origin + t
-    trans = grid_from_world.rotation @ samples.origin_m + grid_from_world.translation_m
-    _voxelise_static(
-        samples.points_m,
-        samples.label,
-        runs,
+    world_corners = grid_from_world.inverse().transform_points(corners)
+    lo, hi = world_corners.min(axis=0), world_corners.max(axis=0)
+    faces = np.flatnonzero(np.all((lattice.bbox_max >= lo) & (lattice.bbox_min <= hi), axis=1))
+    _voxelise_lattice(
+        faces,
+        lattice.v0,
+        lattice.e1,
+        lattice.e2,
+        lattice.n1,
+        lattice.n2,
+        lattice.label,
         grid_from_world.rotation,
-        trans,
+        grid_from_world.translation_m,
         np.asarray(grid.range_min_m, np.float64),
         float(grid.voxel_size_m),
         _RANK,

@@ -36,6 +36,11 @@ class BoxSet:
     def __len__(self) -> int:
         return len(self.yaw_rad)
 
+    @property
+    def radius_m(self) -> np.ndarray:
+        """(M,) radius of each box's bounding sphere."""
+        return np.linalg.norm(self.half_extent_m, axis=1)
+
     @classmethod
     def empty(cls) -> BoxSet:
         z3 = np.zeros((0, 3))
@@ -115,7 +120,9 @@ def _slab(o, d, h):  # pragma: no cover - compiled
 
 
 @nb.njit(parallel=True, cache=True)
-def _cast_boxes(origins, dirs, centers, half, yaw, max_range):  # pragma: no cover - compiled
+def _cast_boxes(  # pragma: no cover - compiled
+    origins, dirs, centers, half, radius, yaw, max_range, ray_bin, bin_start, bin_boxes
+):
     n = dirs.shape[0]
     per_ray_origin = origins.shape[0] == n
     best_t = np.full(n, np.inf)
@@ -126,13 +133,19 @@ def _cast_boxes(origins, dirs, centers, half, yaw, max_range):  # pragma: no cov
     for i in nb.prange(n):
         oi = np.int64(i) if per_ray_origin else np.int64(0)
         t_best = max_range
-        for b in range(centers.shape[0]):
-            c, s = cos_y[b], sin_y[b]
-            px, py = origins[oi, 0] - centers[b, 0], origins[oi, 1] - centers[b, 1]
+        for e in range(bin_start[ray_bin[i]], bin_start[ray_bin[i] + 1]):
+            b = bin_boxes[e]
+            px, py, pz = origins[oi, 0] - centers[b, 0], origins[oi, 1] - centers[b, 1], origins[oi, 2] - centers[b, 2]
             dx, dy = dirs[i, 0], dirs[i, 1]
+            t_mid = -(px * dx + py * dy + pz * dirs[i, 2])  # bounding-sphere rejection first
+            if t_mid + radius[b] < 0.0 or t_mid - radius[b] > t_best:
+                continue
+            if px * px + py * py + pz * pz - t_mid * t_mid > radius[b] * radius[b]:
+                continue
+            c, s = cos_y[b], sin_y[b]
             ax0, ax1 = _slab(c * px + s * py, c * dx + s * dy, half[b, 0])
             ay0, ay1 = _slab(-s * px + c * py, -s * dx + c * dy, half[b, 1])
-            az0, az1 = _slab(origins[oi, 2] - centers[b, 2], dirs[i, 2], half[b, 2])
+            az0, az1 = _slab(pz, dirs[i, 2], half[b, 2])
             t_enter = max(ax0, ay0, az0)
             if t_enter < 0.0 or t_enter >= t_best or t_enter > min(ax1, ay1, az1):
                 continue
@@ -148,7 +161,7 @@ def _cast_boxes(origins, dirs, centers, half, yaw, max_range):  # pragma: no cov
     return best_t, best_box, best_axis
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(cache=True)
 def _resolve(  # pragma: no cover - compiled
     dirs, d_static, face, face_label, face_rgb, face_normal, d_box, box, box_axis, box_yaw, box_label, box_inst, box_rgb
 ):
@@ -158,7 +171,7 @@ def _resolve(  # pragma: no cover - compiled
     instance = np.full(n, -1, np.int32)
     normal = np.zeros((n, 3), np.float32)
     rgb = np.zeros((n, 3), np.uint8)
-    for i in nb.prange(n):
+    for i in range(n):
         if box[i] >= 0 and d_box[i] < d_static[i]:
             b = box[i]
             dist[i] = d_box[i]
@@ -187,6 +200,44 @@ def _resolve(  # pragma: no cover - compiled
     return dist, label, instance, normal, rgb
 
 
+_AZIMUTH_BINS = 720
+
+
+def _azimuth_bins(
+    boxes: BoxSet, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate boxes per ray: (bin of each ray (N,) int64, bin_start (B + 1,) int64, boxes (K,) int32);
+    the candidates of ray i are ``boxes[bin_start[b]:bin_start[b + 1]]`` with ``b = bin[i]``.
+
+    For one shared origin the bins are azimuth sectors: a ray can only meet a box whose bounding
+    sphere, seen from above, lies within ``asin(radius / horizontal distance)`` of the ray's azimuth
+    (spheres over the origin fall in every sector); boxes out of range are dropped. With per-ray
+    origins there is one bin holding every box.
+    """
+    n, m = len(directions), len(boxes)
+    if len(origins_m) != 1 or m == 0:
+        return np.zeros(n, np.int64), np.array([0, m], np.int64), np.arange(m, dtype=np.int32)
+    width = 2 * np.pi / _AZIMUTH_BINS
+    ray_bin = np.floor((np.arctan2(directions[:, 1], directions[:, 0]) + np.pi) / width).astype(np.int64)
+    ray_bin %= _AZIMUTH_BINS
+    rel = boxes.center_m - origins_m[0]
+    radius = boxes.radius_m
+    horizontal = np.hypot(rel[:, 0], rel[:, 1])
+    centre = np.arctan2(rel[:, 1], rel[:, 0]) + np.pi
+    half = np.arcsin(np.clip(radius / np.maximum(horizontal, 1e-9), 0.0, 1.0))
+    lo = np.floor((centre - half) / width).astype(np.int64)
+    span = np.floor((centre + half) / width).astype(np.int64) - lo + 1
+    span[horizontal <= radius] = _AZIMUTH_BINS
+    span = np.minimum(span, _AZIMUTH_BINS)
+    span[np.linalg.norm(rel, axis=1) - radius > max_range_m] = 0
+    box = np.repeat(np.arange(m, dtype=np.int32), span)
+    offset = np.arange(len(box)) - np.repeat(np.cumsum(span) - span, span)
+    bins = (np.repeat(lo, span) + offset) % _AZIMUTH_BINS
+    order = np.argsort(bins, kind="stable")
+    bin_start = np.concatenate([[0], np.cumsum(np.bincount(bins, minlength=_AZIMUTH_BINS))]).astype(np.int64)
+    return ray_bin, bin_start, box[order]
+
+
 def cast_world(
     scene: StaticScene, boxes: BoxSet, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float
 ) -> SurfaceHits:
@@ -204,8 +255,10 @@ def cast_world(
         directions,
         boxes.center_m,
         boxes.half_extent_m,
+        boxes.radius_m,
         boxes.yaw_rad,
         float(max_range_m),
+        *_azimuth_bins(boxes, origins_m, directions, max_range_m),
     )
     mesh = scene.mesh
     return SurfaceHits(

@@ -157,7 +157,8 @@ def test_cli_end_to_end_on_tiny_dataroot(tiny_dataroot, tmp_path):
         for f in src.scenario(name).frames:
             gt = src.occupancy(f)
             if gt is not None:
-                np.savez_compressed(pred_dir / f"{f.sample_token}.npz", pred=gt.semantics)
+                extra = {} if gt.flow is None else {"flow": gt.flow}
+                np.savez_compressed(pred_dir / f"{f.sample_token}.npz", pred=gt.semantics, **extra)
                 n += 1
     out = tmp_path / "res.json"
     assert main(["--data", str(tiny_dataroot), "--pred-dir", str(pred_dir), "--out", str(out)]) == 0
@@ -165,3 +166,5 @@ def test_cli_end_to_end_on_tiny_dataroot(tiny_dataroot, tmp_path):
     assert res["n_samples"] == n > 0
     assert res["occ/miou"] == pytest.approx(100.0)
     assert res["occ/rayiou"] == pytest.approx(100.0)
+    assert res["flow/mave"] == 0.0  # the generated GT carries flow; identical flow predicted
+    assert res["occ/score"] == pytest.approx(100.0)

@@ -233,3 +233,38 @@ def test_invalid_inputs():
         cast_rays([sem], np.zeros((0, 3)), grid, LABELS)
     with pytest.raises(ValidationError, match="both"):
         RayIoUMetric().update_arrays(sem, sem, np.zeros((1, 3)), gt_flow=np.zeros((*grid.shape, 2), np.float32))
+
+
+def test_counting_matches_calc_rayiou_loop():
+    """The numba counting against SparseOcc ``calc_rayiou`` written as its per-class numpy loop."""
+    rng = np.random.default_rng(11)
+    m = RayIoUMetric()
+    gt_cnt, pred_cnt, tp = np.zeros(18), np.zeros(18), np.zeros((3, 18))
+    for _ in range(3):
+        n = 5000
+        gl = rng.integers(0, 18, n).astype(np.uint8)
+        pl = np.where(rng.random(n) < 0.6, gl, rng.integers(0, 18, n)).astype(np.uint8)
+        gd = rng.uniform(-0.4, 60, n).astype(np.float32)
+        pd = (gd + rng.normal(0, 2, n)).astype(np.float32)
+        m.add_records(_records(gl, gd), _records(pl, pd))
+        valid = gl != FREE
+        g, p, err = gl[valid], pl[valid], np.abs(pd[valid] - gd[valid])
+        for j, thr in enumerate((1, 2, 4)):
+            for c in range(18):
+                if j == 0:
+                    gt_cnt[c] += np.sum(g == c)
+                    pred_cnt[c] += np.sum(p == c)
+                tp[j, c] += np.sum((g == c) & (p == c) & (err < thr))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = (tp / (gt_cnt + pred_cnt - tp))[:, :-1]
+    np.testing.assert_array_equal(m.tp_count, tp)
+    np.testing.assert_allclose(m.iou(), want)
+    assert m.compute()["occ/rayiou"] == pytest.approx(np.nanmean(want) * 100)
+
+
+def test_records_are_validated():
+    m = RayIoUMetric()
+    with pytest.raises(ValidationError, match="prediction ray labels"):
+        m.add_records(_records([0, 1], [1, 2]), _records([0, 40], [1, 2]))
+    with pytest.raises(ValidationError, match="prediction ray labels: expected shape"):
+        m.add_records(_records([0, 1], [1, 2]), _records([0], [1]))

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from conftest import ONCOMING_SPEED_MPS, WORLD_FROM_LOCAL
+from conftest import ONCOMING_SPEED_MPS
 
-from occplan.types import GridSpec, LabelSet
-from occplan.world.occupancy_gt import GENERAL_TO_OCC3D, sample_surface
+from occplan.types import GridSpec, LabelSet, Pose
+from occplan.world.occupancy_gt import GENERAL_TO_OCC3D, SurfaceLattice, voxelise_static
+from occplan.world.spec import StaticMesh
 
 OCC3D = LabelSet.occ3d()
 GRID = GridSpec.occ3d_nuscenes()
@@ -96,16 +97,38 @@ def test_agent_override_and_lidar_frame_grid(world, keyframe):
     assert occ_l.semantics[i, j, k] == OCC3D.index("driveable_surface")
 
 
-def test_surface_samples_cover_faces_densely(world_spec):
-    samples = sample_surface(world_spec.static, spacing_m=0.5)
-    pts = samples.points_m.astype(np.float64) + samples.origin_m
-    # each tile's points lie in that tile
-    ty, tx1 = samples.tile_start.shape
-    iy, ix = ty // 2, (tx1 - 1) // 2
-    seg = pts[samples.tile_start[iy, ix] : samples.tile_start[iy, ix + 1]] - samples.origin_m
-    assert len(seg) and (np.floor(seg[:, :2] / samples.tile_m) == [ix, iy]).all()
-    # a 1 x 1 m patch of road top has about (1 / 0.5)^2 samples or more
-    local = WORLD_FROM_LOCAL.inverse().transform_points(pts)
-    patch = (np.abs(local[:, 0] - 50.3) < 0.5) & (np.abs(local[:, 1] - 1.3) < 0.5) & (np.abs(local[:, 2]) < 1e-6)
-    assert patch.sum() >= 4
-    assert set(np.unique(samples.label)) <= set(range(18))
+def test_static_voxelisation_matches_dense_random_sampling():
+    """Lattice voting on a few large triangles (some crossing the grid edge) marks the voxels that dense
+    random samples of the same triangles fall in, with each voxel's majority class."""
+    rng = np.random.default_rng(3)
+    grid = GridSpec("small", (-6.0, -6.0, -2.0), 0.4, (30, 30, 10), "ego")
+    vertices = rng.uniform([-9, -9, -2.5], [9, 9, 2.5], size=(12, 3))
+    faces = np.arange(12, dtype=np.int32).reshape(4, 3)
+    labels = np.array([24, 26, 28, 30], np.uint8)  # road, sidewalk, manmade, vegetation
+    mesh = StaticMesh(vertices, faces, labels, np.zeros((4, 3), np.uint8))
+    grid_from_world = Pose.from_xy_yaw(0.3, -0.2, 0.4)
+    out = np.full(grid.shape, OCC3D.free_index, np.uint8)
+    counts = np.zeros((grid.num_voxels, 18), np.uint8)
+    voxelise_static(SurfaceLattice.from_mesh(mesh, 0.05), grid_from_world, grid, out, counts)
+    assert not counts.any()  # scratch left clean
+    # reference: 400k random points per triangle, majority class per voxel
+    ab = rng.uniform(size=(4, 400_000, 2))
+    ab = np.where(ab.sum(-1, keepdims=True) > 1, 1 - ab, ab)
+    tri = vertices[faces]
+    pts = (
+        tri[:, None, 0]
+        + ab[..., :1] * (tri[:, None, 1] - tri[:, None, 0])
+        + ab[..., 1:] * (tri[:, None, 2] - tri[:, None, 0])
+    )
+    idx = grid.index_of(grid_from_world.transform_points(pts.reshape(-1, 3)))
+    cls = np.repeat(GENERAL_TO_OCC3D[labels], 400_000)
+    ok = grid.in_bounds(idx)
+    flat = np.ravel_multi_index(tuple(idx[ok].T), grid.shape)
+    votes = np.zeros((grid.num_voxels, 18), np.int64)
+    np.add.at(votes, (flat, cls[ok]), 1)
+    ref_occupied = (votes.sum(1) > 0).reshape(grid.shape)
+    occupied = out != OCC3D.free_index
+    assert occupied.sum() > 200
+    assert (occupied != ref_occupied).sum() <= 0.01 * ref_occupied.sum()
+    clear = (votes.max(1) > 0.7 * votes.sum(1)).reshape(grid.shape) & occupied & ref_occupied
+    assert np.array_equal(out[clear], votes.argmax(1).reshape(grid.shape)[clear].astype(np.uint8))

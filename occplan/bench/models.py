@@ -1,0 +1,83 @@
+"""``python -m occplan.bench models [--data ROOT] [--frames N] [--train-iters N] [--models lidar,occnet]``
+
+Per model (tiny config, shipped weights when present): inference ms per frame on CPU (and on GPU
+when one is available), parameter counts of the tiny and base configs, and training seconds per
+iteration (batch 1, CPU). Frames come from the val split of ``--data`` (default: the generated
+"tiny" dataset). torch is imported only when the benchmark runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+
+
+def _median_ms(fn, n: int) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return float(np.median(times))
+
+
+def run(args: list[str]) -> dict:
+    import torch
+
+    from models import MODELS
+    from models.dataset import keyframes, load_sample
+    from models.evaluate import open_source
+
+    ap = argparse.ArgumentParser(prog="python -m occplan.bench models")
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--frames", type=int, default=3)
+    ap.add_argument("--train-iters", type=int, default=3)
+    ap.add_argument("--models", default="lidar,occnet")
+    a = ap.parse_args(args)
+    if a.data is None:
+        from scenarios.datasets import ensure
+
+        a.data = str(ensure("tiny"))
+    source = open_source(a.data)
+    frames = keyframes(source, "val", a.frames)
+    out: dict = {"data": a.data, "torch_threads": torch.get_num_threads(), "frames": len(frames)}
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for name in a.models.split(","):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = MODELS.create(name, config="tiny")
+            base = MODELS.create(name, config="base", weights=None)
+        out[f"{name}/params_tiny"] = model.num_parameters()
+        out[f"{name}/params_base"] = base.num_parameters()
+        del base
+        samples = [load_sample(source, f, model) for f in frames]
+        for dev in devices:
+            model.net.to(dev)
+            model.device = torch.device(dev)
+            model.predict(samples[0][0])  # warm-up
+            ms = []
+            for sensor, _, _ in samples:
+                t0 = time.perf_counter()
+                model.predict(sensor)
+                ms.append((time.perf_counter() - t0) * 1e3)
+            out[f"{name}/infer_ms_{dev}"] = float(np.median(ms))
+        model.net.to("cpu")
+        model.device = torch.device("cpu")
+        model.net.train()
+        opt = torch.optim.AdamW(model.net.parameters(), lr=1e-4)
+        batch = model.collate([model.encode(samples[0][0])])
+        targets = model.collate_targets([model.targets(*samples[0])])
+
+        def step(m=model, o=opt, b=batch, t=targets) -> None:
+            loss, _ = m.loss(m.forward(b), t)
+            o.zero_grad()
+            loss.backward()
+            o.step()
+
+        step()  # warm-up
+        out[f"{name}/train_s_per_iter_cpu"] = _median_ms(step, a.train_iters) / 1e3
+        model.net.eval()
+    return out

@@ -1,0 +1,192 @@
+"""``run(config)``: every scenario of the split through ``run_scenario``, in process or on Ray, then
+the summary, the report, the plots and the W&B run.
+
+Output directory: ``config.json``, ``results.jsonl`` (one record per scenario, appended as each
+finishes), ``summary.json`` (flat METRICS.md keys + ``meta/*`` + ``config``), ``report.md`` and
+``plots/`` (per-scenario BEV GIF/PNG, ``iou_per_class.png``, ``planning_vs_horizon.png``).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from occplan import PROTOCOL_VERSION, __version__
+from occplan.errors import ValidationError
+from occplan.harness.accumulate import MetricSet
+from occplan.harness.config import RunConfig
+from occplan.harness.episode import LABELS, data_source, json_safe, run_scenario, sim_config
+from occplan.harness.report import headline_table, markdown_report
+from occplan.harness.store import RunStore
+from occplan.harness.wandb_logger import WandbLogger
+from occplan.viz.plots import horizon_curves, iou_bars
+
+SCENARIO_TABLE_KEYS = (
+    "occ/miou",
+    "occ/miou_nomask",
+    "occ/rayiou",
+    "flow/mave",
+    "plan/l2_avg",
+    "sim/collision_rate",
+    "sim/offroad_rate",
+    "sim/progress_ratio",
+    "sim/score",
+)
+
+
+def resolve(config: RunConfig) -> RunConfig:
+    """Fill in the dataroot (the embedded mini set when None), its table version and an absolute
+    output directory, so that workers and a later ``--resume`` see the same run."""
+    from occplan.evaluate import _default_version
+
+    data = config.data
+    if data is None:
+        from scenarios.datasets import ensure
+
+        data = str(ensure("mini"))
+    root = Path(data).expanduser().resolve()
+    if not root.is_dir():
+        raise ValidationError(f"--data {data}: not a directory")
+    version = config.version or _default_version(root)
+    if not (root / version).is_dir():
+        raise ValidationError(f"--data {root}: no table folder {version!r} (pass --version)")
+    return replace(config, data=str(root), version=version, out=str(Path(config.out).expanduser().resolve()))
+
+
+def scene_list(config: RunConfig) -> list[str]:
+    """``config.scenes`` (checked against the dataroot) or every scene of ``config.split``."""
+    source = data_source(config.data, config.version)
+    if config.scenes is None:
+        scenes = source.scene_names(config.split)
+        if not scenes:
+            raise ValidationError(f"{config.data}: split {config.split!r} has no scenes")
+        return scenes
+    known = source.scene_names(None)
+    unknown = [s for s in config.scenes if s not in known]
+    if unknown:
+        raise ValidationError(f"--scenes: {unknown} not in {config.data} ({config.version}); known: {', '.join(known)}")
+    return list(config.scenes)
+
+
+def summarize(config: RunConfig, scenes: list[str], records: dict[str, dict]) -> tuple[dict[str, Any], MetricSet]:
+    """The run summary: the metrics of all scenarios merged in scene order, plus meta data."""
+    grid = sim_config(config).grid
+    merged = MetricSet.merged(grid, LABELS, [records[s]["state"] for s in scenes])
+    meta = records[scenes[0]]["meta"]
+    summary = {
+        **merged.compute(),
+        "meta/protocol": PROTOCOL_VERSION,
+        "meta/occplan_version": __version__,
+        "meta/label_set": LABELS.name,
+        "meta/grid": grid.name,
+        "meta/grid_spec": {
+            "range_min_m": list(grid.range_min_m),
+            "voxel_size_m": grid.voxel_size_m,
+            "shape": list(grid.shape),
+            "frame": grid.frame,
+        },
+        "meta/data": config.data,
+        "meta/version": config.version,
+        "meta/mode": config.mode,
+        "meta/agents": config.agents,
+        "meta/privileged_model": meta["privileged_model"],
+        "meta/privileged_planner": meta["privileged_planner"],
+        "meta/n_scenarios": len(scenes),
+        "meta/scenarios": scenes,
+        "config": config.to_dict(),
+    }
+    return json_safe(summary), merged
+
+
+class _Progress:
+    """Receives finished scenario records: store, progress bar, W&B per-step and per-scenario logs."""
+
+    def __init__(self, store: RunStore, bar: tqdm, wandb: WandbLogger, out_dir: Path) -> None:
+        self.store, self.bar, self.wandb, self.out_dir = store, bar, wandb, out_dir
+        self.records: dict[str, dict] = {}
+        self.wandb_step = 0
+
+    def __call__(self, record: dict) -> None:
+        self.store.append(record)
+        self.records[record["scenario"]] = record
+        self.bar.update(1)
+        self.bar.set_postfix_str(record["scenario"])
+        self._log(record)
+
+    def _log(self, record: dict) -> None:
+        if self.wandb.run is None:
+            return
+        for step in record["steps"]:
+            self.wandb.log({f"step/{k}": v for k, v in step.items()} | {"step/scenario": record["scenario"]},
+                           step=self.wandb_step)  # fmt: skip
+            self.wandb_step += 1
+        m = record["metrics"]
+        self.wandb.log({f"scenario/{k}": m[k] for k in SCENARIO_TABLE_KEYS if k in m}, step=self.wandb_step)
+        self.wandb_step += 1
+        png = next((p for p in record["plots"] if p.endswith(".png")), None)
+        if png and (self.out_dir / png).is_file():
+            from PIL import Image
+
+            image = np.asarray(Image.open(self.out_dir / png).convert("RGB"))
+            self.wandb.log_image(f"bev/{record['scenario']}", image, caption=record["scenario"], step=self.wandb_step)
+            self.wandb_step += 1
+
+
+def run(config: RunConfig) -> dict[str, Any]:
+    """Evaluate ``config`` (see the module docstring); returns the summary dict (also in summary.json)."""
+    config = resolve(config)
+    scenes = scene_list(config)
+    store = RunStore(config.out, config)
+    done = {s: r for s, r in store.open().items() if s in scenes}
+    todo = [s for s in scenes if s not in done]
+    out_dir = Path(config.out)
+    wandb = WandbLogger(config.wandb, config.wandb_project, config.wandb_mode, config.to_dict(), out_dir / "wandb")
+    bar = tqdm(total=len(scenes), initial=len(done), desc="scenarios", unit="scn", file=sys.stderr, mininterval=1.0)
+    progress = _Progress(store, bar, wandb, out_dir)
+    progress.records.update(done)
+    try:
+        if config.workers or config.ray_address:
+            from occplan.harness.ray_pool import run_on_ray
+
+            run_on_ray(config, todo, progress)
+        else:
+            for scene in todo:
+                progress(run_scenario(config, scene))
+    finally:
+        bar.close()
+    summary, merged = summarize(config, scenes, progress.records)
+    store.write_json("summary.json", summary)
+    ordered = [progress.records[s] for s in scenes]
+    (out_dir / "report.md").write_text(markdown_report(summary, ordered))
+    if config.plots:
+        iou_bars(summary, out_dir / "plots" / "iou_per_class.png")
+        if merged.plan.rows:
+            horizon_curves(merged.plan.per_step(), merged.plan.config.interval_s,
+                           out_dir / "plots" / "planning_vs_horizon.png")  # fmt: skip
+    _finish_wandb(wandb, summary, ordered, out_dir)
+    return summary
+
+
+def _finish_wandb(wandb: WandbLogger, summary: dict[str, Any], records: list[dict], out_dir: Path) -> None:
+    if wandb.run is None:
+        return
+    keys = [k for k in SCENARIO_TABLE_KEYS if any(k in r["metrics"] for r in records)]
+    rows = [[r["scenario"], r["n_decisions"], *[r["metrics"].get(k) for k in keys]] for r in records]
+    wandb.log_table("scenarios", ["scenario", "decisions", *keys], rows)
+    for name in ("iou_per_class", "planning_vs_horizon"):
+        p = out_dir / "plots" / f"{name}.png"
+        if p.is_file():
+            from PIL import Image
+
+            wandb.log_image(f"plots/{name}", np.asarray(Image.open(p).convert("RGB")), caption=name)
+    wandb.summary({k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)})
+    wandb.finish()
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    print(headline_table(summary))
