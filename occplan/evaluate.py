@@ -162,6 +162,7 @@ def _evaluate_occupancy(frames, gt_of, pred_dir, pred_labels: LabelSet, allow_mi
         "n_samples": occ.n_frames,
         "n_samples_gt": len(with_gt),
         "n_missing": len(missing),
+        "n_predictions_without_gt": len(set(files) - {sc.frames[i].sample_token for sc, i, _ in with_gt}),
     }
 
 
@@ -192,7 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", required=True, help="nuScenes-format dataroot")
     ap.add_argument("--version", default=None, help="table version (default: v1.0-mini, or the only one present)")
     ap.add_argument("--pred-dir", default=None, help="directory of <sample_token>.npz predictions")
-    ap.add_argument("--label-set", default="occ3d", choices=sorted(LABEL_SETS))
+    ap.add_argument(
+        "--label-set", default="occ3d", choices=sorted(LABEL_SETS), help="labels of the predictions (mapped by name)"
+    )
     ap.add_argument("--plan-file", default=None, help="JSON {sample_token: [[x, y] x 6]} in the ego frame")
     ap.add_argument("--split", default=None, help="scene split (splits.json or devkit splits); default all")
     ap.add_argument("--out", default=None, help="write the JSON result here")

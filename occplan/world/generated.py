@@ -39,6 +39,10 @@ from occplan.world.spec_io import load_world
 from occplan.world.tracks import AgentTracks
 from occplan.world.voxel_traversal import mark_segments
 
+SENSOR_MODEL_VERSION = 1
+"""Bumped whenever sensor or ground-truth outputs change for the same WorldSpec (cached datasets
+written by an older model must be regenerated)."""
+
 
 @dataclass(frozen=True)
 class OccupancyConfig:
