@@ -123,7 +123,9 @@ class OccDriveEnv(gym.Env):
         v = self.sim.config.vehicle
         if self.action_type == "control":
             rate = self.sim.config.tracker.max_steer_rate_radps
-            return spaces.Box(np.array([-v.max_decel_mps2, -rate], np.float32), np.array([v.max_accel_mps2, rate], np.float32))
+            return spaces.Box(
+                np.array([-v.max_decel_mps2, -rate], np.float32), np.array([v.max_accel_mps2, rate], np.float32)
+            )
         n = self.sim.sampling.num_poses
         low = np.tile(np.array([-20.0, -40.0, -np.pi], np.float32), (n, 1))
         high = np.tile(np.array([80.0, 40.0, np.pi], np.float32), (n, 1))

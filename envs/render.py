@@ -58,7 +58,9 @@ def bev_image(
         sizes = np.array([a.size_m[:2] for a in agents_world])
         for corners in box_corners(centers[:, :2], sizes, yaw):
             draw.polygon(px(corners), outline=(0, 0, 255))
-    ego = box_corners(np.array([[vehicle.rear_axle_to_center_m, 0.0]]), np.array([[vehicle.width_m, vehicle.length_m]]), np.zeros(1))
+    ego = box_corners(
+        np.array([[vehicle.rear_axle_to_center_m, 0.0]]), np.array([[vehicle.width_m, vehicle.length_m]]), np.zeros(1)
+    )
     draw.polygon(px(ego[0]), fill=(0, 200, 0))
     if plan_xy_m is not None and len(plan_xy_m):
         draw.line(px(np.vstack([[0.0, 0.0], plan_xy_m])), fill=(255, 0, 255), width=2)

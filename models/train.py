@@ -86,6 +86,7 @@ def train(model: TorchOccModel, dataset: OccDataset, cfg: TrainConfig, stem: Pat
         state = torch.load(optim_path, weights_only=True)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        sched.total_steps = cfg.iters  # a resumed run may extend --iters; the schedule stretches to it
         step, history, seconds = meta["step"], meta["loss_history"], meta["train_seconds"]
         torch.manual_seed(cfg.seed + step)
     else:

@@ -86,11 +86,12 @@ class World(ABC):
         time_us: int,
         grid: GridSpec,
         agents: Sequence[AgentBox] | None = None,
+        with_masks: bool = True,
     ) -> OccupancyFrame:
         """Ground-truth Occ3D-labelled semantics and flow (m/s, ego frame) in ``grid`` at the pose.
 
-        Masks: ``mask_lidar`` / ``mask_camera`` from ray casting where the world can compute them
-        (None otherwise).
+        Masks: with ``with_masks``, ``mask_lidar`` / ``mask_camera`` from ray casting where the world
+        can compute them (None otherwise); without, None (the fast path for per-step use).
         """
 
     def render_cameras(

@@ -133,7 +133,7 @@ def _cast_columns(origins, dirs, origin, voxel, columns, max_range, min_range): 
     out_t = np.full(n, np.inf)
     out_key = np.full(n, -1, np.int64)
     for i in nb.prange(n):
-        oi = i if per_ray_origin else 0
+        oi = np.int64(i) if per_ray_origin else np.int64(0)
         p = np.empty(3)
         d = np.empty(3)
         for k in range(3):
@@ -223,8 +223,10 @@ def points_in_boxes(points_m: np.ndarray, boxes: Sequence[AgentBox], margin_m: f
     return _inside_any_box(np.ascontiguousarray(points_m[:, :3], np.float64), centers, half, yaw)
 
 
-def ground_fallback_labels(points_m: np.ndarray, cell_m: float, height_m: float, drivable=None) -> np.ndarray:
-    """Geometric labels for (P, 3) world points without lidarseg (see the module docstring)."""
+def ground_fallback_labels(points_m: np.ndarray, cell_m: float, height_m: float, on_road=None) -> np.ndarray:
+    """Geometric labels for (P, 3) world points without lidarseg (see the module docstring).
+
+    ``on_road``: optional ``(N, 2) world xy -> (N,) bool`` drivable-area test (None = all drivable)."""
     lo = points_m[:, :2].min(axis=0)
     cell = np.floor((points_m[:, :2] - lo) / cell_m).astype(np.int64)
     shape = cell.max(axis=0) + 1
@@ -238,11 +240,8 @@ def ground_fallback_labels(points_m: np.ndarray, cell_m: float, height_m: float,
     flat = points_m[:, 2] - ground[cell[:, 0], cell[:, 1]] < height_m
     label = np.full(len(points_m), _MANMADE, np.uint8)
     label[flat] = _DRIVEABLE
-    if drivable is not None:
-        import shapely
-
-        on_road = shapely.contains_xy(drivable, points_m[flat, 0], points_m[flat, 1])
-        label[np.flatnonzero(flat)[~on_road]] = _SIDEWALK
+    if on_road is not None:
+        label[np.flatnonzero(flat)[~on_road(points_m[flat, :2])]] = _SIDEWALK
     return label
 
 
@@ -403,8 +402,18 @@ class ReconstructedWorld(World):
         label = np.concatenate(lab)
         fallback = np.concatenate(need_fallback)
         if fallback.any():
-            drivable = scenario.map.drivable_area() if scenario.map.drivable_wkb is not None else None
-            label[fallback] = ground_fallback_labels(points, cfg.ground_cell_m, cfg.ground_height_m, drivable)[fallback]
+            on_road = None
+            if scenario.map.drivable_wkb is not None:
+                from occplan.sim.drivable import DrivableRaster
+
+                ego_xy = np.array([f.world_from_ego.translation_m[:2] for f in scenario.frames])
+                raster = DrivableRaster.from_wkb(scenario.map.drivable_wkb, ego_xy, cfg.crop_m)
+
+                def on_road(xy: np.ndarray) -> np.ndarray:
+                    return raster.distance_outside(xy) == 0
+
+            ground = ground_fallback_labels(points[fallback], cfg.ground_cell_m, cfg.ground_height_m, on_road)
+            label[fallback] = ground
         return cls.from_points(points, label, np.concatenate(inten).astype(np.float32), scenario, cfg)
 
     # --- agents --------------------------------------------------------------------------

@@ -56,14 +56,17 @@ def _static_mesh() -> StaticMesh:
     )
 
 
-def _track(instance: str, category: str, size_wlh, xy0, velocity_xy, attribute: str, rgb) -> AgentTrack:
-    """A constant-velocity track (local frame xy0, velocity) sampled at 20 Hz, placed in the world."""
+def _track(
+    instance: str, category: str, size_wlh, xy0, velocity_xy, attribute: str, rgb, ground_z_m: float = 0.0
+) -> AgentTrack:
+    """A constant-velocity track (local frame xy0, velocity, standing on ``ground_z_m``) sampled at 20 Hz,
+    placed in the world."""
     times = START_US + np.arange(0, int(DURATION_S * 20) + 1, dtype=np.int64) * 50_000
     t_s = (times - START_US) / 1e6
     v = np.asarray(velocity_xy, np.float64)
     xy = np.asarray(xy0, np.float64) + t_s[:, None] * v
     size = np.asarray(size_wlh, np.float64)
-    local = np.concatenate([xy, np.full((len(t_s), 1), size[2] / 2 + 0.0)], axis=1)
+    local = np.concatenate([xy, np.full((len(t_s), 1), ground_z_m + size[2] / 2)], axis=1)
     heading = float(np.arctan2(v[1], v[0])) if np.any(v) else 0.0
     vel_world = WORLD_FROM_LOCAL.transform_vectors(
         np.concatenate([np.tile(v, (len(t_s), 1)), np.zeros((len(t_s), 1))], 1)
@@ -109,6 +112,7 @@ def make_spec() -> WorldSpec:
             (1.4, 0.0),
             "pedestrian.moving",
             (200, 170, 60),
+            ground_z_m=0.15,  # on the raised sidewalk
         ),
     )
     return WorldSpec(

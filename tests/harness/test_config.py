@@ -1,0 +1,59 @@
+"""RunConfig from YAML and flags: precedence, unknown keys and bad values are errors; run-directory rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from occplan.errors import ValidationError
+from occplan.harness.cli import config_from_args, main
+from occplan.harness.config import RunConfig, load_yaml
+from occplan.harness.store import RunStore
+
+
+def test_defaults_then_yaml_then_flags(tmp_path):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("model: oracle\nplanner: log_replay\nscenes: scene-0001\nworkers: 2\n")
+    c = config_from_args(["--config", str(cfg), "--planner", "pdm", "--split", "all", "--no-plots"])
+    got = (c.model, c.planner, c.scenes, c.workers, c.split, c.plots)
+    assert got == ("oracle", "pdm", ("scene-0001",), 2, None, False)
+    assert config_from_args([]) == RunConfig()
+    assert RunConfig().model == "occnet" and RunConfig().planner == "pdm" and RunConfig().mode == "closed"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("modle: oracle\n", "unknown key"),
+        ("workers: two\n", "'workers' expects"),
+        ("plots: 1\n", "'plots' expects"),
+        ("mode: sideways\n", "RunConfig.mode"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("model: [oracle\n", "invalid YAML"),
+    ],
+)
+def test_yaml_errors_name_the_file(tmp_path, text, message):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    with pytest.raises(ValidationError, match=message) as e:
+        load_yaml(cfg)
+    assert str(cfg) in str(e.value) or "RunConfig" in str(e.value)
+
+
+def test_cli_reports_config_errors(tmp_path, capsys):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("speed: 3\n")
+    assert main(["--config", str(cfg)]) == 2
+    assert "unknown key(s) ['speed']" in capsys.readouterr().err
+    assert main(["--data", str(tmp_path / "missing")]) == 2
+
+
+def test_store_refuses_overwrite_and_changed_resume(tmp_path):
+    config = RunConfig(model="oracle", out=str(tmp_path))
+    store = RunStore(tmp_path, config)
+    assert store.open() == {}
+    store.append({"scenario": "a", "metrics": {}})
+    with pytest.raises(ValidationError, match="--resume"):
+        RunStore(tmp_path, config).open()
+    assert set(RunStore(tmp_path, RunConfig(model="oracle", resume=True)).open()) == {"a"}
+    with pytest.raises(ValidationError, match="different config"):
+        RunStore(tmp_path, RunConfig(model="lidar", resume=True)).open()
