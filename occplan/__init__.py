@@ -6,3 +6,14 @@ the ``envs`` package is only imported when the environment is made).
 
 __version__ = "0.1.0"
 PROTOCOL_VERSION = "occplan-metrics-1"
+
+
+def _register_envs() -> None:
+    """Register ``OccDrive-v0`` with Gymnasium once (the entry point is imported lazily)."""
+    import gymnasium
+
+    if "OccDrive-v0" not in gymnasium.registry:
+        gymnasium.register(id="OccDrive-v0", entry_point="envs.occdrive:OccDriveEnv")
+
+
+_register_envs()

@@ -35,7 +35,7 @@ from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, Sc
 from occplan.world.base import LidarScan, RayHits, World
 from occplan.world.lidar import intensity
 from occplan.world.occupancy_gt import _RANK, GENERAL_TO_OCC3D, voxelise_boxes
-from occplan.world.raycast import BoxSet, _cast_boxes
+from occplan.world.raycast import BoxSet
 from occplan.world.rig import LidarSpec, SensorRig
 from occplan.world.spec import AgentTrack
 from occplan.world.tracks import AgentTracks
@@ -189,10 +189,48 @@ def _cast_columns(origins, dirs, origin, voxel, columns, max_range, min_range): 
                     out_key[i] = (idx[0] * ny + idx[1]) * _LAYERS + idx[2]
                     break
             t = t_exit
+            t_next[a] += t_delta[a]
             idx[a] += step[a]
             if idx[a] < 0 or idx[a] >= dims[a]:
                 break
     return out_t, out_key
+
+
+@nb.njit(parallel=True, cache=True)
+def _cast_boxes(origins, dirs, centers, half, yaw, limit):  # pragma: no cover - compiled
+    """Nearest entry of N rays into M oriented boxes, closer than ``limit`` (N,): (t (N,), box (N,) or -1).
+    (A public box caster in ``occplan.world.raycast`` would replace this kernel.)"""
+    n = dirs.shape[0]
+    per_ray_origin = origins.shape[0] == n
+    best_t = limit.copy()
+    best_box = np.full(n, -1, np.int64)
+    c = np.cos(yaw)
+    s = np.sin(yaw)
+    radius = np.sqrt(half[:, 0] ** 2 + half[:, 1] ** 2 + half[:, 2] ** 2)
+    for i in nb.prange(n):
+        oi = np.int64(i) if per_ray_origin else np.int64(0)
+        for b in range(centers.shape[0]):
+            px, py, pz = origins[oi, 0] - centers[b, 0], origins[oi, 1] - centers[b, 1], origins[oi, 2] - centers[b, 2]
+            t_mid = -(px * dirs[i, 0] + py * dirs[i, 1] + pz * dirs[i, 2])
+            if t_mid + radius[b] < 0.0 or px * px + py * py + pz * pz - t_mid * t_mid > radius[b] * radius[b]:
+                continue
+            lo = (c[b] * px + s[b] * py, -s[b] * px + c[b] * py, pz)
+            ld = (c[b] * dirs[i, 0] + s[b] * dirs[i, 1], -s[b] * dirs[i, 0] + c[b] * dirs[i, 1], dirs[i, 2])
+            t0 = -np.inf
+            t1 = np.inf
+            for k in range(3):
+                if ld[k] == 0.0:
+                    if abs(lo[k]) > half[b, k]:
+                        t0 = np.inf
+                    continue
+                a = (-half[b, k] - lo[k]) / ld[k]
+                e = (half[b, k] - lo[k]) / ld[k]
+                t0 = max(t0, min(a, e))
+                t1 = min(t1, max(a, e))
+            if 0.0 <= t0 <= t1 and t0 < best_t[i]:
+                best_t[i] = t0
+                best_box[i] = b
+    return best_t, best_box
 
 
 @nb.njit(parallel=True, cache=True)
@@ -440,10 +478,7 @@ class ReconstructedWorld(World):
         inten[hit] = self.static.intensity[index[hit]]
         instance = np.full(len(dist), -1, np.int32)
         if len(boxes):
-            d_box, box, _ = _cast_boxes(
-                np.ascontiguousarray(origins_m), np.ascontiguousarray(directions), boxes.center_m,
-                boxes.half_extent_m, boxes.radius_m, boxes.yaw_rad, float(max_range_m),
-            )  # fmt: skip
+            d_box, box = _cast_boxes(origins_m, directions, boxes.center_m, boxes.half_extent_m, boxes.yaw_rad, dist)
             hb = d_box < dist
             dist = np.where(hb, d_box, dist)
             label[hb] = boxes.label[box[hb]]

@@ -94,3 +94,22 @@ def test_unknown_preset_and_missing_checkpoint():
         models.create("lidar", config="huge", weights=None)
     with pytest.raises(DataError, match="not found"):
         models.create("occnet", weights="/nonexistent/occnet.safetensors")
+
+
+def test_checker_rejects_a_nondeterministic_model():
+    from occplan.interfaces import PerceptionModel
+    from occplan.types import OccupancyPrediction
+
+    class Noisy(PerceptionModel):
+        name = "noisy"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.rng = np.random.default_rng(0)
+
+        def _predict(self, frame):
+            sem = self.rng.integers(0, 18, self.grid.shape).astype(np.uint8)
+            return OccupancyPrediction(sem, self.grid, self.labels)
+
+    with pytest.raises(ValidationError, match="not deterministic"):
+        check_model(Noisy(), synth.sensor_frame())

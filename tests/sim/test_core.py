@@ -1,0 +1,51 @@
+"""Unit behaviour of the sim core: bicycle golden values, box overlap vs shapely, route projection."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from shapely.geometry import Polygon
+
+from occplan.sim.collision import box_corners, boxes_overlap
+from occplan.sim.dynamics import Control, bicycle_step
+from occplan.sim.route import Route
+from occplan.types import EgoState, VehicleParams
+
+
+def test_bicycle_constant_steer_drives_a_circle_of_radius_wheelbase_over_tan_steer():
+    v = VehicleParams()
+    steer = 0.1
+    ego = EgoState(0, 0.0, 0.0, 0.0, speed_mps=5.0, steer_rad=steer)
+    radius = v.wheelbase_m / math.tan(steer)
+    for _ in range(100):
+        ego = bicycle_step(ego, Control(0.0, 0.0), 0.1, v, 0.7)
+    center = np.array([0.0, radius])
+    assert abs(np.hypot(ego.x_m - center[0], ego.y_m - center[1]) - radius) < 1e-6
+    assert ego.time_us == 10_000_000
+
+
+def test_bicycle_clips_inputs_and_never_reverses():
+    v = VehicleParams()
+    ego = EgoState(0, 0.0, 0.0, 0.0, speed_mps=0.5)
+    out = bicycle_step(ego, Control(-100.0, 100.0), 0.1, v, 0.7)
+    assert out.speed_mps == 0.0 and out.steer_rad == pytest.approx(0.07) and out.x_m >= 0.0
+
+
+def test_boxes_overlap_agrees_with_shapely():
+    rng = np.random.default_rng(0)
+    a = box_corners(np.zeros((1, 2)), np.array([[1.85, 4.084]]), np.array([0.3]))[0]
+    centers = rng.uniform(-6, 6, (300, 2))
+    sizes = rng.uniform(0.5, 5, (300, 2))
+    yaws = rng.uniform(-np.pi, np.pi, 300)
+    b = box_corners(centers, sizes, yaws)
+    want = np.array([Polygon(a).intersects(Polygon(c)) for c in b])
+    assert np.array_equal(boxes_overlap(a, b), want)
+
+
+def test_route_projection_and_ahead_on_a_straight_log():
+    route = Route.from_log(np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]]))
+    s, d = route.project(np.array([[5.0, 2.0], [25.0, -1.0]]))
+    assert np.allclose(s, [5.0, 25.0]) and np.allclose(d, [2.0, 1.0])
+    assert route.expert_length_m == 20.0
