@@ -6,6 +6,7 @@
 ``height_majority`` is the trivial baseline: every voxel gets the most frequent GT class of its
 height level inside ``mask_camera`` on ``--baseline-split`` (default train). Points are labelled with
 their voxel's class (METRICS.md rule for occupancy-only models) for ``lidarseg/miou``.
+Metrics: ``occplan.metrics.occupancy.OccupancyMetric`` and ``occplan.metrics.lidarseg.LidarSegMetric``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from occplan.errors import DataError
-from occplan.metrics.confusion import ConfusionMatrix
+from occplan.metrics.lidarseg import LidarSegMetric
 from occplan.metrics.occupancy import OccupancyMetric
 from occplan.types import GridSpec, LabelSet, OccupancyPrediction
 
@@ -35,44 +36,6 @@ def open_source(dataroot: str | Path, version: str | None = None):
     if version is None:
         version = "v1.0-occplan" if (root / "v1.0-occplan").is_dir() else "v1.0-mini"
     return NuScenesSource(root, version)
-
-
-def voxel_labels_at_points(pred: OccupancyPrediction, points_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Challenge labels (N,) of the predicted voxel containing each (N, 3+) ego-frame point (0 where the
-    voxel is free / others) and an (N,) bool inside-grid mask."""
-    idx = pred.grid.index_of(points_m)
-    inside = pred.grid.in_bounds(idx)
-    table = pred.labels.table_to(LabelSet.lidarseg_challenge())
-    table = np.where(table == 255, 0, table).astype(np.uint8)
-    out = np.zeros(len(points_m), np.uint8)
-    i = idx[inside]
-    out[inside] = table[pred.semantics[i[:, 0], i[:, 1], i[:, 2]]]
-    return out, inside
-
-
-class LidarsegAccumulator:
-    """nuScenes-lidarseg mIoU (METRICS.md): 16 challenge classes, ignore 0 (GT row dropped), points outside
-    the grid excluded and reported as ``lidarseg/coverage``."""
-
-    def __init__(self) -> None:
-        self.cm = ConfusionMatrix(17)
-        self.n_points = 0
-        self.n_inside = 0
-
-    def update(self, gt: np.ndarray, pred: np.ndarray, inside: np.ndarray) -> None:
-        self.cm.update(gt, pred, inside & (gt > 0), field="lidarseg")
-        self.n_points += int(np.count_nonzero(gt > 0))
-        self.n_inside += int(np.count_nonzero(inside & (gt > 0)))
-
-    def compute(self) -> dict[str, float]:
-        iou = self.cm.iou()[1:]
-        present = self.cm.hist[1:].sum(1) > 0
-        iou = np.where(present, np.nan_to_num(iou), np.nan)
-        out = {"lidarseg/miou": float(np.nanmean(iou) * 100) if present.any() else float("nan")}
-        out["lidarseg/coverage"] = self.n_inside / max(self.n_points, 1)
-        for name, v in zip(LabelSet.lidarseg_challenge().class_names[1:], iou, strict=True):
-            out[f"lidarseg/iou/{name}"] = float(v * 100)
-        return out
 
 
 def height_majority(source, split: str, grid: GridSpec, labels: LabelSet, max_frames: int | None) -> np.ndarray:
@@ -91,7 +54,7 @@ def evaluate(model, source, split: str, max_frames: int | None = None, progress:
 
     frames = keyframes(source, split, max_frames)
     occ_metric = OccupancyMetric()
-    seg = LidarsegAccumulator()
+    seg = LidarSegMetric()
     times_ms = []
     for frame in tqdm(frames, desc="evaluate", disable=not progress, dynamic_ncols=True):
         gt = source.occupancy(frame)
@@ -109,16 +72,15 @@ def evaluate(model, source, split: str, max_frames: int | None = None, progress:
             pred = model.predict(sensor)
             times_ms.append((time.perf_counter() - t0) * 1e3)
         occ_metric.update((gt, pred))
-        gt_points = source.lidarseg(frame, LabelSet.lidarseg_challenge())
+        gt_points = source.lidarseg(frame)  # general classes
         if gt_points is not None:
-            points = source.lidar(frame, 1).points
-            voxel_pred, inside = voxel_labels_at_points(pred, points)
-            if pred.point_labels is not None and len(pred.point_labels) == len(points):
-                seg.update(gt_points, pred.point_labels, np.ones(len(points), bool))
+            if pred.point_labels is not None:  # the keyframe points of sensor.lidar, in file order
+                seg.update((gt_points, pred.point_labels))
             else:
-                seg.update(gt_points, voxel_pred, inside)
+                points = source.lidar(frame, 1).points
+                seg.update_from_voxels(points, gt_points, pred.semantics, pred.grid, pred.labels)
     out = occ_metric.compute()
-    if seg.n_points:
+    if seg.n_points_gt:
         out.update(seg.compute())
     out["runtime/model_ms"] = float(np.median(times_ms)) if times_ms else 0.0
     out["n_frames"] = float(len(frames))

@@ -32,6 +32,7 @@ def test_env_is_registered():
 def test_check_env_passes(kwargs, setting):
     env = gym.make("OccDrive-v0", **kwargs, **setting, rich_info=False, render_mode="rgb_array")
     check_env(env.unwrapped)
+    env.reset(seed=0)
     assert env.render().shape == (400, 400, 3)
 
 
@@ -57,7 +58,11 @@ def test_reset_with_the_same_seed_is_deterministic(kwargs):
 
 
 def test_async_vector_env(kwargs):
-    envs = gym.make_vec("OccDrive-v0", num_envs=2, vectorization_mode="async", **kwargs, rich_info=False)
+    # spawn: a forked worker crashes once numba's (non fork-safe) workqueue threads ran in the parent
+    envs = gym.make_vec(
+        "OccDrive-v0", num_envs=2, vectorization_mode="async", vector_kwargs={"context": "spawn"}, **kwargs,
+        rich_info=False,
+    )  # fmt: skip
     obs, _ = envs.reset(seed=0)
     assert obs["occupancy"].shape == (2, 200, 200, 16)
     obs, reward, *_ = envs.step(envs.action_space.sample())
