@@ -109,7 +109,7 @@ class OccNetModel(TorchOccModel):
         images, projs = [], []
         for ch in self.cameras:
             cam = by_channel[ch]
-            img = torch.from_numpy(np.ascontiguousarray(cam.load())).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+            img = torch.from_numpy(np.array(cam.load(), dtype=np.float32)).permute(2, 0, 1).unsqueeze(0) / 255.0
             img = F.interpolate(img, size=(h, w), mode="bilinear", align_corners=False, antialias=True)[0]
             images.append((img - IMAGENET_MEAN) / IMAGENET_STD)
             scale = np.diag([w / cam.width_px, h / cam.height_px, 1.0])

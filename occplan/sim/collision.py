@@ -1,53 +1,106 @@
-"""Ego collision checks: ego box vs agent boxes (separating axes, vectorised over agents), ego box vs
-occupied non-ground voxels, and off-road (a corner of the ego box outside the drivable area)."""
+"""Ego collision checks (numba): ego box vs agent boxes (separating axes), ego box vs occupied
+non-ground voxels, and off-road (a corner of the ego box outside the drivable area)."""
 
 from __future__ import annotations
 
 import math
 
+import numba as nb
 import numpy as np
 
-from occplan.sim.drivable import DrivableRaster
 from occplan.types import EgoState, LabelSet, OccupancyFrame, VehicleParams
 
 GROUND_CLASSES = ("driveable_surface", "other_flat", "sidewalk", "terrain")
 
 
-def ego_corners(ego: EgoState, vehicle: VehicleParams) -> np.ndarray:
-    """(4, 2) world-frame BEV corners of the ego box (rear axle state -> box centre shifted forward)."""
-    c, s = math.cos(ego.yaw_rad), math.sin(ego.yaw_rad)
-    cx = ego.x_m + vehicle.rear_axle_to_center_m * c
-    cy = ego.y_m + vehicle.rear_axle_to_center_m * s
-    return box_corners(np.array([[cx, cy]]), np.array([[vehicle.width_m, vehicle.length_m]]), np.array([ego.yaw_rad]))[
-        0
-    ]
+def ego_geometry(vehicle: VehicleParams) -> np.ndarray:
+    """(3,) width, length, rear-axle-to-centre distance (m): the ego box for the kernels."""
+    return np.array([vehicle.width_m, vehicle.length_m, vehicle.rear_axle_to_center_m])
 
 
+@nb.njit(cache=True)
 def box_corners(center_xy_m: np.ndarray, size_wl_m: np.ndarray, yaw_rad: np.ndarray) -> np.ndarray:
     """(A, 2) centres, (A, 2) (width, length), (A,) yaw -> (A, 4, 2) corners, counter-clockwise from front-left."""
-    half_l, half_w = size_wl_m[:, 1:2] / 2, size_wl_m[:, 0:1] / 2
-    lx = np.concatenate([half_l, -half_l, -half_l, half_l], axis=1)
-    ly = np.concatenate([half_w, half_w, -half_w, -half_w], axis=1)
-    c, s = np.cos(yaw_rad)[:, None], np.sin(yaw_rad)[:, None]
-    return np.stack([center_xy_m[:, :1] + c * lx - s * ly, center_xy_m[:, 1:2] + s * lx + c * ly], axis=-1)
+    out = np.empty((len(yaw_rad), 4, 2))
+    for a in range(len(yaw_rad)):
+        c, s = math.cos(yaw_rad[a]), math.sin(yaw_rad[a])
+        hl, hw = size_wl_m[a, 1] / 2, size_wl_m[a, 0] / 2
+        for k, (lx, ly) in enumerate(((hl, hw), (-hl, hw), (-hl, -hw), (hl, -hw))):
+            out[a, k, 0] = center_xy_m[a, 0] + c * lx - s * ly
+            out[a, k, 1] = center_xy_m[a, 1] + s * lx + c * ly
+    return out
 
 
+@nb.njit(cache=True)
+def ego_corners_vec(ego: np.ndarray, geometry: np.ndarray) -> np.ndarray:
+    """(4, 2) world-frame BEV corners of the ego box from an ego vector (rear axle -> box centre)."""
+    c, s = math.cos(ego[2]), math.sin(ego[2])
+    center = np.array([[ego[0] + geometry[2] * c, ego[1] + geometry[2] * s]])
+    return box_corners(center, np.array([[geometry[0], geometry[1]]]), np.array([ego[2]]))[0]
+
+
+def ego_corners(ego: EgoState, vehicle: VehicleParams) -> np.ndarray:
+    """(4, 2) world-frame BEV corners of the ego box (rear axle state -> box centre shifted forward)."""
+    return ego_corners_vec(np.array([ego.x_m, ego.y_m, ego.yaw_rad]), ego_geometry(vehicle))
+
+
+@nb.njit(cache=True)
+def _separated(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when the edge normals of convex quads ``a`` or ``b`` (4, 2) separate them."""
+    for poly in (a, b):
+        for k in range(2):  # two edge directions per rectangle
+            nx = -(poly[k + 1, 1] - poly[k, 1])
+            ny = poly[k + 1, 0] - poly[k, 0]
+            a_lo, a_hi, b_lo, b_hi = np.inf, -np.inf, np.inf, -np.inf
+            for c in range(4):
+                pa = nx * a[c, 0] + ny * a[c, 1]
+                pb = nx * b[c, 0] + ny * b[c, 1]
+                a_lo, a_hi = min(a_lo, pa), max(a_hi, pa)
+                b_lo, b_hi = min(b_lo, pb), max(b_hi, pb)
+            if a_hi < b_lo or b_hi < a_lo:
+                return True
+    return False
+
+
+@nb.njit(cache=True)
 def boxes_overlap(corners_a: np.ndarray, corners_b: np.ndarray) -> np.ndarray:
     """Separating-axis test of one box (4, 2) against A boxes (A, 4, 2) -> (A,) bool overlap."""
-    if len(corners_b) == 0:
-        return np.zeros(0, dtype=bool)
-    a = np.broadcast_to(corners_a, corners_b.shape)
-    edges = np.concatenate([a[:, [1, 0]] - a[:, [0, 3]], corners_b[:, [1, 0]] - corners_b[:, [0, 3]]], axis=1)
-    axes = np.stack([-edges[..., 1], edges[..., 0]], axis=-1)  # (A, 4, 2) normals
-    pa = np.einsum("akd,acd->akc", axes, a)
-    pb = np.einsum("akd,acd->akc", axes, corners_b)
-    separated = (pa.max(-1) < pb.min(-1)) | (pb.max(-1) < pa.min(-1))
-    return ~np.any(separated, axis=1)
+    out = np.zeros(len(corners_b), np.bool_)
+    for i in range(len(corners_b)):
+        out[i] = not _separated(corners_a, corners_b[i])
+    return out
 
 
-def offroad_distance_m(ego: EgoState, vehicle: VehicleParams, drivable: DrivableRaster) -> float:
-    """Largest distance (m) of an ego-box corner outside the drivable area (0 when all inside)."""
-    return float(np.max(drivable.distance_outside(ego_corners(ego, vehicle))))
+@nb.njit(cache=True)
+def ego_hits_boxes(ego: np.ndarray, geometry: np.ndarray, center_xy: np.ndarray, size_wl: np.ndarray, yaw: np.ndarray):
+    """True when the ego box (ego vector, ``ego_geometry``) overlaps any of A boxes ((A, 2) centres,
+    (A, 2) width/length, (A,) yaw); boxes whose bounding circle misses the ego's are skipped."""
+    corners = ego_corners_vec(ego, geometry)
+    cx, cy = 0.25 * corners[:, 0].sum(), 0.25 * corners[:, 1].sum()
+    r_ego = 0.5 * math.hypot(geometry[0], geometry[1])
+    for a in range(len(yaw)):
+        reach = r_ego + 0.5 * math.hypot(size_wl[a, 0], size_wl[a, 1])
+        if (center_xy[a, 0] - cx) ** 2 + (center_xy[a, 1] - cy) ** 2 > reach * reach:
+            continue
+        other = box_corners(center_xy[a : a + 1], size_wl[a : a + 1], yaw[a : a + 1])[0]
+        if not _separated(corners, other):
+            return True
+    return False
+
+
+@nb.njit(cache=True)
+def outside_distance(outside_m: np.ndarray, origin_m: np.ndarray, cell_m: float, xy: np.ndarray) -> float:
+    """Largest distance (m) to the drivable area over points (N, 2), from a ``DrivableRaster``'s
+    ``outside_m`` (inf off the raster)."""
+    worst = 0.0
+    for p in range(xy.shape[0]):
+        i = math.floor((xy[p, 0] - origin_m[0]) / cell_m)
+        j = math.floor((xy[p, 1] - origin_m[1]) / cell_m)
+        if 0 <= i < outside_m.shape[0] and 0 <= j < outside_m.shape[1]:
+            worst = max(worst, np.float64(outside_m[i, j]))
+        else:
+            return np.inf
+    return worst
 
 
 def nonground_table(labels: LabelSet) -> np.ndarray:
@@ -57,12 +110,12 @@ def nonground_table(labels: LabelSet) -> np.ndarray:
 
 
 def occupancy_collision(occ: OccupancyFrame, vehicle: VehicleParams, z_min_m: float, z_max_m: float) -> bool:
-    """True when an occupied non-ground voxel of ``occ`` (ego-frame grid at the ego pose) overlaps
-    the ego box between ``z_min_m`` and ``z_max_m`` above the ground (ego frame z = 0)."""
+    """True when an occupied non-ground voxel of ``occ`` (grid frame = the ego frame at the ego pose)
+    overlaps the ego box between ``z_min_m`` and ``z_max_m`` above the ground (ego frame z = 0)."""
     g = occ.grid
     lo = np.array([vehicle.rear_axle_to_center_m - vehicle.length_m / 2, -vehicle.width_m / 2, z_min_m])
     hi = np.array([vehicle.rear_axle_to_center_m + vehicle.length_m / 2, vehicle.width_m / 2, z_max_m])
-    i0 = np.clip(np.floor((lo - g.range_min_m) / g.voxel_size_m).astype(int), 0, g.shape)
-    i1 = np.clip(np.ceil((hi - g.range_min_m) / g.voxel_size_m).astype(int), 0, g.shape)
+    i0 = np.clip(np.floor((lo - np.asarray(g.range_min_m)) / g.voxel_size_m).astype(int), 0, g.shape)
+    i1 = np.clip(np.ceil((hi - np.asarray(g.range_min_m)) / g.voxel_size_m).astype(int), 0, g.shape)
     block = occ.semantics[i0[0] : i1[0], i0[1] : i1[1], i0[2] : i1[2]]
     return bool(np.any(nonground_table(occ.labels)[block]))

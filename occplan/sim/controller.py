@@ -1,5 +1,5 @@
 """Trajectory tracking: pure pursuit for steering, PID on speed (with feed-forward and an
-along-track position term) for acceleration.
+along-track position term) for acceleration, as numba kernels over ego vectors (``dynamics.EGO_FIELDS``).
 
 The reference is the planned trajectory in the world frame, timed from the decision instant
 (index 0 = the ego pose at the decision, ``times_s[0] = 0``).
@@ -8,13 +8,13 @@ The reference is the planned trajectory in the world frame, timed from the decis
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
+import numba as nb
 import numpy as np
 
 from occplan.sim.config import TrackerConfig
-from occplan.sim.dynamics import Control
-from occplan.types import EgoState, Trajectory, VehicleParams
+from occplan.types import EgoState, Trajectory
 
 _MIN_PATH_M = 0.1
 
@@ -42,73 +42,83 @@ class Reference:
     def length_m(self) -> float:
         return float(self.arc_m[-1])
 
-    def project(self, x_m: float, y_m: float) -> float:
-        """Arc length of the point of the path nearest to (x, y) (clamped to the path's ends)."""
-        a, d = self.xy_m[:-1], np.diff(self.xy_m, axis=0)
-        seg_len2 = np.maximum(np.einsum("ij,ij->i", d, d), 1e-12)
-        u = np.clip(((x_m - a[:, 0]) * d[:, 0] + (y_m - a[:, 1]) * d[:, 1]) / seg_len2, 0.0, 1.0)
-        px, py = a[:, 0] + u * d[:, 0], a[:, 1] + u * d[:, 1]
-        i = int(np.argmin((px - x_m) ** 2 + (py - y_m) ** 2))
-        return float(self.arc_m[i] + u[i] * math.sqrt(seg_len2[i]))
 
-    def point_at(self, arc_m: float) -> tuple[float, float]:
-        """Point at arc length ``arc_m``; beyond the end the last segment is extended."""
-        if arc_m <= self.arc_m[-1]:
-            return float(np.interp(arc_m, self.arc_m, self.xy_m[:, 0])), float(
-                np.interp(arc_m, self.arc_m, self.xy_m[:, 1])
-            )
-        nz = np.flatnonzero(np.diff(self.arc_m) > 1e-6)
-        j = int(nz[-1])
-        d = (self.xy_m[j + 1] - self.xy_m[j]) / (self.arc_m[j + 1] - self.arc_m[j])
-        extra = arc_m - self.arc_m[-1]
-        return float(self.xy_m[-1, 0] + d[0] * extra), float(self.xy_m[-1, 1] + d[1] * extra)
-
-    def arc_at_time(self, t_s: float) -> float:
-        return float(np.interp(t_s, self.times_s, self.arc_m))
-
-    def speed_at_time(self, t_s: float) -> float:
-        """Reference speed (m/s) of the segment containing ``t_s``."""
-        i = int(np.clip(np.searchsorted(self.times_s, t_s, side="right") - 1, 0, len(self.times_s) - 2))
-        return float((self.arc_m[i + 1] - self.arc_m[i]) / (self.times_s[i + 1] - self.times_s[i]))
+def tracker_gains(cfg: TrackerConfig) -> np.ndarray:
+    """(7,) ``TrackerConfig`` fields in declaration order (the ``track`` kernel's gains)."""
+    return np.array(astuple(cfg), np.float64)
 
 
-@dataclass(frozen=True)
-class TrackerState:
-    """Memory of the speed PID: integral (m) and last error (m/s) of the speed error."""
+@nb.njit(cache=True)
+def project(xy: np.ndarray, arc: np.ndarray, x: float, y: float) -> float:
+    """Arc length of the point of the path (M, 2) nearest to (x, y) (clamped to the path's ends)."""
+    best_d2, best_s = np.inf, 0.0
+    for i in range(xy.shape[0] - 1):
+        dx, dy = xy[i + 1, 0] - xy[i, 0], xy[i + 1, 1] - xy[i, 1]
+        seg2 = max(dx * dx + dy * dy, 1e-12)
+        u = min(max(((x - xy[i, 0]) * dx + (y - xy[i, 1]) * dy) / seg2, 0.0), 1.0)
+        px, py = xy[i, 0] + u * dx - x, xy[i, 1] + u * dy - y
+        d2 = px * px + py * py
+        if d2 < best_d2:
+            best_d2, best_s = d2, arc[i] + u * math.sqrt(seg2)
+    return best_s
 
-    integral_m: float = 0.0
-    last_error_mps: float = 0.0
+
+@nb.njit(cache=True)
+def point_at(xy: np.ndarray, arc: np.ndarray, s: float) -> tuple[float, float]:
+    """Point at arc length ``s``; beyond the end the last non-degenerate segment is extended."""
+    if s <= arc[-1]:
+        return np.interp(s, arc, xy[:, 0]), np.interp(s, arc, xy[:, 1])
+    j = xy.shape[0] - 2
+    while j > 0 and arc[j + 1] - arc[j] <= 1e-6:
+        j -= 1
+    seg = max(arc[j + 1] - arc[j], 1e-12)
+    extra = s - arc[-1]
+    return xy[-1, 0] + (xy[j + 1, 0] - xy[j, 0]) / seg * extra, xy[-1, 1] + (xy[j + 1, 1] - xy[j, 1]) / seg * extra
 
 
+@nb.njit(cache=True)
+def _speed_at(times: np.ndarray, arc: np.ndarray, t: float) -> float:
+    """Reference speed (m/s) of the segment containing ``t``."""
+    i = min(max(np.searchsorted(times, t, side="right") - 1, 0), len(times) - 2)
+    return (arc[i + 1] - arc[i]) / (times[i + 1] - times[i])
+
+
+@nb.njit(cache=True)
 def track(
-    ego: EgoState,
-    ref: Reference,
+    ego: np.ndarray,
+    ref_xy: np.ndarray,
+    ref_times: np.ndarray,
+    ref_arc: np.ndarray,
     elapsed_s: float,
-    memory: TrackerState,
-    cfg: TrackerConfig,
-    vehicle: VehicleParams,
+    memory: np.ndarray,
+    gains: np.ndarray,
+    wheelbase_m: float,
+    max_steer_rad: float,
     dt_s: float,
-) -> tuple[Control, TrackerState]:
-    """Control for the next ``dt_s`` at ``elapsed_s`` after the decision, and the updated PID memory."""
-    if ref.length_m < _MIN_PATH_M:  # a plan that stands still: brake to a stop, hold the wheel
-        return Control(-min(ego.speed_mps / dt_s, vehicle.max_decel_mps2), 0.0), TrackerState()
-    s_ego = ref.project(ego.x_m, ego.y_m)
+) -> tuple[float, float, float, float]:
+    """Control for the next ``dt_s`` at ``elapsed_s`` after the decision.
+
+    ``ego`` (7,) ego vector; ``memory`` (2,) PID integral (m) and last speed error (m/s); ``gains``
+    from ``tracker_gains``. Returns (accel m/s^2, steering rate rad/s, new integral, new last error).
+    """
+    if ref_arc[-1] < _MIN_PATH_M:  # a plan that stands still: brake to a stop, hold the wheel
+        return -ego[3] / dt_s, 0.0, 0.0, 0.0
+    min_lookahead, lookahead_time, kp, ki, kd, k_position = gains[0], gains[1], gains[2], gains[3], gains[4], gains[5]
+    s_ego = project(ref_xy, ref_arc, ego[0], ego[1])
     # Longitudinal: feed-forward of the reference acceleration, PID on the speed error, where the
     # target speed also closes the along-track position error (k_position, 1/s).
-    v_ref = ref.speed_at_time(elapsed_s)
-    a_ff = (ref.speed_at_time(elapsed_s + dt_s) - v_ref) / dt_s
-    pos_err = ref.arc_at_time(elapsed_s) - s_ego
-    v_err = v_ref + cfg.k_position * pos_err - ego.speed_mps
-    integral = memory.integral_m + v_err * dt_s
-    derivative = (v_err - memory.last_error_mps) / dt_s
-    accel = a_ff + cfg.kp_speed * v_err + cfg.ki_speed * integral + cfg.kd_speed * derivative
+    v_ref = _speed_at(ref_times, ref_arc, elapsed_s)
+    a_ff = (_speed_at(ref_times, ref_arc, elapsed_s + dt_s) - v_ref) / dt_s
+    pos_err = np.interp(elapsed_s, ref_times, ref_arc) - s_ego
+    v_err = v_ref + k_position * pos_err - ego[3]
+    integral = memory[0] + v_err * dt_s
+    derivative = (v_err - memory[1]) / dt_s
+    accel = a_ff + kp * v_err + ki * integral + kd * derivative
     # Lateral: pure pursuit towards the lookahead point.
-    lookahead = max(cfg.min_lookahead_m, cfg.lookahead_time_s * ego.speed_mps)
-    gx, gy = ref.point_at(s_ego + lookahead)
-    dx, dy = gx - ego.x_m, gy - ego.y_m
-    c, s = math.cos(ego.yaw_rad), math.sin(ego.yaw_rad)
+    gx, gy = point_at(ref_xy, ref_arc, s_ego + max(min_lookahead, lookahead_time * ego[3]))
+    dx, dy = gx - ego[0], gy - ego[1]
+    c, s = math.cos(ego[2]), math.sin(ego[2])
     lx, ly = c * dx + s * dy, -s * dx + c * dy
-    dist2 = max(lx * lx + ly * ly, 1e-6)
-    steer_des = math.atan(vehicle.wheelbase_m * 2.0 * ly / dist2)
-    steer_des = min(max(steer_des, -vehicle.max_steer_rad), vehicle.max_steer_rad)
-    return Control(accel, (steer_des - ego.steer_rad) / dt_s), TrackerState(integral, v_err)
+    steer_des = math.atan(wheelbase_m * 2.0 * ly / max(lx * lx + ly * ly, 1e-6))
+    steer_des = min(max(steer_des, -max_steer_rad), max_steer_rad)
+    return accel, (steer_des - ego[6]) / dt_s, integral, v_err

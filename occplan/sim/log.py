@@ -54,16 +54,21 @@ class LogTrack:
         yaw = wrap_angle(np.interp(t, self.times_us, self.yaw_rad))
         return np.column_stack([x, y, yaw])
 
+    def vectors_at(self, times_us: np.ndarray) -> np.ndarray:
+        """(N,) times -> (N, 7) logged ego vectors (``dynamics.EGO_FIELDS``): pose and speed interpolated,
+        acceleration and yaw rate from central differences over 0.1 s, steering 0."""
+        t = np.asarray(times_us, dtype=np.float64)
+        ahead, behind, knots = t + 50_000, t - 50_000, self.times_us  # central differences over 0.1 s
+        out = np.zeros((len(t), 7))
+        out[:, :3] = self.poses_at(t)
+        out[:, 3] = np.interp(t, knots, self.speed_mps)
+        out[:, 4] = (np.interp(ahead, knots, self.speed_mps) - np.interp(behind, knots, self.speed_mps)) / 0.1
+        out[:, 5] = (np.interp(ahead, knots, self.yaw_rad) - np.interp(behind, knots, self.yaw_rad)) / 0.1
+        return out
+
     def state_at(self, time_us: int) -> EgoState:
-        """Logged ego state at ``time_us`` (speed and acceleration from the interpolated log)."""
-        x, y, yaw = self.poses_at(np.array([time_us]))[0]
-        speed = float(np.interp(time_us, self.times_us, self.speed_mps))
-        dt_us = 50_000
-        s0, s1 = np.interp([time_us - dt_us, time_us + dt_us], self.times_us, self.speed_mps)
-        y0, y1 = np.interp([time_us - dt_us, time_us + dt_us], self.times_us, self.yaw_rad)
-        return EgoState(
-            int(time_us), float(x), float(y), float(yaw), speed, float((s1 - s0) / 0.1), float((y1 - y0) / 0.1)
-        )
+        """Logged ego state at ``time_us`` (see ``vectors_at``)."""
+        return EgoState(int(time_us), *(float(v) for v in self.vectors_at(np.array([time_us]))[0]))
 
     def future(self, world_from_ego: Pose, time_us: int, sampling: TrajectorySampling) -> Trajectory:
         """The logged waypoints after ``time_us`` in the ego frame ``world_from_ego`` (clamped at the log's end)."""

@@ -1,39 +1,45 @@
 """The stateless simulation core shared by the Gymnasium env and the evaluation harness.
 
-``Simulator`` holds only its configuration; every method takes a frozen ``SimState`` and returns a
-new one (or an observation). One decision = ``config.substeps`` substeps of ``config.dt_s``.
+``Simulator`` holds only its configuration (and constants derived from it); every method takes a
+frozen ``SimState`` and returns a new one (or an observation). One decision = ``config.substeps``
+substeps of ``config.dt_s``, run in one numba call (``occplan.sim.kernel.advance``) under log replay.
+Per-scenario arrays (agent table, logged ego, route, drivable raster) are built on a scenario's first
+reset and shared by later resets with the same world.
 """
 
 from __future__ import annotations
 
-import inspect
+import math
+import weakref
 from dataclasses import replace
 from functools import cache
 
 import numpy as np
 
 from occplan.interfaces import PlannerInput, SensorRequest
-from occplan.sim.agents import AgentArrays, IDMTracks, idm_boxes, idm_init, idm_step
-from occplan.sim.collision import box_corners, boxes_overlap, ego_corners, occupancy_collision, offroad_distance_m
+from occplan.sim import kernel
+from occplan.sim.agent_table import AgentTable
+from occplan.sim.agents import AgentArrays, IDMState, IDMTracks, idm_step
+from occplan.sim.collision import ego_geometry, nonground_table
 from occplan.sim.config import SimConfig
-from occplan.sim.controller import Reference, TrackerState, track
+from occplan.sim.controller import Reference, tracker_gains
 from occplan.sim.drivable import DrivableRaster
-from occplan.sim.dynamics import Control, bicycle_step
+from occplan.sim.dynamics import Control, ego_state, vehicle_limits
 from occplan.sim.log import LogTrack
 from occplan.sim.route import Route
-from occplan.sim.state import SimContext, SimState
+from occplan.sim.state import SceneArrays, SimContext, SimState, Trace
 from occplan.types import (
-    AgentBox,
     CameraFrame,
     EpisodeLog,
     Frame,
+    GridSpec,
+    LabelSet,
     LidarSweep,
     OccupancyFrame,
     OccupancyPrediction,
     Pose,
     Scenario,
     SensorFrame,
-    StepRecord,
     Trajectory,
     TrajectorySampling,
     se2_transform,
@@ -41,6 +47,8 @@ from occplan.types import (
 from occplan.world import World
 
 _DRIVABLE_MARGIN_M = 60.0
+_NO_MAP = np.zeros((0, 0), np.float32)
+_SCENES: weakref.WeakKeyDictionary[World, dict[tuple, SceneArrays]] = weakref.WeakKeyDictionary()
 
 
 @cache
@@ -50,18 +58,49 @@ def _source_for(dataroot: str, version: str):
     return NuScenesSource(dataroot, version)
 
 
-@cache
-def _has_fast_occupancy(world_type: type) -> bool:
-    """Whether the world's ``occupancy`` takes ``with_masks`` (the per-step path without masks)."""
-    return "with_masks" in inspect.signature(world_type.occupancy).parameters
+def collision_grid(grid: GridSpec, vehicle_length_m: float, vehicle_width_m: float, rear_to_center_m: float,
+                   z_min_m: float, z_max_m: float) -> GridSpec:  # fmt: skip
+    """The block of ``grid``'s voxels (same lattice) that overlaps the ego box between ``z_min_m`` and
+    ``z_max_m``: the occupancy-collision query."""
+    lo = np.array([rear_to_center_m - vehicle_length_m / 2, -vehicle_width_m / 2, z_min_m])
+    hi = np.array([rear_to_center_m + vehicle_length_m / 2, vehicle_width_m / 2, z_max_m])
+    origin = np.asarray(grid.range_min_m)
+    i0 = np.clip(np.floor((lo - origin) / grid.voxel_size_m).astype(int), 0, grid.shape)
+    i1 = np.clip(np.ceil((hi - origin) / grid.voxel_size_m).astype(int), 0, grid.shape)
+    range_min = tuple(float(v) for v in origin + i0 * grid.voxel_size_m)
+    return GridSpec(f"{grid.name}:ego_box", range_min, grid.voxel_size_m, tuple(int(v) for v in i1 - i0), grid.frame)
+
+
+def scene_arrays(scenario: Scenario, world: World, config: SimConfig) -> SceneArrays:
+    """The per-scenario arrays on the substep rows of ``config`` (cached per world and scenario)."""
+    key = (scenario.name, scenario.token, config.dt_us, config.substeps)
+    cached = _SCENES.setdefault(world, {})
+    if key not in cached:
+        log = LogTrack.from_scenario(scenario)
+        n_decisions = (log.end_us - log.start_us) // round(config.decision_dt_s * 1e6)
+        times = log.start_us + config.dt_us * np.arange(n_decisions * config.substeps + 1, dtype=np.int64)
+        drivable = None
+        if scenario.map.drivable_wkb is not None:
+            drivable = DrivableRaster.from_wkb(scenario.map.drivable_wkb, log.xy_m, _DRIVABLE_MARGIN_M)
+        table = AgentTable.from_world(world, times)
+        cached[key] = SceneArrays(log, Route.from_log(log.xy_m), drivable, table, log.vectors_at(times))
+    return cached[key]
 
 
 class Simulator:
     """Closed- or open-loop simulation of one scenario at a time (see ``SimConfig``)."""
 
     def __init__(self, config: SimConfig | None = None) -> None:
-        self.config = config or SimConfig()
+        self.config = cfg = config or SimConfig()
         self.sampling = TrajectorySampling()
+        v = cfg.vehicle
+        self._gains = tracker_gains(cfg.tracker)
+        self._limits = vehicle_limits(v, cfg.tracker.max_steer_rate_radps)
+        self._geometry = ego_geometry(v)
+        self._collision_grid = collision_grid(
+            cfg.grid, v.length_m, v.width_m, v.rear_axle_to_center_m, cfg.occ_z_min_m, cfg.occ_z_max_m
+        )
+        self._nonground = nonground_table(LabelSet.occ3d())
 
     # --- episode -------------------------------------------------------------------------
     def reset(self, scenario: Scenario, seed: int, world: World | None = None, source=None) -> SimState:
@@ -73,32 +112,22 @@ class Simulator:
 
             source = source or _source_for(scenario.dataroot, scenario.version)
             world = open_world(source, scenario)
-        log = LogTrack.from_scenario(scenario)
-        route = Route.from_log(log.xy_m)
-        drivable = None
-        if scenario.map.drivable_wkb is not None:
-            drivable = DrivableRaster.from_wkb(scenario.map.drivable_wkb, log.xy_m, _DRIVABLE_MARGIN_M)
-        rng = np.random.default_rng(seed)
-        decision_us = round(cfg.decision_dt_s * 1e6)
-        idm = None
-        if cfg.agents == "idm":
-            times = np.arange(log.start_us, log.end_us + 1, decision_us, dtype=np.int64)
-            idm = IDMTracks.from_world(world, times, cfg.idm, rng)
-        ctx = SimContext(cfg, scenario, world, log, route, drivable, idm, int(seed), source)
-        frame0 = scenario.frames[0]
-        ego = log.state_at(log.start_us)
-        idm_state = idm_init(idm) if idm is not None else None
+        scene = scene_arrays(scenario, world, cfg)
+        idm = IDMTracks.from_table(scene.table, cfg.idm, np.random.default_rng(seed)) if cfg.agents == "idm" else None
+        ctx = SimContext(cfg, scenario, world, scene, idm, int(seed), source)
+        ego_vec = scene.log_ego[0]
+        idm_state = None
         if idm is not None:  # start the vehicles present at t0 at their logged position and speed
             idm_state = idm_step(
-                idm, idm_state, log.start_us, 0.0, AgentArrays.from_boxes(()), ego, cfg.vehicle, cfg.idm
-            )
-        agents = self._agents_at(ctx, idm_state, ego.time_us)
-        history = self._initial_history(frame0, ego, cfg.history_len)
-        record = StepRecord(ego.time_us, ego, agents, log_ego=ego, command=frame0.command)
-        s0, _ = route.project(np.array([[ego.x_m, ego.y_m]]))
+                idm, scene.table, IDMState.initial(idm), 0, 0.0, AgentArrays.replayed(scene.table, 0, idm.replayed),
+                self._ego_box(ego_vec), cfg.idm,
+            )  # fmt: skip
+        frame0 = scenario.frames[0]
+        trace = Trace(None, 0, ego_vec[None].copy(), frame0.command, idm=(idm_state,) if idm is not None else None)
+        s0, _ = scene.route.project(ego_vec[None, :2])
         state = SimState(
-            ctx, 0, ego, agents, AgentArrays.from_boxes(agents), TrackerState(), idm_state, (record,), history,
-            None, False, False, float(s0[0]),
+            ctx, 0, 0, ego_state(scene.log.start_us, ego_vec), np.zeros(2), idm_state, trace,
+            self._initial_history(frame0, ego_vec, cfg.history_len), False, False, float(s0[0]),
         )  # fmt: skip
         return self._check_occupancy(state)
 
@@ -106,30 +135,31 @@ class Simulator:
         """Advance one decision following ``trajectory`` (ego frame of ``state``)."""
         if trajectory.sampling != self.sampling:
             raise ValueError(f"Simulator.step: trajectory sampling {trajectory.sampling} != {self.sampling}")
-        ref = Reference.from_plan(trajectory, state.ego)
-        cfg = self.config
-
-        def controller(ego, elapsed_s, memory):
-            return track(ego, ref, elapsed_s, memory, cfg.tracker, cfg.vehicle, cfg.dt_s)
-
-        return self._advance(state, controller, trajectory)
+        return self._advance(state, kernel.TRACK, Reference.from_plan(trajectory, state.ego), _NO_CONTROL, trajectory)
 
     def step_control(self, state: SimState, control: Control) -> SimState:
         """Advance one decision holding a direct ``control`` (acceleration, steering rate)."""
-        return self._advance(state, lambda ego, elapsed_s, memory: (control, memory), None)
+        held = np.array([control.accel_mps2, control.steer_rate_radps], np.float64)
+        return self._advance(state, kernel.HOLD, _NO_REFERENCE, held, None)
 
     def done(self, state: SimState) -> bool:
         """True once the log has no room for another decision (truncation at the log's end)."""
         return state.decision >= state.context.num_decisions
 
     # --- observations --------------------------------------------------------------------
-    def ground_truth(self, state: SimState) -> OccupancyFrame:
-        """GT occupancy + flow in ``config.grid`` at the simulated pose and time."""
-        if state.ground_truth is not None:
-            return state.ground_truth
-        return state.context.world.occupancy(
-            state.world_from_ego, state.time_us, self.config.grid, self._override(state)
+    def ground_truth(self, state: SimState, with_masks: bool = True) -> OccupancyFrame:
+        """GT occupancy + flow in ``config.grid`` at the simulated pose and time (cached in the state);
+        visibility masks where the world computes them, unless ``with_masks=False`` (faster)."""
+        cached = state.memo.get("gt")
+        if cached is not None and (cached.mask_lidar is not None or not with_masks or "gt_masked" in state.memo):
+            return cached
+        gt = state.context.world.occupancy(
+            state.world_from_ego, state.time_us, self.config.grid, self._override(state), with_masks=with_masks
         )
+        state.memo["gt"] = gt
+        if with_masks:
+            state.memo["gt_masked"] = True
+        return gt
 
     def observe(self, state: SimState, request: SensorRequest, privileged: bool = False) -> SensorFrame:
         """Sensors at the state: logged in open loop (when a data source is known), re-simulated in
@@ -166,14 +196,14 @@ class Simulator:
 
     def keyframe(self, state: SimState) -> Frame:
         """The scenario keyframe nearest in time to the state."""
-        frames = state.context.scenario.frames
-        times = np.array([f.time_us for f in frames])
-        return frames[int(np.argmin(np.abs(times - state.time_us)))]
+        log = state.context.log
+        k = int(np.argmin(np.abs(log.times_us - state.time_us)))
+        return state.context.scenario.frames[k]
 
     def pose_deviation_m(self, state: SimState) -> float:
         """Distance (m) between the simulated ego and the logged ego at the same time."""
-        log = state.context.log.state_at(state.time_us)
-        return float(np.hypot(state.ego.x_m - log.x_m, state.ego.y_m - log.y_m))
+        log_xy = state.context.scene.log_ego[state.row, :2]
+        return float(math.hypot(state.ego.x_m - log_xy[0], state.ego.y_m - log_xy[1]))
 
     def episode_log(self, state: SimState) -> EpisodeLog:
         ctx = state.context
@@ -183,101 +213,143 @@ class Simulator:
         )  # fmt: skip
 
     # --- internals -----------------------------------------------------------------------
-    def _advance(self, state: SimState, controller, plan: Trajectory | None) -> SimState:
+    def _advance(
+        self, state: SimState, driver: int, ref: Reference, control: np.ndarray, plan: Trajectory | None
+    ) -> SimState:
         ctx, cfg = state.context, self.config
-        records = list(state.records)
-        if plan is not None:
-            records[-1] = replace(records[-1], plan=plan)
-        command = self.keyframe(state).command
-        ego, memory, idm_state = state.ego, state.tracker, state.idm
-        agents, arrays = state.agents, state.agent_arrays
-        collided, offroad = state.collided, state.offroad
-        for i in range(cfg.substeps):
-            t_next = ego.time_us + cfg.dt_us
-            if cfg.mode == "open":
-                new_ego = ctx.log.state_at(t_next)
-            else:
-                control, memory = controller(ego, i * cfg.dt_s, memory)
-                new_ego = bicycle_step(ego, control, cfg.dt_s, cfg.vehicle, cfg.tracker.max_steer_rate_radps)
-            if idm_state is not None:
-                idm_state = idm_step(ctx.idm, idm_state, ego.time_us, cfg.dt_s, arrays, ego, cfg.vehicle, cfg.idm)
-            agents = self._agents_at(ctx, idm_state, t_next)
-            arrays = AgentArrays.from_boxes(agents)
-            corners = box_corners(arrays.center_m[:, :2], arrays.size_m[:, :2], arrays.yaw_rad)
-            collided |= bool(np.any(boxes_overlap(ego_corners(new_ego, cfg.vehicle), corners)))
-            if ctx.drivable is not None:
-                offroad |= offroad_distance_m(new_ego, cfg.vehicle, ctx.drivable) > cfg.offroad_tolerance_m
-            log_ego = ctx.log.state_at(t_next) if t_next <= ctx.log.end_us else None
-            records.append(StepRecord(t_next, new_ego, agents, log_ego=log_ego, command=command))
-            ego = new_ego
-        history = np.vstack([state.history[1:], [[ego.x_m, ego.y_m, ego.yaw_rad]]])
-        s, _ = ctx.route.project(np.array([[ego.x_m, ego.y_m]]))
+        if self.done(state):
+            raise ValueError(f"Simulator.step: scenario {ctx.scenario.name} is over (decision {state.decision})")
+        if cfg.mode == "open":
+            driver = kernel.LOG
+        scene, first = ctx.scene, state.row + 1
+        rows = slice(first, first + cfg.substeps)
+        drivable = ctx.drivable
+        raster = (drivable.outside_m, drivable.origin_m, drivable.cell_m) if drivable else (_NO_MAP, _ORIGIN, 1.0)
+        args = (ref.xy_m, ref.times_s, ref.arc_m, control)
+        consts = (self._gains, self._limits, self._geometry, cfg.dt_s)
+        ego0 = state.trace.ego[-1]
+        idm_states = None
+        if ctx.idm is None:
+            t = scene.table
+            egos, memory, hit, outside = kernel.advance(
+                ego0, driver, *args, state.tracker, scene.log_ego[rows], *consts,
+                t.center_m[rows, :, :2], t.size_m[:, :2], t.yaw_rad[rows], t.present[rows], *raster,
+            )  # fmt: skip
+        else:
+            egos, memory, hit, outside, idm_states = self._advance_idm(state, driver, args, consts, raster)
+        ego = ego_state(ctx.log.start_us + (first + cfg.substeps - 1) * cfg.dt_us, egos[-1])
+        trace = Trace(state.trace, first, egos, self.keyframe(state).command, plan, idm_states)
+        s, _ = ctx.route.project(egos[-1:, :2])
         new = SimState(
-            ctx, state.decision + 1, ego, agents, arrays, memory, idm_state, tuple(records), history, None,
-            collided, offroad, float(s[0]),
+            ctx, state.decision + 1, first + cfg.substeps - 1, ego, memory, idm_states[-1] if idm_states else None,
+            trace, np.vstack([state.history[1:], egos[-1:, :3]]), state.collided or bool(hit.any()),
+            state.offroad or bool(np.any(outside > cfg.offroad_tolerance_m)), float(s[0]),
         )  # fmt: skip
         return self._check_occupancy(new)
 
+    def _advance_idm(self, state: SimState, driver: int, args, consts, raster):
+        """The substeps one at a time: IDM vehicles move from row r to r + 1 (seeing the ego at r),
+        then the ego moves and is checked against every agent at r + 1."""
+        ctx, cfg = state.context, self.config
+        table, idm = ctx.scene.table, state.idm
+        ego, memory = state.trace.ego[-1], state.tracker
+        egos, hits, outside, idm_states = [], [], [], []
+        for i in range(cfg.substeps):
+            row = state.row + i
+            idm = idm_step(ctx.idm, table, idm, row, cfg.dt_s, ctx.agent_arrays(row, idm), self._ego_box(ego), cfg.idm)
+            agents = ctx.agent_arrays(row + 1, idm)
+            ref_xy, ref_times, ref_arc, control = args
+            e, memory, hit, out = kernel.advance(
+                ego, driver, ref_xy, ref_times - i * cfg.dt_s, ref_arc, control, memory,
+                ctx.scene.log_ego[row + 1 : row + 2], *consts, agents.center_m[None, :, :2], agents.size_m[:, :2],
+                agents.yaw_rad[None], np.ones((1, len(agents.yaw_rad)), bool), *raster,
+            )  # fmt: skip
+            ego = e[0]
+            egos.append(e[0])
+            hits.append(hit[0])
+            outside.append(out[0])
+            idm_states.append(idm)
+        return np.array(egos), memory, np.array(hits), np.array(outside), tuple(idm_states)
+
+    def _ego_box(self, ego: np.ndarray) -> np.ndarray:
+        """(7,) ego box centre x, y, yaw, width, length, vx, vy (for the IDM leader search)."""
+        c, s = math.cos(ego[2]), math.sin(ego[2])
+        w, length, ahead = self._geometry
+        return np.array([ego[0] + ahead * c, ego[1] + ahead * s, ego[2], w, length, ego[3] * c, ego[3] * s])
+
     def _check_occupancy(self, state: SimState) -> SimState:
-        """With ``occupancy_collision``: GT occupancy at the pose, cached in the state, and the
-        last record's ``occ_collision``."""
-        cfg = self.config
-        if not cfg.occupancy_collision:
+        """With ``occupancy_collision``: the static GT occupancy of the ego box's voxel block at the
+        pose (agents are checked exactly by the box test); a hit marks the trace and latches ``collided``."""
+        if not self.config.occupancy_collision:
             return state
-        gt = self.ground_truth(state)
-        hit = occupancy_collision(gt, cfg.vehicle, cfg.occ_z_min_m, cfg.occ_z_max_m)
-        records = state.records
-        if hit:
-            records = (*records[:-1], replace(records[-1], occ_collision=True))
-        return replace(state, ground_truth=gt, records=records, collided=state.collided or hit)
+        block = state.context.world.occupancy(
+            state.world_from_ego, state.time_us, self._collision_grid, agents=(), with_masks=False
+        )
+        if not np.any(self._nonground[block.semantics]):
+            return state
+        return replace(state, trace=replace(state.trace, occ_collision=True), collided=True, memo={})
 
     @staticmethod
-    def _initial_history(frame0: Frame, ego, length: int) -> np.ndarray:
+    def _initial_history(frame0: Frame, ego: np.ndarray, length: int) -> np.ndarray:
         """(length, 3) world (x, y, yaw) of the logged keyframes before the start, padded with the
         oldest, ending with the start pose."""
         past = se2_transform(frame0.ego_history, frame0.world_from_ego) if len(frame0.ego_history) else np.zeros((0, 3))
-        poses = np.vstack([past, [[ego.x_m, ego.y_m, ego.yaw_rad]]])[-length:]
+        poses = np.vstack([past, ego[None, :3]])[-length:]
         return np.vstack([np.repeat(poses[:1], length - len(poses), axis=0), poses])
-
-    def _agents_at(self, ctx: SimContext, idm_state, time_us: int) -> tuple[AgentBox, ...]:
-        logged = ctx.world.agent_boxes(time_us)
-        if ctx.idm is None:
-            return logged
-        driven = ctx.idm.instances
-        return tuple(b for b in logged if b.instance not in driven) + idm_boxes(ctx.idm, idm_state, time_us)
 
     def _override(self, state: SimState):
         """Agent boxes to hand to World queries: None (the world's own tracks) under log replay."""
         return state.agents if state.context.idm is not None else None
 
+    def _recent(self, state: SimState, n: int) -> list[tuple[int, np.ndarray, object]]:
+        """The last ``n`` substeps, newest first: (row, ego vector, IDM state or None)."""
+        out, trace = [], state.trace
+        while trace is not None and len(out) < n:
+            for i in range(len(trace.ego) - 1, -1, -1):
+                if len(out) < n:
+                    out.append((trace.first_row + i, trace.ego[i], trace.idm[i] if trace.idm is not None else None))
+            trace = trace.parent
+        return out
+
     def _lidar(self, state: SimState, frame: Frame, n_sweeps: int) -> LidarSweep:
         """Re-cast LiDAR at the last ``n_sweeps`` substep poses (0.1 s apart), in the current ego frame."""
         ctx = state.context
         ego_from_world = state.world_from_ego.inverse()
-        records = state.records[-n_sweeps:][::-1]
         pts, lags, origins, index = [], [], [], []
-        for k, rec in enumerate(records):
-            pose = Pose.from_xy_yaw(rec.ego.x_m, rec.ego.y_m, rec.ego.yaw_rad, ctx.log.z_at(rec.time_us))
-            agents = rec.agents if ctx.idm is not None else None
-            scan = ctx.world.lidar_scan(pose, rec.time_us, agents)
+        for k, (row, ego, idm) in enumerate(self._recent(state, n_sweeps)):
+            t = ctx.log.start_us + row * self.config.dt_us
+            pose = Pose.from_xy_yaw(ego[0], ego[1], ego[2], ctx.log.z_at(t))
+            agents = ctx.agent_boxes(row, idm) if ctx.idm is not None else None
+            scan = ctx.world.lidar_scan(pose, t, agents)
             cur_from_lidar = ego_from_world @ pose @ frame.ego_from_lidar
             p = scan.points_sensor.copy()
             p[:, :3] = cur_from_lidar.transform_points(p).astype(np.float32)
             pts.append(p)
-            lags.append(np.full(len(p), (state.time_us - rec.time_us) * 1e-6, np.float32))
+            lags.append(np.full(len(p), (state.time_us - t) * 1e-6, np.float32))
             origins.append(cur_from_lidar.translation_m)
             index.append(np.full(len(p), k, np.int16))
         return LidarSweep(np.concatenate(pts), np.concatenate(lags), np.array(origins), np.concatenate(index))
 
     def _cameras(self, state: SimState, frame: Frame, channels: tuple[str, ...]) -> tuple[CameraFrame, ...]:
+        """Re-rendered at the logged cameras' resolution where the world can render, else the logged images."""
         logged = {c.channel: c for c in frame.cameras}
         missing = [c for c in channels if c not in logged]
         if missing:
             raise ValueError(f"scenario {state.context.scenario.name}: keyframe has no camera {missing}")
+        by_size: dict[tuple[int, int], list[str]] = {}
+        for c in channels:
+            by_size.setdefault((logged[c].width_px, logged[c].height_px), []).append(c)
+        images = {}
         try:
-            images = state.context.world.render_cameras(
-                state.world_from_ego, state.time_us, channels, self._override(state)
-            )
+            for (w, h), group in by_size.items():
+                images |= state.context.world.render_cameras(
+                    state.world_from_ego, state.time_us, group, self._override(state), width=w, height=h
+                )
         except NotImplementedError:
             return tuple(logged[c] for c in channels)  # real logs: reuse the logged images
         return tuple(replace(logged[c], image=images[c][0], image_path=None) for c in channels)
+
+
+_NO_CONTROL = np.zeros(2)
+_ORIGIN = np.zeros(2)
+_NO_REFERENCE = Reference(np.zeros((2, 2)), np.array([0.0, 1.0]), np.zeros(2))

@@ -57,7 +57,7 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch(name):
     model.net.train()
     opt = torch.optim.Adam(model.net.parameters(), lr=2e-3)
     before = _loss(model, batch, targets)
-    for _ in range(3):
+    for _ in range(2):
         loss, parts = model.loss(model.forward(batch), targets)
         opt.zero_grad()
         loss.backward()
