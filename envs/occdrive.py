@@ -36,7 +36,7 @@ from envs.scenarios import DatasetScenarios, ScenarioSource
 from occplan.interfaces import SensorRequest
 from occplan.sim import Control, SimConfig, SimState, Simulator
 from occplan.sim.reward import reward_terms
-from occplan.types import CAMERA_CHANNELS, OccupancyPrediction, Trajectory
+from occplan.types import CAMERA_CHANNELS, OccupancyPrediction, Trajectory, se2_transform
 
 OBSERVATIONS = ("occupancy", "flow", "ego", "route", "lidar", "cameras")
 ACTION_TYPES = ("trajectory", "control")
@@ -185,7 +185,7 @@ class OccDriveEnv(gym.Env):
         if self.perception is None:
             return None
         if self.perception == "oracle":
-            gt = self.sim.ground_truth(state)
+            gt = self.sim.ground_truth(state, with_masks=False)
             return OccupancyPrediction(gt.semantics, gt.grid, gt.labels, gt.flow)
         frame = self.sim.observe(state, self._model.sensor_request(), privileged=self._model.privileged)
         return self._model.predict(frame)
@@ -217,15 +217,13 @@ class OccDriveEnv(gym.Env):
                 pts = frame.lidar.points[: self.max_lidar_points]
                 padded = np.zeros((self.max_lidar_points, 5), np.float32)
                 padded[: len(pts)] = np.clip(pts, -STATE_LIMIT, STATE_LIMIT)
-                obs["lidar_points"], obs["lidar_count"] = padded, np.int64(len(pts))
+                obs["lidar_points"], obs["lidar_count"] = padded, np.asarray(len(pts), np.int64)
             if want_cams:
                 w, h = self.camera_size_px
                 obs["cameras"] = np.stack([np.asarray(Image.fromarray(c.load()).resize((w, h))) for c in frame.cameras])
         return obs
 
     def _history(self, state: SimState) -> np.ndarray:
-        from occplan.types import se2_transform
-
         return se2_transform(state.history, state.world_from_ego.inverse())
 
     def _info(self, terms: dict[str, float]) -> dict[str, Any]:
@@ -238,5 +236,6 @@ class OccDriveEnv(gym.Env):
             "offroad": state.offroad,
         }
         if self.rich_info:
-            info |= {"step_record": state.records[-1], "agents": state.agents, "ground_truth": state.ground_truth}
+            gt = state.memo.get("gt")
+            info |= {"step_record": state.last_record, "agents": state.agents, "ground_truth": gt}
         return info

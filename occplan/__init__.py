@@ -8,6 +8,22 @@ __version__ = "0.1.0"
 PROTOCOL_VERSION = "occplan-metrics-1"
 
 
+def _fork_safe_numba() -> None:
+    """Use numba's "workqueue" threading layer unless the user chose one: the default OpenMP layer
+    terminates a forked child (Gymnasium's async vector envs, multiprocessing pools) once the
+    parent has run a parallel kernel; workqueue survives fork."""
+    import os
+    import sys
+
+    if "numba" in sys.modules:
+        from numba import config
+
+        if config.THREADING_LAYER == "default":
+            config.THREADING_LAYER = "workqueue"
+    else:
+        os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+
 def _register_envs() -> None:
     """Register ``OccDrive-v0`` with Gymnasium once (the entry point is imported lazily)."""
     import gymnasium
@@ -16,4 +32,5 @@ def _register_envs() -> None:
         gymnasium.register(id="OccDrive-v0", entry_point="envs.occdrive:OccDriveEnv")
 
 
+_fork_safe_numba()
 _register_envs()

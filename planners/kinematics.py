@@ -19,22 +19,21 @@ def fine_times(sampling: TrajectorySampling, per_interval: int) -> np.ndarray:
 
 
 def speed_profiles(
-    v0_mps: float, accel_mps2: np.ndarray, v_max_mps: float, t_s: np.ndarray
+    v0_mps: float, a0_mps2: float, accel_mps2: np.ndarray, v_max_mps: float, t_s: np.ndarray, ramp_s: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Constant-acceleration speed profiles, clipped to [0, max(v_max, v0)].
+    """Speed profiles whose acceleration moves linearly from the current ``a0_mps2`` to ``accel_mps2``
+    (N,) over ``ramp_s`` (jerk |accel - a0| / ramp_s) then holds, speed clipped to [0, max(v_max, v0)].
 
-    ``accel_mps2`` (N,), ``t_s`` (M,) increasing from 0 -> travelled distance (N, M) and speed (N, M).
-    Travel is the exact integral of the clipped linear speed.
+    ``t_s`` (M,) increasing from 0 -> travelled distance (N, M) and speed (N, M), integrated with the
+    trapezoid rule on ``t_s`` (exact for the speed, second order for the travel).
     """
     a = np.asarray(accel_mps2, dtype=np.float64)[:, None]
     t = np.asarray(t_s, dtype=np.float64)[None, :]
-    cap = max(v_max_mps, v0_mps)
-    v = np.clip(v0_mps + a * t, 0.0, cap)
-    safe_a = np.where(a == 0, 1.0, a)
-    # time at which the clip engages (stop or cap), infinity when it never does
-    t_clip = np.maximum(np.where(a < 0, v0_mps / -safe_a, np.where(a > 0, (cap - v0_mps) / safe_a, np.inf)), 0.0)
-    tc = np.minimum(t, t_clip)
-    travel = v0_mps * tc + 0.5 * a * tc**2 + v * (t - tc)
+    r = np.minimum(t, ramp_s)
+    dv = a * t + (a0_mps2 - a) * (r - r**2 / (2 * ramp_s))  # integral of the ramped acceleration
+    v = np.clip(v0_mps + dv, 0.0, max(v_max_mps, v0_mps))
+    dt = np.diff(t_s)
+    travel = np.concatenate([np.zeros((len(a), 1)), np.cumsum(0.5 * (v[:, 1:] + v[:, :-1]) * dt, axis=1)], axis=1)
     return travel, v
 
 

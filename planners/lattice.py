@@ -14,9 +14,10 @@ from planners.route import Path, blend_lateral
 
 @dataclass(frozen=True)
 class LatticeConfig:
-    """Constant accelerations (m/s^2) x final curvatures (1/m) reached after ``curvature_ramp_s``
-    from the current curvature; route candidates use the same accelerations x ``route_offsets_m``,
-    reached after ``max(min_blend_m, blend_time_s * speed)`` of travel. Speeds stay in
+    """Accelerations (m/s^2, reached from the current one after ``accel_ramp_s``) x final curvatures
+    (1/m, reached from the current curvature after ``curvature_ramp_s``); route candidates use the
+    same accelerations x ``route_offsets_m``, reached after ``max(min_blend_m, blend_time_s * speed)``
+    of travel. Speeds stay in
     [0, max(speed_limit_mps, current speed)]. Candidates are integrated with ``integration_steps``
     steps per waypoint interval and kept at ``check_steps`` poses per interval (a divisor of it)."""
 
@@ -25,6 +26,7 @@ class LatticeConfig:
         -0.2, -0.12, -0.07, -0.04, -0.02, -0.01, 0.0, 0.01, 0.02, 0.04, 0.07, 0.12, 0.2,
     )  # fmt: skip
     curvature_ramp_s: float = 1.0
+    accel_ramp_s: float = 0.8
     route_offsets_m: tuple[float, ...] = (0.0, -0.75, 0.75, -1.5, 1.5, -3.0, 3.0)
     min_blend_m: float = 8.0
     blend_time_s: float = 2.0
@@ -63,7 +65,7 @@ def curvature_lattice(ego: EgoState, sampling: TrajectorySampling, cfg: LatticeC
     t = fine_times(sampling, cfg.integration_steps)
     keep = slice(cfg.integration_steps // cfg.check_steps, None, cfg.integration_steps // cfg.check_steps)
     acc, kap = (g.ravel() for g in np.meshgrid(cfg.accels_mps2, cfg.curvatures_1pm, indexing="ij"))
-    _, v = speed_profiles(max(ego.speed_mps, 0.0), acc, cfg.speed_limit_mps, t)
+    _, v = speed_profiles(max(ego.speed_mps, 0.0), ego.accel_mps2, acc, cfg.speed_limit_mps, t, cfg.accel_ramp_s)
     poses = integrate_curvature(v, current_curvature(ego), kap, t, cfg.curvature_ramp_s)[:, keep]
     poses[..., 2] = wrap_angle(poses[..., 2])
     return Candidates(poses, v[:, keep], acc, cfg.check_steps)
@@ -82,11 +84,13 @@ def follow_path(
 
 def route_candidates(ego: EgoState, path: Path, sampling: TrajectorySampling, cfg: LatticeConfig) -> Candidates:
     """Each acceleration profile along the route at each lateral offset."""
-    t = fine_times(sampling, cfg.check_steps)[1:]
+    t = fine_times(sampling, cfg.integration_steps)
+    keep = slice(cfg.integration_steps // cfg.check_steps, None, cfg.integration_steps // cfg.check_steps)
     acc = np.repeat(np.asarray(cfg.accels_mps2), len(cfg.route_offsets_m))
     offsets = np.tile(np.asarray(cfg.route_offsets_m), len(cfg.accels_mps2))
     v0 = max(ego.speed_mps, 0.0)
-    travel, v = speed_profiles(v0, acc, cfg.speed_limit_mps, t)
+    travel, v = speed_profiles(v0, ego.accel_mps2, acc, cfg.speed_limit_mps, t, cfg.accel_ramp_s)
+    travel, v = travel[:, keep], v[:, keep]
     poses = follow_path(path, v0, travel, offsets, cfg.min_blend_m, cfg.blend_time_s)
     return Candidates(poses, v, acc, cfg.check_steps)
 

@@ -3,7 +3,8 @@
 Candidates = constant-acceleration speed profiles x curvatures, plus route-following candidates at
 lateral offsets (``planners.lattice``). Each is scored against the occupancy forecast (obstacles moved
 with their flow to every waypoint time): collision (weighted by speed, earlier = worse), clearance,
-drivable area, sidewalk, progress along the route, route deviation and comfort. The cheapest wins.
+drivable area, sidewalk, progress along the route, route deviation, comfort and consistency with the
+previous decision's plan. The cheapest wins.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from occplan.interfaces import Planner, PlannerInput
-from occplan.types import Trajectory, VehicleParams
+from occplan.types import Scenario, Trajectory, VehicleParams
 from planners import costs
+from planners.consistency import PreviousPlan
 from planners.footprint import Footprint
 from planners.kinematics import ComfortBounds, motion_profile
 from planners.lattice import Candidates, LatticeConfig, lattice_with_route
@@ -34,7 +36,10 @@ class OccSamplerConfig:
     sidewalk: ``w_sidewalk`` per waypoint fully on sidewalk; progress: ``-w_progress_per_m`` per metre
     along the route; route deviation: ``w_lateral_per_m2`` x mean squared offset and
     ``w_heading_per_rad2`` x mean squared heading error; comfort: ``w_comfort`` per unit of normalised
-    nuPlan bound violation plus ``w_accel_per_mps2_sq`` x squared profile acceleration.
+    nuPlan bound violation plus ``w_accel_per_mps2_sq`` x squared profile acceleration plus
+    ``w_jerk_per_mps2_sq`` x squared change from the current acceleration; consistency:
+    ``w_consistency_per_m2`` x mean squared distance to the previous decision's plan at the same times;
+    headway: ``w_ttc`` per waypoint whose constant-velocity projection over ``ttc_s`` hits an obstacle.
     """
 
     lattice: LatticeConfig = field(default_factory=LatticeConfig)
@@ -43,8 +48,8 @@ class OccSamplerConfig:
     comfort: ComfortBounds = field(default_factory=ComfortBounds)
     w_collision: float = 1000.0
     collision_decay: float = 0.85
-    w_clearance: float = 20.0
-    clearance_margin_m: float = 0.6
+    w_clearance: float = 100.0
+    clearance_margin_m: float = 0.5
     w_offroad_per_m: float = 60.0
     offroad_tolerance_m: float = 0.05
     w_sidewalk: float = 20.0
@@ -53,6 +58,10 @@ class OccSamplerConfig:
     w_heading_per_rad2: float = 5.0
     w_comfort: float = 10.0
     w_accel_per_mps2_sq: float = 0.3
+    w_jerk_per_mps2_sq: float = 0.5
+    w_consistency_per_m2: float = 0.3
+    w_ttc: float = 30.0
+    ttc_s: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -65,9 +74,15 @@ class ScoredCandidates:
 
 
 def score_candidates(
-    cand: Candidates, scene: SceneForecast, path: Path | None, inp: PlannerInput, cfg: OccSamplerConfig
+    cand: Candidates,
+    scene: SceneForecast,
+    path: Path | None,
+    inp: PlannerInput,
+    cfg: OccSamplerConfig,
+    previous: np.ndarray | None = None,
 ) -> ScoredCandidates:
-    """Cost of each candidate; ``scene`` steps must match the candidates' pose times."""
+    """Cost of each candidate; ``scene`` steps must match the candidates' pose times; ``previous``
+    (T-1, 3) the previous plan at the times of waypoints 0..T-2 (``PreviousPlan.overlap``) or None."""
     fp = Footprint.from_vehicle(cfg.vehicle)
     r = cand.per_waypoint
     steps = np.arange(cand.poses.shape[1]) + 1
@@ -78,6 +93,7 @@ def score_candidates(
     off = costs.offroad_m(scene, cand.poses, fp)
     side = costs.sidewalk_share(scene, wp, fp)
     route = costs.route_progress(path, wp)
+    ttc = costs.time_to_collision_violated(scene, wp, wp_steps, cand.speeds_mps[:, r - 1 :: r], fp, cfg.ttc_s, 2)
     ego = inp.ego_state
     motion = motion_profile(wp, inp.sampling.interval_s, ego.speed_mps, ego.accel_mps2, ego.yaw_rate_radps)
     terms = {
@@ -88,8 +104,15 @@ def score_candidates(
         "progress": -cfg.w_progress_per_m * route.progress_m,
         "route": cfg.w_lateral_per_m2 * (route.lateral_m**2).mean(axis=1)
         + cfg.w_heading_per_rad2 * (route.heading_error_rad**2).mean(axis=1),
-        "comfort": cfg.w_comfort * cfg.comfort.violation(motion) + cfg.w_accel_per_mps2_sq * cand.accel_mps2**2,
+        "comfort": cfg.w_comfort * cfg.comfort.violation(motion)
+        + cfg.w_accel_per_mps2_sq * cand.accel_mps2**2
+        + cfg.w_jerk_per_mps2_sq * (cand.accel_mps2 - ego.accel_mps2) ** 2,
+        "ttc": cfg.w_ttc * ttc.sum(axis=1),
+        "consistency": np.zeros(len(cand)),
     }
+    if previous is not None:
+        gap = wp[:, :-1, :2] - previous[None, :, :2]
+        terms["consistency"] = cfg.w_consistency_per_m2 * (gap**2).sum(axis=2).mean(axis=1)
     return ScoredCandidates(cand, sum(terms.values()), terms)
 
 
@@ -101,6 +124,10 @@ class OccSamplerPlanner(Planner):
     def __init__(self, config: OccSamplerConfig | None = None) -> None:
         super().__init__()
         self.config = config or OccSamplerConfig()
+        self._previous: PreviousPlan | None = None
+
+    def reset(self, scenario: Scenario | None) -> None:
+        self._previous = None
 
     def evaluate(self, inp: PlannerInput) -> ScoredCandidates:
         """Build the forecast, the candidates and their costs (exposed for inspection and tests)."""
@@ -111,9 +138,12 @@ class OccSamplerPlanner(Planner):
         scene = build_scene(inp.occupancy, step_s, n_steps, fp.corners_m, inp.drivable_bev, cfg.scene)
         path = Path.from_polyline(inp.route_xy_m)
         cand = lattice_with_route(inp.ego_state, path, inp.sampling, cfg.lattice)
-        return score_candidates(cand, scene, path, inp, cfg)
+        previous = self._previous.overlap(inp) if self._previous is not None else None
+        return score_candidates(cand, scene, path, inp, cfg, previous)
 
     def _plan(self, inp: PlannerInput) -> Trajectory:
         scored = self.evaluate(inp)
         best = int(np.argmin(scored.cost))
-        return Trajectory(np.ascontiguousarray(scored.candidates.waypoints[best]), inp.sampling)
+        plan = Trajectory(np.ascontiguousarray(scored.candidates.waypoints[best]), inp.sampling)
+        self._previous = PreviousPlan(inp.time_us, inp.ego_state, plan)
+        return plan

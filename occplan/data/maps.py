@@ -45,7 +45,8 @@ def _expansion_drivable_area(dataroot: Path, location: str, path: Path) -> Polyg
         raise DataError(f"{path}: cannot read the drivable_area layer ({type(e).__name__}: {e})") from e
     if not parts:
         raise DataError(f"{path}: field 'drivable_area' has no polygons")
-    return shapely.make_valid(shapely.union_all(parts))
+    # generated maps can hold self-touching polygons; union_all raises on invalid input
+    return shapely.make_valid(shapely.union_all(shapely.make_valid(parts)))
 
 
 def _geojson_drivable_area(path: Path) -> Polygon | MultiPolygon:

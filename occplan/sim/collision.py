@@ -1,14 +1,16 @@
-"""Ego collision checks (numba): ego box vs agent boxes (separating axes), ego box vs occupied
-non-ground voxels, and off-road (a corner of the ego box outside the drivable area)."""
+"""Ego collision checks: ego box vs agent boxes (separating axes, numba), off-road (a corner of the
+ego box outside the drivable area), and occupied non-ground voxels in a height band above the local
+ground under the ego box."""
 
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numba as nb
 import numpy as np
 
-from occplan.types import EgoState, LabelSet, OccupancyFrame, VehicleParams
+from occplan.types import EgoState, LabelSet, VehicleParams
 
 GROUND_CLASSES = ("driveable_surface", "other_flat", "sidewalk", "terrain")
 
@@ -103,19 +105,25 @@ def outside_distance(outside_m: np.ndarray, origin_m: np.ndarray, cell_m: float,
     return worst
 
 
-def nonground_table(labels: LabelSet) -> np.ndarray:
-    """(num_classes,) bool: True for occupied non-ground classes (not free, not a ground class)."""
-    ground = {labels.index(n) for n in GROUND_CLASSES if n in labels.class_names}
-    return np.array([i != labels.free_index and i not in ground for i in range(labels.num_classes)])
+@cache
+def ground_table(labels: LabelSet) -> np.ndarray:
+    """(num_classes,) bool: True for the ground classes (``GROUND_CLASSES``)."""
+    return np.isin(np.arange(labels.num_classes), [labels.index(n) for n in GROUND_CLASSES if n in labels.class_names])
 
 
-def occupancy_collision(occ: OccupancyFrame, vehicle: VehicleParams, z_min_m: float, z_max_m: float) -> bool:
-    """True when an occupied non-ground voxel of ``occ`` (grid frame = the ego frame at the ego pose)
-    overlaps the ego box between ``z_min_m`` and ``z_max_m`` above the ground (ego frame z = 0)."""
-    g = occ.grid
-    lo = np.array([vehicle.rear_axle_to_center_m - vehicle.length_m / 2, -vehicle.width_m / 2, z_min_m])
-    hi = np.array([vehicle.rear_axle_to_center_m + vehicle.length_m / 2, vehicle.width_m / 2, z_max_m])
-    i0 = np.clip(np.floor((lo - np.asarray(g.range_min_m)) / g.voxel_size_m).astype(int), 0, g.shape)
-    i1 = np.clip(np.ceil((hi - np.asarray(g.range_min_m)) / g.voxel_size_m).astype(int), 0, g.shape)
-    block = occ.semantics[i0[0] : i1[0], i0[1] : i1[1], i0[2] : i1[2]]
-    return bool(np.any(nonground_table(occ.labels)[block]))
+def obstacle_above_ground(
+    semantics: np.ndarray, labels: LabelSet, voxel_m: float, z_min_m: float, z_max_m: float
+) -> bool:
+    """True when a column of ``semantics`` (X, Y, Z) holds an occupied non-ground voxel overlapping
+    the band ``z_min_m`` .. ``z_max_m`` above its ground. A column's ground is the top of its highest
+    ground-class voxel or, without one, of its lowest occupied voxel (which then counts as ground:
+    on a slope, the road surface may carry any label)."""
+    occupied = semantics != labels.free_index
+    ground = ground_table(labels)[semantics]
+    z = semantics.shape[2]
+    k = np.arange(z)
+    top_ground = z - 1 - np.argmax(ground[..., ::-1], axis=2)
+    support = np.where(ground.any(axis=2), top_ground, np.argmax(occupied, axis=2))[..., None]
+    height = (k - support - 1) * voxel_m  # bottom of voxel k above the top of the support voxel
+    hit = occupied & ~ground & (k > support) & (height + voxel_m > z_min_m) & (height < z_max_m)
+    return bool(hit.any())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from occplan.sim.config import RewardConfig
+from occplan.sim.dynamics import EGO_FIELDS
 from occplan.sim.state import SimState
 
 # nuPlan comfort bounds (METRICS.md): longitudinal accel, |lateral accel|, |yaw rate|, |longitudinal jerk|
@@ -18,14 +19,12 @@ _JERK_MAX_MPS3 = 4.13
 
 
 def comfortable(prev: SimState, state: SimState) -> bool:
-    """True when every substep of the last decision is within the comfort bounds."""
-    n = len(state.records) - len(prev.records) + 1
-    egos = [r.ego for r in state.records[-n:]]
-    accel = np.array([e.accel_mps2 for e in egos])
-    lat = np.array([e.speed_mps * e.yaw_rate_radps for e in egos])
-    yaw_rate = np.array([e.yaw_rate_radps for e in egos])
-    dt_s = state.context.config.dt_s
-    jerk = np.diff(accel) / dt_s
+    """True when every substep of the last decision (and the jerk from ``prev``'s state into it) is
+    within the comfort bounds."""
+    egos = np.vstack([prev.trace.ego[-1:], state.trace.ego])  # (S + 1, 7) ego vectors
+    accel, yaw_rate = egos[:, EGO_FIELDS.index("accel_mps2")], egos[:, EGO_FIELDS.index("yaw_rate_radps")]
+    lat = egos[:, EGO_FIELDS.index("speed_mps")] * yaw_rate
+    jerk = np.diff(accel) / state.context.config.dt_s
     return bool(
         np.all((accel >= _ACCEL_MIN_MPS2) & (accel <= _ACCEL_MAX_MPS2))
         and np.all(np.abs(lat) <= _LAT_ACCEL_MAX_MPS2)

@@ -20,7 +20,7 @@ from occplan.interfaces import PlannerInput, SensorRequest
 from occplan.sim import kernel
 from occplan.sim.agent_table import AgentTable
 from occplan.sim.agents import AgentArrays, IDMState, IDMTracks, idm_step
-from occplan.sim.collision import ego_geometry, nonground_table
+from occplan.sim.collision import ego_geometry, obstacle_above_ground
 from occplan.sim.config import SimConfig
 from occplan.sim.controller import Reference, tracker_gains
 from occplan.sim.drivable import DrivableRaster
@@ -33,7 +33,6 @@ from occplan.types import (
     EpisodeLog,
     Frame,
     GridSpec,
-    LabelSet,
     LidarSweep,
     OccupancyFrame,
     OccupancyPrediction,
@@ -42,6 +41,7 @@ from occplan.types import (
     SensorFrame,
     Trajectory,
     TrajectorySampling,
+    VehicleParams,
     se2_transform,
 )
 from occplan.world import World
@@ -58,17 +58,18 @@ def _source_for(dataroot: str, version: str):
     return NuScenesSource(dataroot, version)
 
 
-def collision_grid(grid: GridSpec, vehicle_length_m: float, vehicle_width_m: float, rear_to_center_m: float,
-                   z_min_m: float, z_max_m: float) -> GridSpec:  # fmt: skip
-    """The block of ``grid``'s voxels (same lattice) that overlaps the ego box between ``z_min_m`` and
-    ``z_max_m``: the occupancy-collision query."""
-    lo = np.array([rear_to_center_m - vehicle_length_m / 2, -vehicle_width_m / 2, z_min_m])
-    hi = np.array([rear_to_center_m + vehicle_length_m / 2, vehicle_width_m / 2, z_max_m])
-    origin = np.asarray(grid.range_min_m)
-    i0 = np.clip(np.floor((lo - origin) / grid.voxel_size_m).astype(int), 0, grid.shape)
-    i1 = np.clip(np.ceil((hi - origin) / grid.voxel_size_m).astype(int), 0, grid.shape)
-    range_min = tuple(float(v) for v in origin + i0 * grid.voxel_size_m)
-    return GridSpec(f"{grid.name}:ego_box", range_min, grid.voxel_size_m, tuple(int(v) for v in i1 - i0), grid.frame)
+def collision_grid(grid: GridSpec, vehicle: VehicleParams, z_max_m: float) -> GridSpec:
+    """The columns of ``grid``'s voxels (same lattice) whose centres lie inside the ego box's
+    footprint, from the grid's bottom to ``z_max_m``: the occupancy-collision query."""
+    v, origin = grid.voxel_size_m, np.asarray(grid.range_min_m)
+    lo = np.array([vehicle.rear_axle_to_center_m - vehicle.length_m / 2, -vehicle.width_m / 2, origin[2]])
+    hi = np.array([vehicle.rear_axle_to_center_m + vehicle.length_m / 2, vehicle.width_m / 2, z_max_m])
+    i0 = np.ceil((lo - origin) / v - 0.5 - 1e-6).astype(int)
+    i1 = np.floor((hi - origin) / v - 0.5 + 1e-6).astype(int) + 1
+    i0[2] = 0
+    i1 = np.minimum(i1, grid.shape)
+    range_min = tuple(float(c) for c in origin + i0 * v)
+    return GridSpec(f"{grid.name}:ego_box", range_min, v, tuple(int(n) for n in i1 - i0), grid.frame)
 
 
 def scene_arrays(scenario: Scenario, world: World, config: SimConfig) -> SceneArrays:
@@ -97,10 +98,7 @@ class Simulator:
         self._gains = tracker_gains(cfg.tracker)
         self._limits = vehicle_limits(v, cfg.tracker.max_steer_rate_radps)
         self._geometry = ego_geometry(v)
-        self._collision_grid = collision_grid(
-            cfg.grid, v.length_m, v.width_m, v.rear_axle_to_center_m, cfg.occ_z_min_m, cfg.occ_z_max_m
-        )
-        self._nonground = nonground_table(LabelSet.occ3d())
+        self._collision_grid = collision_grid(cfg.grid, v, cfg.occ_z_max_m + 1.0)
 
     # --- episode -------------------------------------------------------------------------
     def reset(self, scenario: Scenario, seed: int, world: World | None = None, source=None) -> SimState:
@@ -278,14 +276,18 @@ class Simulator:
         return np.array([ego[0] + ahead * c, ego[1] + ahead * s, ego[2], w, length, ego[3] * c, ego[3] * s])
 
     def _check_occupancy(self, state: SimState) -> SimState:
-        """With ``occupancy_collision``: the static GT occupancy of the ego box's voxel block at the
-        pose (agents are checked exactly by the box test); a hit marks the trace and latches ``collided``."""
+        """With ``occupancy_collision``: the static GT occupancy of the ego box's voxel columns at the
+        pose (agents are checked exactly by the box test) holding an obstacle in the band
+        ``occ_z_min_m`` .. ``occ_z_max_m`` above the local ground marks the trace and latches ``collided``."""
         if not self.config.occupancy_collision:
             return state
         block = state.context.world.occupancy(
             state.world_from_ego, state.time_us, self._collision_grid, agents=(), with_masks=False
         )
-        if not np.any(self._nonground[block.semantics]):
+        cfg = self.config
+        if not obstacle_above_ground(
+            block.semantics, block.labels, cfg.grid.voxel_size_m, cfg.occ_z_min_m, cfg.occ_z_max_m
+        ):
             return state
         return replace(state, trace=replace(state.trace, occ_collision=True), collided=True, memo={})
 

@@ -3,7 +3,8 @@
 Static geometry: every face is sampled on a lattice about ``spacing_m`` apart, generated per query
 directly in the grid frame and only where it lies inside the grid (no stored point cloud), and the
 samples vote for their voxel's class. A voxel holding samples of several classes takes the majority class
-(ties go to the higher ``_RANK``: objects over structures over flat ground). Agents: every voxel that overlaps an agent
+(ties go to the higher ``CLASS_RANK``: objects over structures over flat ground). Agents: every voxel that
+overlaps an agent
 box (by more than 1 cm) takes the agent's class and its velocity rotated into the grid frame
 (flow, m/s); everything else is free (17). Voxelisation runs in numba.
 """
@@ -26,7 +27,7 @@ _RANK_ORDER = (  # tie-break priority of voxel classes, lowest first
     "barrier", "traffic_cone", "bicycle", "motorcycle", "pedestrian", "car", "construction_vehicle",
     "trailer", "truck", "bus",
 )  # fmt: skip
-_RANK = np.array([_RANK_ORDER.index(n) for n in _OCC3D.class_names], np.int8)
+CLASS_RANK = np.array([_RANK_ORDER.index(n) for n in _OCC3D.class_names], np.int8)
 _OVERLAP_TOLERANCE_M = 0.01
 _TOUCHED = 255  # marks a voxel holding samples while votes are counted (never a valid Occ3D label)
 
@@ -125,6 +126,21 @@ def _voxelise_lattice(  # pragma: no cover - compiled
         counts[v, :] = 0
 
 
+@nb.njit(cache=True)
+def _faces_in_box(bbox_min, bbox_max, lo, hi):  # pragma: no cover - compiled
+    """Indices of the faces whose bounding box (F, 3) meets the box [lo, hi] (3,)."""
+    out = np.empty(bbox_min.shape[0], np.int64)
+    n = 0
+    for f in range(bbox_min.shape[0]):
+        if (
+            bbox_max[f, 0] >= lo[0] and bbox_max[f, 1] >= lo[1] and bbox_max[f, 2] >= lo[2]
+            and bbox_min[f, 0] <= hi[0] and bbox_min[f, 1] <= hi[1] and bbox_min[f, 2] <= hi[2]
+        ):  # fmt: skip
+            out[n] = f
+            n += 1
+    return out[:n]
+
+
 def voxelise_static(
     lattice: SurfaceLattice, grid_from_world: Pose, grid: GridSpec, out: np.ndarray, counts: np.ndarray
 ) -> None:
@@ -135,7 +151,7 @@ def voxelise_static(
     corners = np.array(np.meshgrid(*zip(grid.range_min_m, grid.range_max_m), indexing="ij")).reshape(3, -1).T
     world_corners = grid_from_world.inverse().transform_points(corners)
     lo, hi = world_corners.min(axis=0), world_corners.max(axis=0)
-    faces = np.flatnonzero(np.all((lattice.bbox_max >= lo) & (lattice.bbox_min <= hi), axis=1))
+    faces = _faces_in_box(lattice.bbox_min, lattice.bbox_max, lo, hi)
     _voxelise_lattice(
         faces,
         lattice.v0,
@@ -148,7 +164,7 @@ def voxelise_static(
         grid_from_world.translation_m,
         np.asarray(grid.range_min_m, np.float64),
         float(grid.voxel_size_m),
-        _RANK,
+        CLASS_RANK,
         counts,
         out,
     )

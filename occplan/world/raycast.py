@@ -238,6 +238,26 @@ def _azimuth_bins(
     return ray_bin, bin_start, box[order]
 
 
+def cast_boxes(
+    boxes: BoxSet, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest entry of N rays (origins (N, 3) or (1, 3), unit directions (N, 3), world frame) into
+    the boxes within ``max_range_m``: (distance (N,) float64, inf on a miss; box index (N,) int32, -1;
+    signed box axis 1..3 of the entered face's normal (N,) int8)."""
+    origins_m = np.ascontiguousarray(np.atleast_2d(origins_m), np.float64)
+    directions = np.ascontiguousarray(directions, np.float64)
+    return _cast_boxes(
+        origins_m,
+        directions,
+        boxes.center_m,
+        boxes.half_extent_m,
+        boxes.radius_m,
+        boxes.yaw_rad,
+        float(max_range_m),
+        *_azimuth_bins(boxes, origins_m, directions, max_range_m),
+    )
+
+
 def cast_world(
     scene: StaticScene, boxes: BoxSet, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float
 ) -> SurfaceHits:
@@ -250,16 +270,7 @@ def cast_world(
         raise ValidationError(f"cast_rays: {len(origins_m)} origins for {len(directions)} rays (need 1 or N)")
     n = len(directions)
     d_static, face = scene.cast(np.broadcast_to(origins_m, (n, 3)), directions, max_range_m)
-    d_box, box, axis = _cast_boxes(
-        np.ascontiguousarray(origins_m),
-        directions,
-        boxes.center_m,
-        boxes.half_extent_m,
-        boxes.radius_m,
-        boxes.yaw_rad,
-        float(max_range_m),
-        *_azimuth_bins(boxes, origins_m, directions, max_range_m),
-    )
+    d_box, box, axis = cast_boxes(boxes, origins_m, directions, max_range_m)
     mesh = scene.mesh
     return SurfaceHits(
         *_resolve(

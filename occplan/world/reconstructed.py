@@ -5,13 +5,18 @@ Reconstruction (documented once here):
 
 - Static geometry: the LiDAR points of the log's keyframes (with their sweeps when the dataroot has
   them) are moved to the world frame; returns from the ego body and points inside any annotated box
-  (grown by ``box_margin_m``) are dropped; the rest is voxelised at ``voxel_size_m`` into a column
-  bit-mask (64 voxels per (x, y) column, from ``z_min_m`` above the log's mean ego height) with a
-  per-voxel label (majority) and mean intensity.
+  (grown by ``box_margin_m``, and along its length by speed x ``motion_margin_s``: a LiDAR sweep
+  smears a moving object over its 50 ms) are dropped, and so are points inside the volume the ego
+  swept along the log (its box between ``ego_clearance_m`` and ``ego_top_m`` above the ground at the
+  logged poses every ``ego_path_step_s``, grown by ``ego_path_margin_m`` = half a voxel: the ego
+  drove through it, so whatever was there was transient); the rest is voxelised at ``voxel_size_m``
+  into a column bit-mask (64 voxels per (x, y) column, from ``z_min_m`` above the log's mean ego
+  height) with a per-voxel label (majority) and mean intensity.
 - Labels: nuScenes-lidarseg general classes when the dataroot has lidarseg; otherwise a geometric
   fallback: points within ``ground_height_m`` of the local ground (the lowest point per
   ``ground_cell_m`` cell, median-filtered) are ``flat.driveable_surface`` inside the map's drivable
-  area and ``flat.sidewalk`` outside, everything else ``static.manmade``.
+  area and ``flat.sidewalk`` outside, everything else ``static.manmade``; points under the ego's
+  logged path (below ``ego_clearance_m``) are ``flat.driveable_surface``.
 - Agents: every annotated instance becomes a moving oriented box, interpolated between keyframes
   (``occplan.world.tracks.AgentTracks``).
 - LiDAR: the nuScenes LIDAR_TOP beam pattern (``occplan.world.rig.LidarSpec``) at the log's LiDAR
@@ -29,13 +34,14 @@ from dataclasses import dataclass, field
 import numba as nb
 import numpy as np
 from scipy import ndimage
+from scipy.spatial.transform import Rotation, Slerp
 
 from occplan.errors import DataError
-from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, Scenario
+from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, Scenario, VehicleParams
 from occplan.world.base import LidarScan, RayHits, World
 from occplan.world.lidar import intensity
-from occplan.world.occupancy_gt import _RANK, GENERAL_TO_OCC3D, voxelise_boxes
-from occplan.world.raycast import BoxSet
+from occplan.world.occupancy_gt import CLASS_RANK, GENERAL_TO_OCC3D, voxelise_boxes
+from occplan.world.raycast import BoxSet, cast_boxes
 from occplan.world.rig import LidarSpec, SensorRig
 from occplan.world.spec import AgentTrack
 from occplan.world.tracks import AgentTracks
@@ -55,6 +61,11 @@ class ReconstructionConfig:
     z_min_m: float = -3.0
     crop_m: float = 70.0
     box_margin_m: float = 0.2
+    motion_margin_s: float = 0.05
+    ego_clearance_m: float = 0.2
+    ego_top_m: float = 2.0
+    ego_path_margin_m: float = 0.1
+    ego_path_step_s: float = 0.05
     ground_cell_m: float = 2.0
     ground_height_m: float = 0.3
     min_range_m: float = 1.0
@@ -197,43 +208,6 @@ def _cast_columns(origins, dirs, origin, voxel, columns, max_range, min_range): 
 
 
 @nb.njit(parallel=True, cache=True)
-def _cast_boxes(origins, dirs, centers, half, yaw, limit):  # pragma: no cover - compiled
-    """Nearest entry of N rays into M oriented boxes, closer than ``limit`` (N,): (t (N,), box (N,) or -1).
-    (A public box caster in ``occplan.world.raycast`` would replace this kernel.)"""
-    n = dirs.shape[0]
-    per_ray_origin = origins.shape[0] == n
-    best_t = limit.copy()
-    best_box = np.full(n, -1, np.int64)
-    c = np.cos(yaw)
-    s = np.sin(yaw)
-    radius = np.sqrt(half[:, 0] ** 2 + half[:, 1] ** 2 + half[:, 2] ** 2)
-    for i in nb.prange(n):
-        oi = np.int64(i) if per_ray_origin else np.int64(0)
-        for b in range(centers.shape[0]):
-            px, py, pz = origins[oi, 0] - centers[b, 0], origins[oi, 1] - centers[b, 1], origins[oi, 2] - centers[b, 2]
-            t_mid = -(px * dirs[i, 0] + py * dirs[i, 1] + pz * dirs[i, 2])
-            if t_mid + radius[b] < 0.0 or px * px + py * py + pz * pz - t_mid * t_mid > radius[b] * radius[b]:
-                continue
-            lo = (c[b] * px + s[b] * py, -s[b] * px + c[b] * py, pz)
-            ld = (c[b] * dirs[i, 0] + s[b] * dirs[i, 1], -s[b] * dirs[i, 0] + c[b] * dirs[i, 1], dirs[i, 2])
-            t0 = -np.inf
-            t1 = np.inf
-            for k in range(3):
-                if ld[k] == 0.0:
-                    if abs(lo[k]) > half[b, k]:
-                        t0 = np.inf
-                    continue
-                a = (-half[b, k] - lo[k]) / ld[k]
-                e = (half[b, k] - lo[k]) / ld[k]
-                t0 = max(t0, min(a, e))
-                t1 = min(t1, max(a, e))
-            if 0.0 <= t0 <= t1 and t0 < best_t[i]:
-                best_t[i] = t0
-                best_box[i] = b
-    return best_t, best_box
-
-
-@nb.njit(parallel=True, cache=True)
 def _inside_any_box(points, centers, half, yaw):  # pragma: no cover - compiled
     n = points.shape[0]
     out = np.zeros(n, np.bool_)
@@ -251,14 +225,64 @@ def _inside_any_box(points, centers, half, yaw):  # pragma: no cover - compiled
     return out
 
 
-def points_in_boxes(points_m: np.ndarray, boxes: Sequence[AgentBox], margin_m: float = 0.0) -> np.ndarray:
-    """(N, 3) points and boxes in the same frame -> (N,) bool, inside any box grown by ``margin_m``."""
+def points_in_boxes(
+    points_m: np.ndarray, boxes: Sequence[AgentBox], margin_m: float = 0.0, motion_margin_s: float = 0.0
+) -> np.ndarray:
+    """(N, 3) points and boxes in the same frame -> (N,) bool, inside any box grown by ``margin_m``
+    and, along its length, by its speed times ``motion_margin_s``."""
     if not boxes or len(points_m) == 0:
         return np.zeros(len(points_m), bool)
     centers = np.array([b.center_m for b in boxes])
     half = np.array([[b.size_m[1], b.size_m[0], b.size_m[2]] for b in boxes]) / 2 + margin_m
+    half[:, 0] += motion_margin_s * np.array([np.hypot(*b.velocity_mps) for b in boxes])
     yaw = np.array([b.yaw_rad for b in boxes])
     return _inside_any_box(np.ascontiguousarray(points_m[:, :3], np.float64), centers, half, yaw)
+
+
+@nb.njit(parallel=True, cache=True)
+def _ego_path_zone(points, rot, trans, center_x, half_l, half_w, clearance, top):  # pragma: no cover - compiled
+    n = points.shape[0]
+    out = np.zeros(n, np.int8)
+    reach2 = (abs(center_x) + half_l) ** 2 + half_w**2
+    for i in nb.prange(n):
+        for p in range(rot.shape[0]):
+            dx, dy, dz = points[i, 0] - trans[p, 0], points[i, 1] - trans[p, 1], points[i, 2] - trans[p, 2]
+            if dx * dx + dy * dy > reach2:
+                continue
+            x = rot[p, 0, 0] * dx + rot[p, 1, 0] * dy + rot[p, 2, 0] * dz
+            y = rot[p, 0, 1] * dx + rot[p, 1, 1] * dy + rot[p, 2, 1] * dz
+            z = rot[p, 0, 2] * dx + rot[p, 1, 2] * dy + rot[p, 2, 2] * dz
+            if abs(x - center_x) > half_l or abs(y) > half_w or z > top:
+                continue
+            if z >= clearance:
+                out[i] = 2
+                break
+            out[i] = 1
+    return out
+
+
+def ego_path_zone(
+    points_m: np.ndarray,
+    scenario: Scenario,
+    vehicle: VehicleParams,
+    clearance_m: float,
+    top_m: float,
+    step_s: float,
+    margin_m: float = 0.0,
+) -> np.ndarray:
+    """(N, 3) world points -> (N,) int8: 2 inside the volume the ego swept along the log (its box from
+    ``clearance_m`` to ``top_m`` above the ground, in the logged ego frames, rotations included, every
+    ``step_s``, footprint grown by ``margin_m``), 1 under it (the driven surface), 0 elsewhere."""
+    t = np.array([f.time_us for f in scenario.frames], np.float64) * 1e-6
+    ts = np.arange(t[0], t[-1] + 1e-9, step_s)
+    rot = Slerp(t, Rotation.from_matrix([f.world_from_ego.rotation for f in scenario.frames]))(ts).as_matrix()
+    xyz = np.array([f.world_from_ego.translation_m for f in scenario.frames])
+    trans = np.column_stack([np.interp(ts, t, xyz[:, d]) for d in range(3)])
+    return _ego_path_zone(
+        np.ascontiguousarray(points_m[:, :3], np.float64), np.ascontiguousarray(rot), trans,
+        vehicle.rear_axle_to_center_m, vehicle.length_m / 2 + margin_m, vehicle.width_m / 2 + margin_m, clearance_m,
+        top_m,
+    )  # fmt: skip
 
 
 def ground_fallback_labels(points_m: np.ndarray, cell_m: float, height_m: float, on_road=None) -> np.ndarray:
@@ -371,7 +395,7 @@ def _voxelise_points(points, label, runs, rot, trans, range_min, voxel, out):  #
             i = int(np.floor((rot[0, 0] * x + rot[0, 1] * y + rot[0, 2] * z + trans[0] - range_min[0]) / voxel))
             j = int(np.floor((rot[1, 0] * x + rot[1, 1] * y + rot[1, 2] * z + trans[1] - range_min[1]) / voxel))
             k = int(np.floor((rot[2, 0] * x + rot[2, 1] * y + rot[2, 2] * z + trans[2] - range_min[2]) / voxel))
-            if 0 <= i < sx and 0 <= j < sy and 0 <= k < sz and _RANK[label[p]] > _RANK[out[i, j, k]]:
+            if 0 <= i < sx and 0 <= j < sy and 0 <= k < sz and CLASS_RANK[label[p]] > CLASS_RANK[out[i, j, k]]:
                 out[i, j, k] = label[p]
 
 
@@ -391,7 +415,8 @@ class ReconstructedWorld(World):
         self.name = name
         self.ego_from_lidar = ego_from_lidar
         self._rig = SensorRig(lidar=self.config.lidar)
-        self._tracks = AgentTracks(tracks)
+        self.tracks = tuple(tracks)
+        self._tracks = AgentTracks(self.tracks)
         self._dirs_sensor, self._ring = self.config.lidar.ray_directions()
         self._tiles = TiledPoints.build(static.centers_m(), GENERAL_TO_OCC3D[static.label], self.config.tile_m)
 
@@ -428,7 +453,7 @@ class ReconstructedWorld(World):
             sweep = source.lidar(f, n_sweeps=1)
             p = sweep.points
             keep = ~SensorRig().ego_box_contains(p[:, :3], margin_m=0.3)
-            keep &= ~points_in_boxes(p[:, :3], f.agents, cfg.box_margin_m)
+            keep &= ~points_in_boxes(p[:, :3], f.agents, cfg.box_margin_m, cfg.motion_margin_s)
             seg = source.lidarseg(f)
             lab.append(seg[keep] if seg is not None else np.zeros(int(keep.sum()), np.uint8))
             need_fallback.append(np.full(int(keep.sum()), seg is None))
@@ -439,6 +464,13 @@ class ReconstructedWorld(World):
         points = np.concatenate(pts)
         label = np.concatenate(lab)
         fallback = np.concatenate(need_fallback)
+        intensities = np.concatenate(inten).astype(np.float32)
+        zone = ego_path_zone(
+            points, scenario, VehicleParams(), cfg.ego_clearance_m, cfg.ego_top_m, cfg.ego_path_step_s,
+            cfg.ego_path_margin_m,
+        )  # fmt: skip
+        keep = zone < 2
+        points, label, fallback, intensities, zone = (a[keep] for a in (points, label, fallback, intensities, zone))
         if fallback.any():
             on_road = None
             if scenario.map.drivable_wkb is not None:
@@ -451,8 +483,10 @@ class ReconstructedWorld(World):
                     return raster.distance_outside(xy) == 0
 
             ground = ground_fallback_labels(points[fallback], cfg.ground_cell_m, cfg.ground_height_m, on_road)
+            driven = zone[fallback] == 1
+            ground[driven] = _DRIVEABLE  # the road surface the ego drove on
             label[fallback] = ground
-        return cls.from_points(points, label, np.concatenate(inten).astype(np.float32), scenario, cfg)
+        return cls.from_points(points, label, intensities, scenario, cfg)
 
     # --- agents --------------------------------------------------------------------------
     @property
@@ -478,7 +512,7 @@ class ReconstructedWorld(World):
         inten[hit] = self.static.intensity[index[hit]]
         instance = np.full(len(dist), -1, np.int32)
         if len(boxes):
-            d_box, box = _cast_boxes(origins_m, directions, boxes.center_m, boxes.half_extent_m, boxes.yaw_rad, dist)
+            d_box, box, _ = cast_boxes(boxes, origins_m, directions, max_range_m)
             hb = d_box < dist
             dist = np.where(hb, d_box, dist)
             label[hb] = boxes.label[box[hb]]
@@ -524,7 +558,7 @@ class ReconstructedWorld(World):
         time_us: int,
         grid: GridSpec,
         agents: Sequence[AgentBox] | None = None,
-        with_masks: bool = False,
+        with_masks: bool = True,
     ) -> OccupancyFrame:
         """Occ3D semantics + flow (grid frame, m/s) at the pose; masks are not reconstructed (None)."""
         labels = LabelSet.occ3d()

@@ -3,15 +3,18 @@ motion profile, IDM."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from occplan.types import TrajectorySampling, VehicleParams
+from occplan.types import EgoState, Trajectory, TrajectorySampling, VehicleParams
+from planners.consistency import PreviousPlan
 from planners.footprint import Footprint, footprint_hits, place
 from planners.idm import IDMParams, idm_accel
 from planners.kinematics import ComfortBounds, fine_times, integrate_curvature, motion_profile, speed_profiles
 from planners.route import Path, blend_lateral
-from planners.synthetic import arc_route
+from planners.synthetic import arc_route, make_input, road_scene, straight_route
 
 
 def test_footprint_covers_the_box_and_discs_cover_the_corners():
@@ -56,14 +59,18 @@ def test_blend_lateral_reaches_the_target_smoothly():
     assert dlat[0] == 0 and dlat[-1] == 0 and dlat[1] == pytest.approx(-2.0 * 1.5 / 10.0)
 
 
-def test_speed_profiles_match_numeric_integration():
-    t = np.linspace(0.0, 3.0, 3001)
+def test_speed_profiles_golden_values():
+    t = np.linspace(0.0, 3.0, 601)
     acc = np.array([-6.0, -1.0, 0.0, 1.5, 3.0])
-    travel, v = speed_profiles(8.0, acc, 10.0, t)
-    numeric = np.concatenate([np.zeros((5, 1)), np.cumsum(0.5 * (v[:, 1:] + v[:, :-1]) * np.diff(t), axis=1)], 1)
-    np.testing.assert_allclose(travel, numeric, atol=1e-4)
+    travel, v = speed_profiles(8.0, 0.0, acc, 10.0, t, ramp_s=1e-9)  # instant: constant acceleration
     assert v[0, -1] == 0.0 and v[-1, -1] == 10.0
-    assert travel[0, -1] == pytest.approx(8.0**2 / 12.0)  # stops after v^2 / 2a
+    assert travel[0, -1] == pytest.approx(8.0**2 / 12.0, abs=1e-3)  # stops after v^2 / 2a
+    assert travel[1, -1] == pytest.approx(8.0 * 3 - 0.5 * 3**2, abs=1e-3)
+    _, v = speed_profiles(5.0, 1.0, np.array([-2.0]), 20.0, t, ramp_s=1.0)
+    # v(3) = v0 + a0 * ramp / 2 + a * (3 - ramp / 2); jerk = 3 m/s^3 over the first second
+    assert v[0, -1] == pytest.approx(5.0 + 0.5 - 2.0 * 2.5)
+    accel = np.gradient(v[0], t)
+    assert np.abs(np.diff(accel[:250]) / np.diff(t[:250])).max() == pytest.approx(3.0, rel=0.02)
 
 
 def test_integrate_curvature_follows_a_circle():
@@ -116,3 +123,15 @@ def test_fused_footprint_hits_agree_with_place_and_lookup():
     ref = (occupied[steps[None, :, None], ix, iy] & inside).any(axis=2)
     assert ref.any() and not ref.all()
     np.testing.assert_array_equal(fast, ref)
+
+
+def test_previous_plan_is_re_expressed_in_the_new_ego_frame():
+    occ, _ = road_scene(straight_route())
+    ego0 = EgoState(time_us=0, x_m=100.0, y_m=50.0, yaw_rad=np.pi / 2, speed_mps=10.0)
+    plan = Trajectory(np.column_stack([10.0 * TrajectorySampling().times_s, np.zeros(6), np.zeros(6)]))
+    prev = PreviousPlan(0, ego0, plan)
+    # half a second later the ego has moved 5 m along its heading (north)
+    ego1 = EgoState(time_us=500_000, x_m=100.0, y_m=55.0, yaw_rad=np.pi / 2, speed_mps=10.0)
+    inp = replace(make_input(occ, 10.0, straight_route()), time_us=500_000, ego_state=ego1)
+    np.testing.assert_allclose(prev.overlap(inp)[:, :2], plan.poses[1:, :2] - [5.0, 0.0], atol=1e-9)
+    assert prev.overlap(replace(inp, time_us=1_000_000)) is None  # not the next decision

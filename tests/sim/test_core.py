@@ -1,4 +1,5 @@
-"""Unit behaviour of the sim core: bicycle golden values, box overlap vs shapely, route projection."""
+"""Unit behaviour of the sim core: bicycle golden values, box overlap vs shapely, route projection,
+the occupancy-collision band, curve tracking."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import numpy as np
 import pytest
 from shapely.geometry import Polygon
 
-from occplan.sim.collision import box_corners, boxes_overlap
-from occplan.sim.dynamics import Control, bicycle_step
+from occplan.sim import TrackerConfig
+from occplan.sim.collision import box_corners, boxes_overlap, obstacle_above_ground
+from occplan.sim.controller import track, tracker_gains
+from occplan.sim.dynamics import Control, bicycle, bicycle_step, vehicle_limits
 from occplan.sim.route import Route
-from occplan.types import EgoState, VehicleParams
+from occplan.types import EgoState, LabelSet, VehicleParams
 
 
 def test_bicycle_constant_steer_drives_a_circle_of_radius_wheelbase_over_tan_steer():
@@ -49,3 +52,38 @@ def test_route_projection_and_ahead_on_a_straight_log():
     s, d = route.project(np.array([[5.0, 2.0], [25.0, -1.0]]))
     assert np.allclose(s, [5.0, 25.0]) and np.allclose(d, [2.0, 1.0])
     assert route.expert_length_m == 20.0
+
+
+def test_obstacle_above_ground_uses_each_columns_own_ground():
+    labels = LabelSet.occ3d()
+    free, road, wall = labels.free_index, labels.index("driveable_surface"), labels.index("manmade")
+    col = np.full((1, 1, 8), free, np.uint8)
+    flat = col.copy()
+    flat[0, 0, 2] = road
+    assert not obstacle_above_ground(flat, labels, 0.4, 0.2, 2.0)
+    on_road = flat.copy()
+    on_road[0, 0, 3] = wall  # standing on the road
+    assert obstacle_above_ground(on_road, labels, 0.4, 0.2, 2.0)
+    overhead = flat.copy()
+    overhead[0, 0, 7] = wall  # bottom 1.6 m above the road top: inside the 2 m band
+    assert obstacle_above_ground(overhead, labels, 0.4, 0.2, 2.0)
+    assert not obstacle_above_ground(overhead, labels, 0.4, 0.2, 1.5)
+    slope = col.copy()
+    slope[0, 0, 4] = wall  # unlabelled raised road surface: the lowest occupied voxel is the ground
+    assert not obstacle_above_ground(slope, labels, 0.4, 0.2, 2.0)
+
+
+def test_tracking_the_logged_path_of_a_curve_stays_on_it():
+    """Pure pursuit + PID on a 20 m radius arc at 8 m/s (kernel path via the Simulator's pieces)."""
+    v = VehicleParams()
+    gains, limits = tracker_gains(TrackerConfig()), vehicle_limits(v, TrackerConfig().max_steer_rate_radps)
+    t = np.arange(0, 6.01, 0.5)
+    angle = 8.0 * t / 20.0
+    xy = np.column_stack([20 * np.sin(angle), 20 * (1 - np.cos(angle))])
+    ref_arc = 8.0 * t
+    ego, memory = np.array([0.0, 0.0, 0.0, 8.0, 0.0, 0.4, math.atan(v.wheelbase_m / 20)]), np.zeros(2)
+    for i in range(60):
+        accel, rate, memory[0], memory[1] = track(ego, xy, t, ref_arc, i * 0.1, memory, gains, v.wheelbase_m,
+                                                  v.max_steer_rad, 0.1)  # fmt: skip
+        ego = bicycle(ego, accel, rate, 0.1, limits)
+        assert abs(np.hypot(ego[0], ego[1] - 20.0) - 20.0) < 0.3
