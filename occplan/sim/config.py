@@ -65,10 +65,13 @@ class SimConfig:
     ``mode``: "open" (ego follows the log) or "closed" (ego follows the plan with the tracker and a
     kinematic bicycle). ``agents``: "replay" (logged tracks) or "idm" (moving vehicles follow their
     logged paths with IDM; pedestrians and parked objects replayed). ``substeps`` of ``dt_s`` make one
-    decision. ``occupancy_collision``: compute GT occupancy at every decision pose and fill
-    ``StepRecord.occ_collision`` (ego box vs occupied non-ground voxels between ``occ_z_min_m`` and
-    ``occ_z_max_m`` above ground). ``history_len`` decisions of ego history; ``route_points`` route
-    samples every ``route_spacing_m`` ahead of the ego.
+    decision. ``occupancy_collision``: at every decision pose, query the world's static GT occupancy
+    in the ego box's columns of ``grid`` (voxel centres inside the footprint) and flag
+    ``StepRecord.occ_collision`` when an occupied non-ground voxel overlaps ``occ_z_min_m`` ..
+    ``occ_z_max_m`` above the column's ground (agents are checked exactly, box against box). A
+    substep is off-road when an ego corner is more than ``offroad_tolerance_m`` outside the drivable
+    area. ``history_len`` decisions of ego history; ``route_points`` route samples every
+    ``route_spacing_m`` ahead of the ego.
     """
 
     mode: str = "closed"

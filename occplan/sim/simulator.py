@@ -47,7 +47,10 @@ from occplan.types import (
 from occplan.world import World
 
 _DRIVABLE_MARGIN_M = 60.0
-_NO_MAP = np.zeros((0, 0), np.float32)
+_NO_MAP = np.zeros((0, 0), np.float32)  # kernel.advance without a drivable raster
+_ORIGIN = np.zeros(2)
+_NO_CONTROL = np.zeros(2)  # kernel.advance arguments unused by the driver at hand
+_NO_REFERENCE = Reference(np.zeros((2, 2)), np.array([0.0, 1.0]), np.zeros(2))
 _SCENES: weakref.WeakKeyDictionary[World, dict[tuple, SceneArrays]] = weakref.WeakKeyDictionary()
 
 
@@ -350,8 +353,3 @@ class Simulator:
         except NotImplementedError:
             return tuple(logged[c] for c in channels)  # real logs: reuse the logged images
         return tuple(replace(logged[c], image=images[c][0], image_path=None) for c in channels)
-
-
-_NO_CONTROL = np.zeros(2)
-_ORIGIN = np.zeros(2)
-_NO_REFERENCE = Reference(np.zeros((2, 2)), np.array([0.0, 1.0]), np.zeros(2))

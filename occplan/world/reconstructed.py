@@ -20,8 +20,9 @@ Reconstruction (documented once here):
 - Agents: every annotated instance becomes a moving oriented box, interpolated between keyframes
   (``occplan.world.tracks.AgentTracks``).
 - LiDAR: the nuScenes LIDAR_TOP beam pattern (``occplan.world.rig.LidarSpec``) at the log's LiDAR
-  calibration; static hits come from a 3D-DDA traversal of the voxel columns (numba), the range is
-  the middle of the ray's run through the first occupied voxel; agent hits are exact box hits.
+  calibration; static hits come from a voxel traversal of the columns (numba; blocks of 8 x 8
+  columns whose bits miss the ray's layers are skipped whole), the range is the middle of the ray's
+  run through the first occupied voxel; agent hits are exact box hits.
 - Occupancy: the occupied voxel centres and the agent boxes are voxelised into the query grid with
   the generated world's box kernel and class ranking (``occplan.world.occupancy_gt``). No visibility masks.
 """
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numba as nb
 import numpy as np
@@ -47,6 +49,7 @@ from occplan.world.spec import AgentTrack
 from occplan.world.tracks import AgentTracks
 
 _LAYERS = 64  # voxels per column (bits of a uint64)
+_BLOCK = 8  # columns per side of a block of the LiDAR caster's coarse level
 _GENERAL = LabelSet.lidarseg_general()
 _DRIVEABLE, _SIDEWALK, _MANMADE = (
     _GENERAL.index(n) for n in ("flat.driveable_surface", "flat.sidewalk", "static.manmade")
@@ -89,6 +92,15 @@ class StaticVoxels:
     label: np.ndarray
     intensity: np.ndarray
 
+    @cached_property
+    def coarse(self) -> np.ndarray:
+        """(ceil(X / B), ceil(Y / B)) uint64: OR of the columns of each B x B block (B = ``_BLOCK``)."""
+        nx, ny = self.columns.shape
+        padded = np.zeros((-(-nx // _BLOCK) * _BLOCK, -(-ny // _BLOCK) * _BLOCK), np.uint64)
+        padded[:nx, :ny] = self.columns
+        blocks = padded.reshape(padded.shape[0] // _BLOCK, _BLOCK, padded.shape[1] // _BLOCK, _BLOCK)
+        return np.bitwise_or.reduce(np.bitwise_or.reduce(blocks, axis=3), axis=1)
+
     @classmethod
     def from_points(
         cls, points_m: np.ndarray, label: np.ndarray, intensity_: np.ndarray, origin_m: np.ndarray, shape_xy, voxel_m
@@ -126,6 +138,8 @@ class StaticVoxels:
             self.origin_m,
             self.voxel_m,
             self.columns,
+            self.coarse,
+            _BLOCK,
             float(max_range_m),
             float(min_range_m),
         )
@@ -135,74 +149,120 @@ class StaticVoxels:
         return t, index
 
 
+@nb.njit(cache=True, inline="always")
+def _layer_bits(column, k_lo, k_hi):  # pragma: no cover - compiled
+    """Bits k_lo..k_hi (inclusive, 0 <= k_lo <= k_hi < 64) of a uint64 column."""
+    width = k_hi - k_lo + 1
+    mask = ~np.uint64(0) if width >= _LAYERS else (np.uint64(1) << np.uint64(width)) - np.uint64(1)
+    return column & (mask << np.uint64(k_lo))
+
+
+@nb.njit(cache=True, inline="always")
+def _layer_range(pz, dz, ta, tb):  # pragma: no cover - compiled
+    """Layers (k_lo, k_hi) the ray crosses for t in [ta, tb] (grid units), clipped to the column
+    (k_lo > k_hi: none)."""
+    za, zb = pz + dz * ta, pz + dz * tb
+    k_lo = max(int(np.floor(min(za, zb))), 0)
+    k_hi = min(int(np.floor(max(za, zb))), _LAYERS - 1)
+    return k_lo, k_hi
+
+
+@nb.njit(cache=True)
+def _first_in_column(column, pz, dz, ta, tb, min_t):  # pragma: no cover - compiled
+    """Middle t of the ray's run through the first occupied voxel of one column crossed over [ta, tb]
+    whose middle is at least ``min_t`` (grid units), and its layer; (-1, -1) when none."""
+    k_lo, k_hi = _layer_range(pz, dz, ta, tb)
+    if k_lo > k_hi or _layer_bits(column, k_lo, k_hi) == 0:
+        return -1.0, -1
+    for n in range(k_hi - k_lo + 1):
+        k = k_lo + n if dz >= 0.0 else k_hi - n
+        if (column >> np.uint64(k)) & np.uint64(1) == 0:
+            continue
+        r0, r1 = ta, tb
+        if dz != 0.0:
+            a, b = (k - pz) / dz, (k + 1 - pz) / dz
+            r0, r1 = max(ta, min(a, b)), min(tb, max(a, b))
+        if r1 - r0 <= 1e-9:  # grazes a voxel edge or corner
+            continue
+        t_mid = 0.5 * (r0 + r1)
+        if t_mid >= min_t:
+            return t_mid, k
+    return -1.0, -1
+
+
+@nb.njit(cache=True, inline="always")
+def _dda_setup(p, d, cell, t0, n):  # pragma: no cover - compiled
+    """2D DDA along one axis with cells of ``cell`` grid units: (first cell index, step, t_next, t_delta)."""
+    i = min(max(int(np.floor((p + d * t0) / cell)), 0), n - 1)
+    if d > 0.0:
+        return i, 1, ((i + 1) * cell - p) / d, cell / d
+    if d < 0.0:
+        return i, -1, (i * cell - p) / d, -cell / d
+    return i, 0, np.inf, np.inf
+
+
 @nb.njit(parallel=True, cache=True)
-def _cast_columns(origins, dirs, origin, voxel, columns, max_range, min_range):  # pragma: no cover - compiled
+def _cast_columns(origins, dirs, origin, voxel, columns, coarse, block, max_range, min_range):  # pragma: no cover
+    """Two-level traversal: a 2D DDA over blocks of ``block`` x ``block`` columns (``coarse`` = OR of
+    their bits) skips blocks whose bits miss the ray's layers, then a 2D DDA over the block's columns
+    tests each column's layers crossed by the ray at once. Visits the voxels of a 3D DDA in the same order."""
     n = dirs.shape[0]
     nx, ny = columns.shape
-    dims = (nx, ny, _LAYERS)
+    cx, cy = coarse.shape
     per_ray_origin = origins.shape[0] == n
     out_t = np.full(n, np.inf)
     out_key = np.full(n, -1, np.int64)
-    for i in nb.prange(n):
-        oi = np.int64(i) if per_ray_origin else np.int64(0)
+    min_t = min_range / voxel
+    for r in nb.prange(n):
+        oi = np.int64(r) if per_ray_origin else np.int64(0)
         p = np.empty(3)
         d = np.empty(3)
         for k in range(3):
             p[k] = (origins[oi, k] - origin[k]) / voxel
-            d[k] = dirs[i, k]
-        t0 = 0.0
-        t1 = max_range / voxel
-        ok = True
+            d[k] = dirs[r, k]
+        t0, t1 = 0.0, max_range / voxel
+        dims = (float(nx), float(ny), float(_LAYERS))
         for k in range(3):  # clip the ray to the grid box [0, dims]
             if d[k] == 0.0:
                 if p[k] < 0.0 or p[k] >= dims[k]:
-                    ok = False
+                    t1 = -1.0
                 continue
-            a = (0.0 - p[k]) / d[k]
-            b = (dims[k] - p[k]) / d[k]
-            if a > b:
-                a, b = b, a
-            t0 = max(t0, a)
-            t1 = min(t1, b)
-        if not ok or t0 >= t1:
+            a, b = (0.0 - p[k]) / d[k], (dims[k] - p[k]) / d[k]
+            t0, t1 = max(t0, min(a, b)), min(t1, max(a, b))
+        if t0 >= t1:
             continue
-        idx = np.empty(3, np.int64)
-        step = np.empty(3, np.int64)
-        t_next = np.empty(3)
-        t_delta = np.empty(3)
-        for k in range(3):
-            q = p[k] + d[k] * (t0 + 1e-9)
-            idx[k] = min(max(int(np.floor(q)), 0), dims[k] - 1)
-            if d[k] > 0:
-                step[k] = 1
-                t_next[k] = (idx[k] + 1 - p[k]) / d[k]
-                t_delta[k] = 1.0 / d[k]
-            elif d[k] < 0:
-                step[k] = -1
-                t_next[k] = (idx[k] - p[k]) / d[k]
-                t_delta[k] = -1.0 / d[k]
+        bi, bsi, bti, bdi = _dda_setup(p[0], d[0], float(block), t0 + 1e-9, cx)
+        bj, bsj, btj, bdj = _dda_setup(p[1], d[1], float(block), t0 + 1e-9, cy)
+        ta = t0
+        done = False
+        while not done and ta < t1:
+            tb = min(bti, btj, t1)
+            k_lo, k_hi = _layer_range(p[2], d[2], ta, tb)
+            if k_lo <= k_hi and _layer_bits(coarse[bi, bj], k_lo, k_hi) != 0:
+                i, si, ti, di = _dda_setup(p[0], d[0], 1.0, ta + 1e-9, nx)
+                j, sj, tj, dj = _dda_setup(p[1], d[1], 1.0, ta + 1e-9, ny)
+                ca = ta
+                while ca < tb:
+                    cb = min(ti, tj, tb)
+                    t_mid, k = _first_in_column(columns[i, j], p[2], d[2], ca, cb, min_t)
+                    if k >= 0:
+                        out_t[r] = t_mid * voxel
+                        out_key[r] = (i * ny + j) * _LAYERS + k
+                        done = True
+                        break
+                    ca = cb
+                    if ti <= tj:
+                        i, ti = i + si, ti + di
+                    else:
+                        j, tj = j + sj, tj + dj
+                    if i < 0 or i >= nx or j < 0 or j >= ny:
+                        break
+            ta = tb
+            if bti <= btj:
+                bi, bti = bi + bsi, bti + bdi
             else:
-                step[k] = 0
-                t_next[k] = np.inf
-                t_delta[k] = np.inf
-        t = t0
-        while t < t1:
-            a = 0
-            if t_next[1] < t_next[a]:
-                a = 1
-            if t_next[2] < t_next[a]:
-                a = 2
-            t_exit = t_next[a]
-            if (columns[idx[0], idx[1]] >> np.uint64(idx[2])) & np.uint64(1):
-                t_mid = 0.5 * (t + min(t_exit, t1)) * voxel
-                if t_mid >= min_range:
-                    out_t[i] = t_mid
-                    out_key[i] = (idx[0] * ny + idx[1]) * _LAYERS + idx[2]
-                    break
-            t = t_exit
-            t_next[a] += t_delta[a]
-            idx[a] += step[a]
-            if idx[a] < 0 or idx[a] >= dims[a]:
+                bj, btj = bj + bsj, btj + bdj
+            if bi < 0 or bi >= cx or bj < 0 or bj >= cy:
                 break
     return out_t, out_key
 
