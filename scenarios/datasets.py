@@ -25,6 +25,7 @@ from pathlib import Path
 from occplan.errors import ValidationError
 from occplan.world.generated import SENSOR_MODEL_VERSION
 from occplan.world.spec import WORLD_FORMAT_VERSION
+from scenarios.build import BUILDER_VERSION
 from scenarios.generate import GenerateConfig, generate_dataroot
 from scenarios.writer.schema import VERSION, WRITER_FORMAT_VERSION
 from scenarios.writer.tables import json_dumps
@@ -66,6 +67,7 @@ def manifest_for(preset: DatasetPreset) -> dict:
         "writer_format_version": WRITER_FORMAT_VERSION,
         "world_format_version": WORLD_FORMAT_VERSION,
         "sensor_model_version": SENSOR_MODEL_VERSION,
+        "builder_version": BUILDER_VERSION,
     }
 
 

@@ -31,7 +31,7 @@ from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, wr
 from occplan.world.base import LidarScan, RayHits, World
 from occplan.world.camera import ShadingConfig, pixel_rays, shade
 from occplan.world.lidar import intensity
-from occplan.world.occupancy_gt import SurfaceLattice, voxelise_boxes, voxelise_static
+from occplan.world.occupancy_gt import SurfaceLattice, VoteScratch, voxelise_boxes, voxelise_static
 from occplan.world.raycast import BoxSet, StaticScene, SurfaceHits, cast_world
 from occplan.world.rig import SensorRig
 from occplan.world.spec import WorldSpec
@@ -64,7 +64,7 @@ class GeneratedWorldConfig:
 class GeneratedWorld(World):
     """World of a generated scene. Static mesh: Embree; agents: oriented boxes (numba); caches the
     BVH, the LiDAR ray pattern, camera pixel rays, the static faces' sampling lattices and a vote
-    buffer per grid shape (X * Y * Z * 18 bytes)."""
+    buffer per grid shape (X * Y * Z * 26 bytes)."""
 
     def __init__(
         self, spec: WorldSpec, rig: SensorRig | None = None, config: GeneratedWorldConfig | None = None
@@ -76,7 +76,7 @@ class GeneratedWorld(World):
         self._tracks = AgentTracks(spec.agents)
         self._lidar_dirs_sensor, self._lidar_ring = self.rig.lidar.ray_directions()
         self._pixel_rays: dict[tuple[str, int, int], np.ndarray] = {}
-        self._vote_scratch: dict[tuple[int, int, int], np.ndarray] = {}
+        self._vote_scratch: dict[tuple[int, int, int], VoteScratch] = {}
 
     @classmethod
     def from_dataroot(
@@ -123,30 +123,30 @@ class GeneratedWorld(World):
         hits = cast_world(self._scene, self._boxes(time_us, agents), origins_m, directions, max_range_m)
         return RayHits(hits.distance_m.astype(np.float32), hits.label, hits.instance)
 
-    def _cast_lidar(self, world_from_ego: Pose, boxes: BoxSet) -> tuple[SurfaceHits, np.ndarray, Pose]:
-        """One sweep from ``world_from_ego``: hits, keep mask (hit and not on the ego), world_from_lidar."""
+    def _cast_lidar(self, world_from_ego: Pose, boxes: BoxSet) -> tuple[SurfaceHits, np.ndarray, np.ndarray, Pose]:
+        """One sweep from ``world_from_ego``: hits of all rays, the kept rays (hit and not on the ego,
+        (K,) int64 ray indices), their points (K, 3) float64 in the sensor frame, world_from_lidar."""
         ego_from_lidar = self.rig.ego_from_lidar()
         world_from_lidar = world_from_ego @ ego_from_lidar
         dirs_world = world_from_lidar.transform_vectors(self._lidar_dirs_sensor)
         hits = cast_world(
             self._scene, boxes, world_from_lidar.translation_m[None], dirs_world, self.rig.lidar.max_range_m
         )
-        keep = hits.hit
-        points_sensor = self._lidar_dirs_sensor[keep] * hits.distance_m[keep, None]
-        keep[keep] = ~self.rig.ego_box_contains(ego_from_lidar.transform_points(points_sensor))
-        return hits, keep, world_from_lidar
+        kept = np.flatnonzero(hits.hit)
+        points_sensor = self._lidar_dirs_sensor[kept] * hits.distance_m[kept, None]
+        off_ego = ~self.rig.ego_box_contains(ego_from_lidar.transform_points(points_sensor))
+        return hits, kept[off_ego], points_sensor[off_ego], world_from_lidar
 
     def lidar_scan(self, world_from_ego: Pose, time_us: int, agents: Sequence[AgentBox] | None = None) -> LidarScan:
         """LIDAR_TOP sweep: (N, 5) float32 x y z intensity ring in the sensor frame, general labels, instance."""
-        hits, keep, world_from_lidar = self._cast_lidar(world_from_ego, self._boxes(time_us, agents))
-        dirs = self._lidar_dirs_sensor[keep]
-        xyz = dirs * hits.distance_m[keep, None]
-        normal_sensor = world_from_lidar.inverse().transform_vectors(hits.normal[keep])
+        hits, kept, xyz, world_from_lidar = self._cast_lidar(world_from_ego, self._boxes(time_us, agents))
+        normal_sensor = world_from_lidar.inverse().transform_vectors(hits.normal[kept])
+        label = hits.label[kept]
         points = np.empty((len(xyz), 5), np.float32)
         points[:, :3] = xyz
-        points[:, 3] = intensity(hits.label[keep], normal_sensor, dirs)
-        points[:, 4] = self._lidar_ring[keep]
-        return LidarScan(points, hits.label[keep], hits.instance[keep])
+        points[:, 3] = intensity(label, normal_sensor, self._lidar_dirs_sensor[kept])
+        points[:, 4] = self._lidar_ring[kept]
+        return LidarScan(points, label, hits.instance[kept])
 
     # --- cameras -------------------------------------------------------------------------
     def _camera_cast(
@@ -209,9 +209,8 @@ class GeneratedWorld(World):
         semantics = np.full(grid.shape, labels.free_index, np.uint8)
         flow = np.zeros((*grid.shape, 2), np.float32)
         if grid.shape not in self._vote_scratch:
-            self._vote_scratch[grid.shape] = np.zeros((grid.num_voxels, labels.num_classes), np.uint8)
-        scratch = self._vote_scratch[grid.shape]
-        voxelise_static(self.surface_lattice, grid_from_world, grid, semantics, scratch)
+            self._vote_scratch[grid.shape] = VoteScratch.for_grid(grid)
+        voxelise_static(self.surface_lattice, grid_from_world, grid, semantics, self._vote_scratch[grid.shape])
         voxelise_boxes(boxes, grid_from_world, grid, semantics, flow)
         mask_lidar = mask_camera = None
         if with_masks:
@@ -237,9 +236,9 @@ class GeneratedWorld(World):
         log_ego_from_world = self.logged_world_from_ego(time_us).inverse()
         for k in self.config.occupancy.mask_lidar_sweep_offsets:
             pose = world_from_ego @ log_ego_from_world @ self.logged_world_from_ego(time_us + k * sweep_us)
-            hits, keep, world_from_lidar = self._cast_lidar(pose, boxes)
-            dirs = world_from_lidar.transform_vectors(self._lidar_dirs_sensor[keep])
-            ends = world_from_lidar.translation_m + dirs * hits.distance_m[keep, None]
+            hits, kept, _, world_from_lidar = self._cast_lidar(pose, boxes)
+            dirs = world_from_lidar.transform_vectors(self._lidar_dirs_sensor[kept])
+            ends = world_from_lidar.translation_m + dirs * hits.distance_m[kept, None]
             start = grid_from_world.transform_points(world_from_lidar.translation_m[None])
             mark_segments(start, grid_from_world.transform_points(ends), grid, mask)
         return mask

@@ -76,13 +76,12 @@ def _clip_row(base, step, size, lo, hi):  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def _voxelise_lattice(  # pragma: no cover - compiled
-    faces, v0, e1, e2, n1, n2, label, rot, trans, range_min, voxel, rank, counts, out
+    faces, v0, e1, e2, n1, n2, label, rot, trans, range_min, voxel, rank, counts, touched, out
 ):
     sx, sy, sz = out.shape
     size = (float(sx), float(sy), float(sz))
     ncls = counts.shape[1]
     flat = out.reshape(-1)
-    touched = np.empty(flat.size, np.int64)
     n_touched = 0
     g0 = np.empty(3)
     g1 = np.empty(3)
@@ -141,13 +140,27 @@ def _faces_in_box(bbox_min, bbox_max, lo, hi):  # pragma: no cover - compiled
     return out[:n]
 
 
+@dataclass(frozen=True)
+class VoteScratch:
+    """Reusable buffers of ``voxelise_static`` for one grid shape (X * Y * Z = V voxels): ``counts``
+    (V, 18) uint8 per-class votes, all zero between calls; ``touched`` (V,) int64 indices of the voxels
+    holding samples (contents undefined between calls)."""
+
+    counts: np.ndarray
+    touched: np.ndarray
+
+    @classmethod
+    def for_grid(cls, grid: GridSpec) -> VoteScratch:
+        return cls(np.zeros((grid.num_voxels, _OCC3D.num_classes), np.uint8), np.empty(grid.num_voxels, np.int64))
+
+
 def voxelise_static(
-    lattice: SurfaceLattice, grid_from_world: Pose, grid: GridSpec, out: np.ndarray, counts: np.ndarray
+    lattice: SurfaceLattice, grid_from_world: Pose, grid: GridSpec, out: np.ndarray, scratch: VoteScratch
 ) -> None:
     """Vote the lattice samples of the static faces into ``out`` (X, Y, Z) uint8 (pre-filled free,
     C-contiguous): each voxel holding samples takes their majority class. Only the faces whose
     bounding box meets the grid's and only the lattice points inside the grid are generated.
-    ``counts`` (X * Y * Z, 18) uint8 is an all-zero scratch buffer (left zeroed)."""
+    ``scratch`` is the grid shape's ``VoteScratch`` (its counts are left zeroed)."""
     corners = np.array(np.meshgrid(*zip(grid.range_min_m, grid.range_max_m), indexing="ij")).reshape(3, -1).T
     world_corners = grid_from_world.inverse().transform_points(corners)
     lo, hi = world_corners.min(axis=0), world_corners.max(axis=0)
@@ -165,7 +178,8 @@ def voxelise_static(
         np.asarray(grid.range_min_m, np.float64),
         float(grid.voxel_size_m),
         CLASS_RANK,
-        counts,
+        scratch.counts,
+        scratch.touched,
         out,
     )
 

@@ -94,12 +94,11 @@ class StaticScene:
         self.face_normal = normals / np.where(norm > 0, norm, 1.0)  # (F, 3) float64, unit
 
     def cast(self, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest static hit of N rays (origins (N, 3), unit directions (N, 3), world frame):
+        """Nearest static hit of N rays (origins (N, 3) or one shared (1, 3), unit directions (N, 3), world frame):
         (distance (N,) float64, inf on a miss or beyond ``max_range_m``; face index (N,) int32, -1)."""
+        origins = (np.asarray(origins_m, np.float64) - self.origin_m).astype(np.float32)
         res = self._embree.run(
-            (np.asarray(origins_m, np.float64) - self.origin_m).astype(np.float32),
-            np.asarray(directions, np.float32),
-            output=1,
+            np.broadcast_to(origins, (len(directions), 3)), np.asarray(directions, np.float32), output=1
         )
         face = res["primID"].astype(np.int32)
         dist = res["tfar"].astype(np.float64)
@@ -268,8 +267,7 @@ def cast_world(
         raise ValidationError(f"cast_rays: directions {directions.shape} and origins {origins_m.shape} must be (N, 3)")
     if len(origins_m) not in (1, len(directions)):
         raise ValidationError(f"cast_rays: {len(origins_m)} origins for {len(directions)} rays (need 1 or N)")
-    n = len(directions)
-    d_static, face = scene.cast(np.broadcast_to(origins_m, (n, 3)), directions, max_range_m)
+    d_static, face = scene.cast(origins_m, directions, max_range_m)
     d_box, box, axis = cast_boxes(boxes, origins_m, directions, max_range_m)
     mesh = scene.mesh
     return SurfaceHits(

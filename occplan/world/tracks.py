@@ -27,6 +27,7 @@ class AgentTracks:
         self._label = np.array([t.label for t in self.tracks], np.uint8)
         self._rgb = np.array([t.rgb for t in self.tracks], np.uint8).reshape(-1, 3)
         self._half = np.array([[t.size_m[1], t.size_m[0], t.size_m[2]] for t in self.tracks]).reshape(-1, 3) / 2
+        self._last_box_set: tuple[int, BoxSet] | None = None  # the latest box_set (GT and LiDAR share a time)
 
     def _sample(self, track: AgentTrack, time_us: int) -> tuple[np.ndarray, float, np.ndarray, int]:
         """(centre (3,), yaw, velocity (2,), attribute index) of a present track at ``time_us``."""
@@ -63,7 +64,13 @@ class AgentTracks:
         return tuple(out)
 
     def box_set(self, time_us: int) -> BoxSet:
-        """The present agents at ``time_us`` as a BoxSet (no AgentBox objects built)."""
+        """The present agents at ``time_us`` as a BoxSet (no AgentBox objects built; the latest one
+        is kept and returned again for the same time, so its arrays must not be modified)."""
+        if self._last_box_set is None or self._last_box_set[0] != time_us:
+            self._last_box_set = (time_us, self._sample_box_set(time_us))
+        return self._last_box_set[1]
+
+    def _sample_box_set(self, time_us: int) -> BoxSet:
         idx = self._present(time_us)
         if not idx:
             return BoxSet.empty()

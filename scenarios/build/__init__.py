@@ -13,10 +13,11 @@
 - ``world``: assembly into a ``WorldSpec``, a final no-overlap check, placement at an origin.
 """
 
-from scenarios.build.config import LAYOUTS, BuildConfig
+from scenarios.build.config import BUILDER_VERSION, LAYOUTS, BuildConfig
 from scenarios.build.world import build_world, ego_box_corners, is_moving_track, layout_for_seed, translate_world
 
 __all__ = [
+    "BUILDER_VERSION",
     "LAYOUTS",
     "BuildConfig",
     "build_world",

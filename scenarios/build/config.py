@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Bump whenever build_world produces different worlds for the same seed (invalidates dataset caches).
+BUILDER_VERSION = 2
+
 LAYOUTS = ("straight", "curve", "t_junction", "crossroad", "parking_lot")
 
 

@@ -5,7 +5,7 @@ import pytest
 from conftest import ONCOMING_SPEED_MPS
 
 from occplan.types import GridSpec, LabelSet, Pose
-from occplan.world.occupancy_gt import GENERAL_TO_OCC3D, SurfaceLattice, voxelise_static
+from occplan.world.occupancy_gt import GENERAL_TO_OCC3D, SurfaceLattice, VoteScratch, voxelise_static
 from occplan.world.spec import StaticMesh
 
 OCC3D = LabelSet.occ3d()
@@ -108,9 +108,9 @@ def test_static_voxelisation_matches_dense_random_sampling():
     mesh = StaticMesh(vertices, faces, labels, np.zeros((4, 3), np.uint8))
     grid_from_world = Pose.from_xy_yaw(0.3, -0.2, 0.4)
     out = np.full(grid.shape, OCC3D.free_index, np.uint8)
-    counts = np.zeros((grid.num_voxels, 18), np.uint8)
-    voxelise_static(SurfaceLattice.from_mesh(mesh, 0.05), grid_from_world, grid, out, counts)
-    assert not counts.any()  # scratch left clean
+    scratch = VoteScratch.for_grid(grid)
+    voxelise_static(SurfaceLattice.from_mesh(mesh, 0.05), grid_from_world, grid, out, scratch)
+    assert not scratch.counts.any()  # scratch left clean
     # reference: 400k random points per triangle, majority class per voxel
     ab = rng.uniform(size=(4, 400_000, 2))
     ab = np.where(ab.sum(-1, keepdims=True) > 1, 1 - ab, ab)
