@@ -13,18 +13,27 @@ AGENT_MODES = ("replay", "idm")
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """Pure pursuit (lateral) + PID on speed with feed-forward (longitudinal).
+    """Trajectory tracker: kinematic path-following law on curvature (lateral) + PID on speed with
+    feed-forward (longitudinal), both on a smooth time-parametrised reference (``controller.Reference``).
 
-    The lookahead distance is ``max(min_lookahead_m, lookahead_time_s * speed)``; the speed loop also
-    corrects the along-track position error with ``k_position`` (1/s).
+    Lateral: curvature = reference curvature - e_y / L^2 - 2 ``damping`` e_yaw / L with the tracking
+    length ``L = max(min_lookahead_m, lookahead_time_s * speed)`` (a critically damped second-order
+    error dynamics in distance travelled, stable down to standstill). Longitudinal: the speed target
+    also closes the along-track position error with ``k_position`` (1/s); the acceleration command
+    changes by at most the reference's own jerk plus ``max_jerk_mps3`` per second (the tracker adds
+    no more jerk than that to the plan's; nuPlan's longitudinal-jerk bound is 4.13 m/s^3) and the
+    steering angle by at most ``max_steer_rate_radps``. ``ki_speed`` defaults to 0: the position term
+    already integrates the speed error, and an integral winds up while the ego waits at a stop.
     """
 
     min_lookahead_m: float = 3.0
     lookahead_time_s: float = 0.6
-    kp_speed: float = 2.0
-    ki_speed: float = 0.1
+    damping: float = 1.0
+    kp_speed: float = 1.5
+    ki_speed: float = 0.0
     kd_speed: float = 0.0
     k_position: float = 1.0
+    max_jerk_mps3: float = 3.5
     max_steer_rate_radps: float = 0.7
 
 

@@ -20,7 +20,7 @@ def advance(
     driver: int,
     ref_xy: np.ndarray,
     ref_times: np.ndarray,
-    ref_arc: np.ndarray,
+    ref_profile: np.ndarray,
     control: np.ndarray,
     memory: np.ndarray,
     log_ego: np.ndarray,
@@ -57,7 +57,7 @@ def advance(
             ego = bicycle(ego, control[0], control[1], dt_s, limits)
         else:
             accel, rate, mem[0], mem[1] = track(
-                ego, ref_xy, ref_times, ref_arc, i * dt_s, mem, gains, limits[0], limits[3], dt_s
+                ego, ref_xy, ref_times, ref_profile, i * dt_s, mem, gains, limits[0], limits[3], dt_s
             )
             ego = bicycle(ego, accel, rate, dt_s, limits)
         egos[i] = ego

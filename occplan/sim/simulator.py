@@ -50,7 +50,7 @@ _DRIVABLE_MARGIN_M = 60.0
 _NO_MAP = np.zeros((0, 0), np.float32)  # kernel.advance without a drivable raster
 _ORIGIN = np.zeros(2)
 _NO_CONTROL = np.zeros(2)  # kernel.advance arguments unused by the driver at hand
-_NO_REFERENCE = Reference(np.zeros((2, 2)), np.array([0.0, 1.0]), np.zeros(2))
+_NO_REFERENCE = Reference.still()
 _SCENES: weakref.WeakKeyDictionary[World, dict[tuple, SceneArrays]] = weakref.WeakKeyDictionary()
 
 
@@ -226,7 +226,7 @@ class Simulator:
         rows = slice(first, first + cfg.substeps)
         drivable = ctx.drivable
         raster = (drivable.outside_m, drivable.origin_m, drivable.cell_m) if drivable else (_NO_MAP, _ORIGIN, 1.0)
-        args = (ref.xy_m, ref.times_s, ref.arc_m, control)
+        args = (ref.xy_m, ref.times_s, ref.profile, control)
         consts = (self._gains, self._limits, self._geometry, cfg.dt_s)
         ego0 = state.trace.ego[-1]
         idm_states = None
@@ -259,9 +259,9 @@ class Simulator:
             row = state.row + i
             idm = idm_step(ctx.idm, table, idm, row, cfg.dt_s, ctx.agent_arrays(row, idm), self._ego_box(ego), cfg.idm)
             agents = ctx.agent_arrays(row + 1, idm)
-            ref_xy, ref_times, ref_arc, control = args
+            ref_xy, ref_times, ref_profile, control = args
             e, memory, hit, out = kernel.advance(
-                ego, driver, ref_xy, ref_times - i * cfg.dt_s, ref_arc, control, memory,
+                ego, driver, ref_xy, ref_times - i * cfg.dt_s, ref_profile, control, memory,
                 ctx.scene.log_ego[row + 1 : row + 2], *consts, agents.center_m[None, :, :2], agents.size_m[:, :2],
                 agents.yaw_rad[None], np.ones((1, len(agents.yaw_rad)), bool), *raster,
             )  # fmt: skip

@@ -74,16 +74,16 @@ def test_obstacle_above_ground_uses_each_columns_own_ground():
 
 
 def test_tracking_the_logged_path_of_a_curve_stays_on_it():
-    """Pure pursuit + PID on a 20 m radius arc at 8 m/s (kernel path via the Simulator's pieces)."""
+    """The tracker on a 20 m radius arc at 8 m/s (kernel path via the Simulator's pieces)."""
     v = VehicleParams()
     gains, limits = tracker_gains(TrackerConfig()), vehicle_limits(v, TrackerConfig().max_steer_rate_radps)
-    t = np.arange(0, 6.01, 0.5)
+    t = np.arange(0, 6.01, 0.05)
     angle = 8.0 * t / 20.0
     xy = np.column_stack([20 * np.sin(angle), 20 * (1 - np.cos(angle))])
-    ref_arc = 8.0 * t
+    profile = np.column_stack([angle, np.full_like(t, 8.0), np.zeros_like(t), np.full_like(t, 1 / 20)])
     ego, memory = np.array([0.0, 0.0, 0.0, 8.0, 0.0, 0.4, math.atan(v.wheelbase_m / 20)]), np.zeros(2)
     for i in range(60):
-        accel, rate, memory[0], memory[1] = track(ego, xy, t, ref_arc, i * 0.1, memory, gains, v.wheelbase_m,
+        accel, rate, memory[0], memory[1] = track(ego, xy, t, profile, i * 0.1, memory, gains, v.wheelbase_m,
                                                   v.max_steer_rad, 0.1)  # fmt: skip
         ego = bicycle(ego, accel, rate, 0.1, limits)
         assert abs(np.hypot(ego[0], ego[1] - 20.0) - 20.0) < 0.3

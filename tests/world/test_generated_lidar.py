@@ -85,6 +85,21 @@ def test_agent_boxes_interpolate_tracks(world):
     assert world.agent_boxes(START_US - 1) == ()  # before the tracks exist
 
 
+def test_box_set_is_kept_for_its_time_and_matches_the_agent_boxes(world_spec):
+    tracks = AgentTracks(world_spec.agents)
+    t0, t1 = START_US + 1_025_000, START_US + 1_500_000
+    first = tracks.box_set(t0)
+    assert tracks.box_set(t0) is first  # GT and LiDAR of one decision share it
+    second = tracks.box_set(t1)
+    assert second is not first
+    for t, box_set in ((t1, second), (t0, tracks.box_set(t0))):
+        boxes = tracks.boxes(t)
+        assert [tracks.ids[i] for i in box_set.instance] == [b.instance for b in boxes]
+        np.testing.assert_array_equal(box_set.center_m, [b.center_m for b in boxes])
+        np.testing.assert_array_equal(box_set.yaw_rad, [b.yaw_rad for b in boxes])
+        np.testing.assert_array_equal(box_set.velocity_mps, [b.velocity_mps for b in boxes])
+
+
 def test_yaw_interpolates_on_the_circle(world_spec):
     track = world_spec.agents[0]
     yaw = np.where(np.arange(len(track.yaw_rad)) % 2 == 0, np.pi - 0.1, -np.pi + 0.1)
