@@ -24,6 +24,9 @@ class TrackerConfig:
     no more jerk than that to the plan's; nuPlan's longitudinal-jerk bound is 4.13 m/s^3) and the
     steering angle by at most ``max_steer_rate_radps``. ``ki_speed`` defaults to 0: the position term
     already integrates the speed error, and an integral winds up while the ego waits at a stop.
+    The jerk limit grows by ``jerk_per_error_mps3pm`` per metre of along-track error beyond
+    ``jerk_error_deadband_m``, so a harsh plan
+    that the ego falls behind is still caught up (tracking error costs comfort only when it exists).
     """
 
     min_lookahead_m: float = 3.0
@@ -35,6 +38,8 @@ class TrackerConfig:
     k_position: float = 1.0
     max_jerk_mps3: float = 3.5
     max_steer_rate_radps: float = 0.7
+    jerk_per_error_mps3pm: float = 4.0
+    jerk_error_deadband_m: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,7 @@ def track(
     """
     min_lookahead, lookahead_time, damping = gains[0], gains[1], gains[2]
     kp, ki, kd, k_position, max_jerk = gains[3], gains[4], gains[5], gains[6], gains[7]
+    jerk_per_error, jerk_error_deadband = gains[9], gains[10]
     t = elapsed_s
     x_ref, y_ref = _sample(ref_times, ref_xy[:, 0], t), _sample(ref_times, ref_xy[:, 1], t)
     yaw_ref = _sample(ref_times, ref_profile[:, 0], t)
@@ -129,6 +130,7 @@ def track(
     # The jerk limit adds the plan's own jerk: the tracker follows a harsh plan but adds no jerk of its own.
     jerk = (
         max_jerk
+        + jerk_per_error * max(abs(e_x) - jerk_error_deadband, 0.0)
         + abs(_sample(ref_times, ref_profile[:, 2], t + dt_s) - _sample(ref_times, ref_profile[:, 2], t)) / dt_s
     )
     accel = min(max(accel, ego[4] - jerk * dt_s), ego[4] + jerk * dt_s)
