@@ -58,9 +58,9 @@ def test_logged_junction_turn_is_tracked_within_half_a_metre():
     assert worst < 0.5
 
 
-def test_still_plan_brakes_to_a_stop_without_jerk_spikes():
-    """A plan that stands still: the ego stops, the acceleration changes by at most the jerk limit."""
-    v, cfg = VehicleParams(), TrackerConfig()
+def _brake_to_still_plan(cfg: TrackerConfig) -> tuple[np.ndarray, list[float]]:
+    """Track a plan that stands still from 5 m/s for 6 s; return the final ego vector and accelerations."""
+    v = VehicleParams()
     gains, limits = tracker_gains(cfg), vehicle_limits(v, cfg.max_steer_rate_radps)
     ego = np.array([0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0])
     ref = Reference.from_plan(Trajectory(np.zeros((6, 3)), TrajectorySampling()), ego_state(0, ego))
@@ -80,6 +80,21 @@ def test_still_plan_brakes_to_a_stop_without_jerk_spikes():
         )
         ego = bicycle(ego, accel, rate, 0.1, limits)
         accels.append(ego[4])
+    return ego, accels
+
+
+def test_still_plan_brakes_to_a_stop_without_jerk_spikes():
+    """Without error catch-up the acceleration changes by at most the base jerk limit, and the ego stops."""
+    cfg = TrackerConfig(jerk_per_error_mps3pm=0.0)
+    ego, accels = _brake_to_still_plan(cfg)
     assert ego[3] == 0.0
     moving = np.array(accels[:-1])[np.array(accels[1:]) != 0]
     assert np.all(np.abs(np.diff(moving)) <= cfg.max_jerk_mps3 * 0.1 + 1e-9)
+
+
+def test_error_catch_up_stops_shorter():
+    """The default tracker raises the jerk limit with the along-track error: it still stops, and sooner."""
+    ego_default, _ = _brake_to_still_plan(TrackerConfig())
+    ego_base, _ = _brake_to_still_plan(TrackerConfig(jerk_per_error_mps3pm=0.0))
+    assert ego_default[3] == 0.0
+    assert ego_default[0] < ego_base[0]
