@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, wrap_angle
-from occplan.world.base import LidarScan, RayHits, World
+from occplan.world.base import LidarScan, RayHits
 from occplan.world.camera import ShadingConfig, pixel_rays, shade
 from occplan.world.lidar import intensity
 from occplan.world.occupancy_gt import SurfaceLattice, VoteScratch, voxelise_boxes, voxelise_static
@@ -36,7 +36,7 @@ from occplan.world.raycast import BoxSet, StaticScene, SurfaceHits, cast_world
 from occplan.world.rig import SensorRig
 from occplan.world.spec import WorldSpec
 from occplan.world.spec_io import load_world
-from occplan.world.tracks import AgentTracks
+from occplan.world.tracks import AgentTracks, TrackedWorld
 from occplan.world.voxel_traversal import mark_segments
 
 SENSOR_MODEL_VERSION = 1
@@ -61,7 +61,7 @@ class GeneratedWorldConfig:
     shading: ShadingConfig = field(default_factory=ShadingConfig)
 
 
-class GeneratedWorld(World):
+class GeneratedWorld(TrackedWorld):
     """World of a generated scene. Static mesh: Embree; agents: oriented boxes (numba); caches the
     BVH, the LiDAR ray pattern, camera pixel rays, the static faces' sampling lattices and a vote
     buffer per grid shape (X * Y * Z * 26 bytes)."""
@@ -88,17 +88,6 @@ class GeneratedWorld(World):
     ) -> GeneratedWorld:
         """Load ``<dataroot>/occplan_worlds/<scene_name>/`` (written by ``occplan.world.spec_io``)."""
         return cls(load_world(Path(dataroot) / "occplan_worlds" / scene_name), rig, config)
-
-    # --- agents --------------------------------------------------------------------------
-    @property
-    def agent_ids(self) -> tuple[str, ...]:
-        return self._tracks.ids
-
-    def agent_boxes(self, time_us: int) -> tuple[AgentBox, ...]:
-        return self._tracks.boxes(int(time_us))
-
-    def _boxes(self, time_us: int, agents: Sequence[AgentBox] | None) -> BoxSet:
-        return self._tracks.box_set(int(time_us)) if agents is None else self._tracks.box_set_from(agents)
 
     def logged_world_from_ego(self, time_us: int) -> Pose:
         """The expert ego pose at ``time_us`` (linear interpolation of the ego track, clamped to its span)."""

@@ -40,13 +40,13 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from occplan.errors import DataError
 from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, Scenario, VehicleParams
-from occplan.world.base import LidarScan, RayHits, World
+from occplan.world.base import LidarScan, RayHits
 from occplan.world.lidar import intensity
 from occplan.world.occupancy_gt import CLASS_RANK, GENERAL_TO_OCC3D, voxelise_boxes
 from occplan.world.raycast import BoxSet, cast_boxes
 from occplan.world.rig import LidarSpec, SensorRig
 from occplan.world.spec import AgentTrack
-from occplan.world.tracks import AgentTracks
+from occplan.world.tracks import AgentTracks, TrackedWorld
 
 _LAYERS = 64  # voxels per column (bits of a uint64)
 _BLOCK = 8  # columns per side of a block of the LiDAR caster's coarse level
@@ -459,7 +459,7 @@ def _voxelise_points(points, label, runs, rot, trans, range_min, voxel, out):  #
                 out[i, j, k] = label[p]
 
 
-class ReconstructedWorld(World):
+class ReconstructedWorld(TrackedWorld):
     """World of a real log: static voxels + annotated boxes (see the module docstring)."""
 
     def __init__(
@@ -547,17 +547,6 @@ class ReconstructedWorld(World):
             ground[driven] = _DRIVEABLE  # the road surface the ego drove on
             label[fallback] = ground
         return cls.from_points(points, label, intensities, scenario, cfg)
-
-    # --- agents --------------------------------------------------------------------------
-    @property
-    def agent_ids(self) -> tuple[str, ...]:
-        return self._tracks.ids
-
-    def agent_boxes(self, time_us: int) -> tuple[AgentBox, ...]:
-        return self._tracks.boxes(int(time_us))
-
-    def _boxes(self, time_us: int, agents: Sequence[AgentBox] | None) -> BoxSet:
-        return self._tracks.box_set(int(time_us)) if agents is None else self._tracks.box_set_from(agents)
 
     # --- rays ----------------------------------------------------------------------------
     def _cast(self, origins_m, directions, boxes: BoxSet, max_range_m: float):

@@ -8,6 +8,7 @@ import numpy as np
 
 from occplan.errors import ValidationError
 from occplan.types import AgentBox, wrap_angle
+from occplan.world.base import World
 from occplan.world.raycast import BoxSet
 from occplan.world.spec import AgentTrack
 
@@ -105,3 +106,20 @@ class AgentTracks:
             instance=ii,
             rgb=self._rgb[ii],
         )
+
+
+class TrackedWorld(World):
+    """A World whose agents are ``AgentTracks`` (``self._tracks``, set by the subclass)."""
+
+    _tracks: AgentTracks
+
+    @property
+    def agent_ids(self) -> tuple[str, ...]:
+        return self._tracks.ids
+
+    def agent_boxes(self, time_us: int) -> tuple[AgentBox, ...]:
+        return self._tracks.boxes(int(time_us))
+
+    def _boxes(self, time_us: int, agents: Sequence[AgentBox] | None) -> BoxSet:
+        """Box set of the world's tracks at ``time_us``, or of the ``agents`` override."""
+        return self._tracks.box_set(int(time_us)) if agents is None else self._tracks.box_set_from(agents)
