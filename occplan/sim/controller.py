@@ -21,7 +21,6 @@ from dataclasses import astuple, dataclass
 
 import numba as nb
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 from occplan.sim.config import TrackerConfig
 from occplan.types import EgoState, Trajectory
@@ -52,31 +51,142 @@ class Reference:
         and yaw rate as the initial derivatives (natural end). A plan that moves less than 0.1 m holds
         the ego pose at zero speed (the tracker brakes to a stop).
         """
-        c, s = math.cos(ego.yaw_rad), math.sin(ego.yaw_rad)
-        knots_t = np.concatenate([[0.0], plan.sampling.times_s])
-        times = np.arange(0.0, knots_t[-1] + 1e-9, _REFERENCE_DT_S)
-        local = np.vstack([np.zeros((1, 2)), plan.xy_m])
-        if np.hypot(*np.diff(local, axis=0).T).sum() < _MIN_PATH_M:
-            xy = np.tile([ego.x_m, ego.y_m], (len(times), 1))
-            profile = np.zeros((len(times), 4))
-            profile[:, 0] = ego.yaw_rad
-            return cls(xy, times, profile)
-        knots_xy = local @ np.array([[c, s], [-s, c]]) + np.array([ego.x_m, ego.y_m])
-        knots_yaw = np.unwrap(np.concatenate([[0.0], plan.poses[:, 2]])) + ego.yaw_rad
-        velocity0 = ego.speed_mps * np.array([c, s])
-        pos = CubicSpline(knots_t, knots_xy, bc_type=((1, velocity0), (2, np.zeros(2))))
-        yaw = CubicSpline(knots_t, knots_yaw, bc_type=((1, ego.yaw_rate_radps), (2, 0.0)))
-        heading = yaw(times)
-        unit = np.column_stack([np.cos(heading), np.sin(heading)])
-        speed = np.einsum("ij,ij->i", pos(times, 1), unit)
-        accel = np.einsum("ij,ij->i", pos(times, 2), unit)
-        curvature = yaw(times, 1) / np.maximum(np.abs(speed), _MIN_CURVATURE_SPEED_MPS)
-        return cls(pos(times), times, np.column_stack([heading, speed, accel, curvature]))
+        xy, times, profile = _reference_arrays(
+            plan.sampling.times_s,
+            np.ascontiguousarray(plan.poses),
+            float(ego.x_m),
+            float(ego.y_m),
+            float(ego.yaw_rad),
+            float(ego.speed_mps),
+            float(ego.yaw_rate_radps),
+        )
+        return cls(xy, times, profile)
 
     @classmethod
     def still(cls) -> Reference:
         """A placeholder reference at the origin (for the kernel's drivers that ignore it)."""
         return cls(np.zeros((2, 2)), np.array([0.0, 1.0]), np.zeros((2, 4)))
+
+
+@nb.njit(cache=True)
+def _clamped_natural_spline(
+    knots: np.ndarray, values: np.ndarray, slopes0: np.ndarray, times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cubic splines through ``values`` (K, C) at strictly increasing ``knots`` (K >= 2), one per
+    column, with first derivative ``slopes0`` (C,) at the first knot and zero second derivative at the
+    last (scipy's ``CubicSpline`` with ``bc_type=((1, slopes0), (2, 0))``). Returns the values, first
+    and second derivatives at ``times`` (N,) sorted ascending (each (N, C); times beyond the knots
+    extrapolate the end pieces)."""
+    n, cols = values.shape
+    dx = np.diff(knots)
+    # Tridiagonal system for the knot slopes (same matrix for every column): row 0 clamps the slope,
+    # interior rows are C2 continuity, the last row the natural end.
+    lower, diag, upper = np.zeros(n), np.ones(n), np.zeros(n)
+    rhs = np.empty((n, cols))
+    rhs[0] = slopes0
+    for i in range(1, n - 1):
+        lower[i], diag[i], upper[i] = dx[i], 2.0 * (dx[i - 1] + dx[i]), dx[i - 1]
+        for j in range(cols):
+            slope_prev = (values[i, j] - values[i - 1, j]) / dx[i - 1]
+            slope_next = (values[i + 1, j] - values[i, j]) / dx[i]
+            rhs[i, j] = 3.0 * (dx[i] * slope_prev + dx[i - 1] * slope_next)
+    lower[n - 1], diag[n - 1] = dx[n - 2], 2.0 * dx[n - 2]
+    for j in range(cols):
+        rhs[n - 1, j] = 3.0 * (values[n - 1, j] - values[n - 2, j])
+    # Thomas algorithm (the matrix is strictly diagonally dominant).
+    for i in range(1, n):
+        w = lower[i] / diag[i - 1]
+        diag[i] -= w * upper[i - 1]
+        for j in range(cols):
+            rhs[i, j] -= w * rhs[i - 1, j]
+    slopes = np.empty((n, cols))
+    for j in range(cols):
+        slopes[n - 1, j] = rhs[n - 1, j] / diag[n - 1]
+    for i in range(n - 2, -1, -1):
+        for j in range(cols):
+            slopes[i, j] = (rhs[i, j] - upper[i] * slopes[i + 1, j]) / diag[i]
+    # Piecewise polynomials c3 d^3 + c2 d^2 + c1 d + c0 in d = t - knots[i] (cubic Hermite form).
+    c3, c2 = np.empty((n - 1, cols)), np.empty((n - 1, cols))
+    for i in range(n - 1):
+        for j in range(cols):
+            slope = (values[i + 1, j] - values[i, j]) / dx[i]
+            t = (slopes[i, j] + slopes[i + 1, j] - 2.0 * slope) / dx[i]
+            c3[i, j] = t / dx[i]
+            c2[i, j] = (slope - slopes[i, j]) / dx[i] - t
+    m = len(times)
+    value, d1, d2 = np.empty((m, cols)), np.empty((m, cols)), np.empty((m, cols))
+    piece = 0
+    for k in range(m):
+        while piece < n - 2 and times[k] >= knots[piece + 1]:
+            piece += 1
+        d = times[k] - knots[piece]
+        for j in range(cols):
+            a3, a2, a1 = c3[piece, j], c2[piece, j], slopes[piece, j]
+            value[k, j] = ((a3 * d + a2) * d + a1) * d + values[piece, j]
+            d1[k, j] = (3.0 * a3 * d + 2.0 * a2) * d + a1
+            d2[k, j] = 6.0 * a3 * d + 2.0 * a2
+    return value, d1, d2
+
+
+@nb.njit(cache=True)
+def _reference_arrays(
+    plan_times: np.ndarray,
+    poses: np.ndarray,
+    x_m: float,
+    y_m: float,
+    yaw_rad: float,
+    speed_mps: float,
+    yaw_rate_radps: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``Reference`` arrays (xy, times, profile) of a plan: ``plan_times`` (T,) waypoint times after
+    the decision, ``poses`` (T, 3) waypoints in the ego frame of the ego pose (x, y, yaw)."""
+    n = len(plan_times) + 1
+    knots = np.empty(n)
+    knots[0] = 0.0
+    knots[1:] = plan_times
+    times = np.arange(0.0, knots[n - 1] + 1e-9, _REFERENCE_DT_S)
+    m = len(times)
+    length = 0.0
+    prev_x, prev_y = 0.0, 0.0
+    for i in range(n - 1):
+        length += math.hypot(poses[i, 0] - prev_x, poses[i, 1] - prev_y)
+        prev_x, prev_y = poses[i, 0], poses[i, 1]
+    if length < _MIN_PATH_M:
+        xy = np.empty((m, 2))
+        xy[:, 0], xy[:, 1] = x_m, y_m
+        profile = np.zeros((m, 4))
+        profile[:, 0] = yaw_rad
+        return xy, times, profile
+    # Knots in the world frame: x, y and the unwrapped heading (as np.unwrap) as three columns.
+    c, s = math.cos(yaw_rad), math.sin(yaw_rad)
+    knot_values = np.empty((n, 3))
+    knot_values[0, 0], knot_values[0, 1], knot_values[0, 2] = x_m, y_m, yaw_rad
+    raw_prev, correction = 0.0, 0.0
+    for i in range(1, n):
+        lx, ly, raw = poses[i - 1, 0], poses[i - 1, 1], poses[i - 1, 2]
+        knot_values[i, 0] = lx * c - ly * s + x_m
+        knot_values[i, 1] = lx * s + ly * c + y_m
+        step = raw - raw_prev
+        if abs(step) >= math.pi:
+            wrapped = (step + math.pi) % (2.0 * math.pi) - math.pi
+            if wrapped == -math.pi and step > 0:
+                wrapped = math.pi
+            correction += wrapped - step
+        knot_values[i, 2] = raw + correction + yaw_rad
+        raw_prev = raw
+    slopes0 = np.array([speed_mps * c, speed_mps * s, yaw_rate_radps])
+    value, d1, d2 = _clamped_natural_spline(knots, knot_values, slopes0, times)
+    xy = np.ascontiguousarray(value[:, :2])
+    profile = np.empty((m, 4))
+    for k in range(m):
+        heading = value[k, 2]
+        ux, uy = math.cos(heading), math.sin(heading)
+        speed = d1[k, 0] * ux + d1[k, 1] * uy
+        profile[k, 0] = heading
+        profile[k, 1] = speed
+        profile[k, 2] = d2[k, 0] * ux + d2[k, 1] * uy
+        profile[k, 3] = d1[k, 2] / max(abs(speed), _MIN_CURVATURE_SPEED_MPS)
+    return xy, times, profile
 
 
 def tracker_gains(cfg: TrackerConfig) -> np.ndarray:

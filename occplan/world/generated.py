@@ -30,25 +30,26 @@ import numpy as np
 from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, wrap_angle
 from occplan.world.base import LidarScan, RayHits
 from occplan.world.camera import ShadingConfig, pixel_rays, shade
-from occplan.world.lidar import intensity
+from occplan.world.lidar import LidarReturns, lidar_returns
 from occplan.world.occupancy_gt import SurfaceLattice, VoteScratch, voxelise_boxes, voxelise_static
-from occplan.world.raycast import BoxSet, StaticScene, SurfaceHits, cast_world
+from occplan.world.raycast import BoxSet, StaticScene, SurfaceHits, cast_nearest, cast_world
 from occplan.world.rig import SensorRig
 from occplan.world.spec import WorldSpec
 from occplan.world.spec_io import load_world
 from occplan.world.tracks import AgentTracks, TrackedWorld
 from occplan.world.voxel_traversal import mark_segments
 
-SENSOR_MODEL_VERSION = 1
+SENSOR_MODEL_VERSION = 2
 """Bumped whenever sensor or ground-truth outputs change for the same WorldSpec (cached datasets
 written by an older model must be regenerated)."""
 
 
 @dataclass(frozen=True)
 class OccupancyConfig:
-    """Ground-truth computation: surface sampling spacing and the visibility masks' ray sets."""
+    """Ground-truth computation: surface sampling spacing (half the Occ3D voxel: a face crossing a voxel
+    casts about four votes in it) and the visibility masks' ray sets."""
 
-    surface_spacing_m: float = 0.1
+    surface_spacing_m: float = 0.2
     mask_lidar_sweep_offsets: tuple[int, ...] = (-10, -5, 0, 5, 10)
     mask_camera_size_px: tuple[int, int] = (200, 112)
 
@@ -75,6 +76,7 @@ class GeneratedWorld(TrackedWorld):
         self._scene = StaticScene(spec.static)
         self._tracks = AgentTracks(spec.agents)
         self._lidar_dirs_sensor, self._lidar_ring = self.rig.lidar.ray_directions()
+        self._ego_box = self.rig.ego_box()
         self._pixel_rays: dict[tuple[str, int, int], np.ndarray] = {}
         self._vote_scratch: dict[tuple[int, int, int], VoteScratch] = {}
 
@@ -112,30 +114,23 @@ class GeneratedWorld(TrackedWorld):
         hits = cast_world(self._scene, self._boxes(time_us, agents), origins_m, directions, max_range_m)
         return RayHits(hits.distance_m.astype(np.float32), hits.label, hits.instance)
 
-    def _cast_lidar(self, world_from_ego: Pose, boxes: BoxSet) -> tuple[SurfaceHits, np.ndarray, np.ndarray, Pose]:
-        """One sweep from ``world_from_ego``: hits of all rays, the kept rays (hit and not on the ego,
-        (K,) int64 ray indices), their points (K, 3) float64 in the sensor frame, world_from_lidar."""
+    def _cast_lidar(self, world_from_ego: Pose, boxes: BoxSet) -> tuple[LidarReturns, np.ndarray, np.ndarray, Pose]:
+        """One sweep from ``world_from_ego``: its returns, the hit distance (N,) and world direction
+        (N, 3) of every ray, world_from_lidar."""
         ego_from_lidar = self.rig.ego_from_lidar()
         world_from_lidar = world_from_ego @ ego_from_lidar
         dirs_world = world_from_lidar.transform_vectors(self._lidar_dirs_sensor)
-        hits = cast_world(
-            self._scene, boxes, world_from_lidar.translation_m[None], dirs_world, self.rig.lidar.max_range_m
+        origin = world_from_lidar.translation_m[None]
+        hits = cast_nearest(self._scene, boxes, origin, dirs_world, self.rig.lidar.max_range_m)
+        returns = lidar_returns(
+            hits, self._lidar_dirs_sensor, self._lidar_ring, world_from_lidar, ego_from_lidar, self._ego_box
         )
-        kept = np.flatnonzero(hits.hit)
-        points_sensor = self._lidar_dirs_sensor[kept] * hits.distance_m[kept, None]
-        off_ego = ~self.rig.ego_box_contains(ego_from_lidar.transform_points(points_sensor))
-        return hits, kept[off_ego], points_sensor[off_ego], world_from_lidar
+        return returns, hits.distance_m, dirs_world, world_from_lidar
 
     def lidar_scan(self, world_from_ego: Pose, time_us: int, agents: Sequence[AgentBox] | None = None) -> LidarScan:
         """LIDAR_TOP sweep: (N, 5) float32 x y z intensity ring in the sensor frame, general labels, instance."""
-        hits, kept, xyz, world_from_lidar = self._cast_lidar(world_from_ego, self._boxes(time_us, agents))
-        normal_sensor = world_from_lidar.inverse().transform_vectors(hits.normal[kept])
-        label = hits.label[kept]
-        points = np.empty((len(xyz), 5), np.float32)
-        points[:, :3] = xyz
-        points[:, 3] = intensity(label, normal_sensor, self._lidar_dirs_sensor[kept])
-        points[:, 4] = self._lidar_ring[kept]
-        return LidarScan(points, label, hits.instance[kept])
+        returns, _, _, _ = self._cast_lidar(world_from_ego, self._boxes(time_us, agents))
+        return LidarScan(returns.points, returns.label, returns.instance)
 
     # --- cameras -------------------------------------------------------------------------
     def _camera_cast(
@@ -225,9 +220,8 @@ class GeneratedWorld(TrackedWorld):
         log_ego_from_world = self.logged_world_from_ego(time_us).inverse()
         for k in self.config.occupancy.mask_lidar_sweep_offsets:
             pose = world_from_ego @ log_ego_from_world @ self.logged_world_from_ego(time_us + k * sweep_us)
-            hits, kept, _, world_from_lidar = self._cast_lidar(pose, boxes)
-            dirs = world_from_lidar.transform_vectors(self._lidar_dirs_sensor[kept])
-            ends = world_from_lidar.translation_m + dirs * hits.distance_m[kept, None]
+            returns, distance_m, dirs_world, world_from_lidar = self._cast_lidar(pose, boxes)
+            ends = world_from_lidar.translation_m + dirs_world[returns.ray] * distance_m[returns.ray, None]
             start = grid_from_world.transform_points(world_from_lidar.translation_m[None])
             mark_segments(start, grid_from_world.transform_points(ends), grid, mask)
         return mask

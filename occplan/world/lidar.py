@@ -1,10 +1,15 @@
-"""LiDAR return model: deterministic intensity from class reflectivity and incidence angle."""
+"""LiDAR return model: which rays give a point (a hit within range, off the ego body) and their
+deterministic intensity from class reflectivity and incidence angle."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numba as nb
 import numpy as np
 
-from occplan.types import LabelSet
+from occplan.types import LabelSet, Pose
+from occplan.world.raycast import NearestHits
 
 
 def _reflectivity_table() -> np.ndarray:
@@ -33,11 +38,107 @@ def _reflectivity_table() -> np.ndarray:
 REFLECTIVITY = _reflectivity_table()
 
 
+@nb.njit(cache=True, inline="always")
+def _intensity(reflectivity: float, cos_incidence: float) -> float:  # pragma: no cover - compiled
+    return np.round(255.0 * reflectivity * (0.25 + 0.75 * cos_incidence))
+
+
+@nb.njit(cache=True)
+def _intensities(label, normal, directions, table):  # pragma: no cover - compiled
+    out = np.empty(label.shape[0], np.float32)
+    for i in range(label.shape[0]):
+        c = normal[i, 0] * directions[i, 0] + normal[i, 1] * directions[i, 1] + normal[i, 2] * directions[i, 2]
+        out[i] = _intensity(table[label[i]], abs(c))
+    return out
+
+
 def intensity(label: np.ndarray, normal: np.ndarray, directions: np.ndarray) -> np.ndarray:
     """nuScenes-like intensity (0..255, integer-valued float32) of N returns.
 
     ``label`` (N,) lidarseg general; ``normal`` (N, 3) unit surface normals; ``directions`` (N, 3)
     unit ray directions (same frame as the normals).
     """
-    cos_inc = np.abs(np.einsum("ij,ij->i", normal.astype(np.float64), directions))
-    return np.round(255.0 * REFLECTIVITY[label] * (0.25 + 0.75 * cos_inc)).astype(np.float32)
+    return _intensities(
+        np.asarray(label), np.asarray(normal, np.float64), np.asarray(directions, np.float64), REFLECTIVITY
+    )
+
+
+@nb.njit(cache=True)
+def _returns(  # pragma: no cover - compiled
+    dist, box, face, normal, dirs_sensor, ring, sensor_from_world, ego_from_sensor, lo, hi, face_label, box_label,
+    box_inst, table,
+):  # fmt: skip
+    n = dirs_sensor.shape[0]
+    kept = np.empty(n, np.int64)
+    points = np.empty((n, 5), np.float32)
+    label = np.empty(n, np.uint8)
+    instance = np.empty(n, np.int32)
+    k = 0
+    r, t = ego_from_sensor[:3, :3], ego_from_sensor[:3, 3]
+    for i in range(n):
+        d = dist[i]
+        if not np.isfinite(d):
+            continue
+        p0, p1, p2 = dirs_sensor[i, 0] * d, dirs_sensor[i, 1] * d, dirs_sensor[i, 2] * d
+        inside = True  # the return lies on the ego body
+        for a in range(3):
+            e = r[a, 0] * p0 + r[a, 1] * p1 + r[a, 2] * p2 + t[a]
+            inside &= lo[a] <= e <= hi[a]
+        if inside:
+            continue
+        c = 0.0  # cos of the incidence angle, in the sensor frame
+        for a in range(3):
+            n_a = sensor_from_world[a, 0] * normal[i, 0] + sensor_from_world[a, 1] * normal[i, 1]
+            c += (n_a + sensor_from_world[a, 2] * normal[i, 2]) * dirs_sensor[i, a]
+        b = box[i]
+        lab = box_label[b] if b >= 0 else face_label[face[i]]
+        kept[k], label[k] = i, lab
+        instance[k] = box_inst[b] if b >= 0 else -1
+        points[k, 0], points[k, 1], points[k, 2] = p0, p1, p2
+        points[k, 3] = _intensity(table[lab], abs(c))
+        points[k, 4] = ring[i]
+        k += 1
+    return kept[:k], points[:k], label[:k], instance[:k]
+
+
+@dataclass(frozen=True)
+class LidarReturns:
+    """The K rays of one sweep that give a point (a hit within range, off the ego body): ``ray``
+    (K,) int64 ray indices, ``points`` (K, 5) float32 x y z (sensor frame) intensity ring, ``label``
+    (K,) uint8 lidarseg general, ``instance`` (K,) int32 (-1 static)."""
+
+    ray: np.ndarray
+    points: np.ndarray
+    label: np.ndarray
+    instance: np.ndarray
+
+
+def lidar_returns(
+    hits: NearestHits,
+    dirs_sensor: np.ndarray,
+    ring: np.ndarray,
+    world_from_sensor: Pose,
+    ego_from_sensor: Pose,
+    ego_box: tuple[np.ndarray, np.ndarray],
+) -> LidarReturns:
+    """Points of one sweep from the nearest ``hits`` of its rays (world frame), the same rays' unit
+    directions ``dirs_sensor`` (N, 3) in the sensor frame and rings (N,) float32; ``ego_box`` the
+    (lo, hi) (3,) corners of the ego body in the ego frame."""
+    return LidarReturns(
+        *_returns(
+            hits.distance_m,
+            hits.box,
+            hits.face,
+            hits.normal,
+            dirs_sensor,
+            ring,
+            world_from_sensor.inverse().matrix,
+            ego_from_sensor.matrix,
+            np.asarray(ego_box[0], np.float64),
+            np.asarray(ego_box[1], np.float64),
+            hits.scene.mesh.face_label,
+            hits.boxes.label,
+            hits.boxes.instance,
+            REFLECTIVITY,
+        )
+    )

@@ -29,15 +29,16 @@ _RANK_ORDER = (  # tie-break priority of voxel classes, lowest first
 )  # fmt: skip
 CLASS_RANK = np.array([_RANK_ORDER.index(n) for n in _OCC3D.class_names], np.int8)
 _OVERLAP_TOLERANCE_M = 0.01
-_TOUCHED = 255  # marks a voxel holding samples while votes are counted (never a valid Occ3D label)
 
 
 @dataclass(frozen=True)
 class SurfaceLattice:
     """Every static face as a sampling lattice ``v0 + (u / n1) * e1 + (w / n2) * e2`` (u, w >= 0,
-    u / n1 + w / n2 <= 1), spanned from the face's shortest edge so that slivers stay cheap; lattice
-    steps are at most ``spacing_m``. World frame: ``v0`` / ``e1`` / ``e2`` (F, 3) float64, ``n1`` /
-    ``n2`` (F,) int64, ``label`` (F,) uint8 Occ3D class, ``bbox_min`` / ``bbox_max`` (F, 3) float64.
+    u / n1 + w / n2 <= 1), spanned from the vertex of the face's largest angle (opposite its longest
+    edge) with ``e1`` the shorter of its two edges: rows run along ``e2``, a sliver has few rows and
+    the lattice of a right triangle is square. Lattice steps are at most ``spacing_m``. World frame:
+    ``v0`` / ``e1`` / ``e2`` (F, 3) float64, ``n1`` / ``n2`` (F,) int64, ``label`` (F,) uint8 Occ3D
+    class, ``bbox_min`` / ``bbox_max`` (F, 3) float64.
     """
 
     v0: np.ndarray
@@ -51,13 +52,15 @@ class SurfaceLattice:
     spacing_m: float
 
     @classmethod
-    def from_mesh(cls, mesh: StaticMesh, spacing_m: float = 0.1) -> SurfaceLattice:
+    def from_mesh(cls, mesh: StaticMesh, spacing_m: float = 0.2) -> SurfaceLattice:
         tri = mesh.vertices_m[mesh.faces]  # (F, 3, 3)
         edge_len = np.linalg.norm(tri[:, [1, 2, 0]] - tri, axis=2)  # edge k: vertex k -> k + 1
-        k = np.argmin(edge_len, axis=1)
+        m = np.argmax(edge_len, axis=1)  # the longest edge; v0 is the vertex opposite it (largest angle)
         rows = np.arange(len(tri))
-        v0, v1, v2 = tri[rows, k], tri[rows, (k + 1) % 3], tri[rows, (k + 2) % 3]
-        e1, e2 = v1 - v0, v2 - v0
+        v0 = tri[rows, (m + 2) % 3]
+        a, b = tri[rows, m] - v0, tri[rows, (m + 1) % 3] - v0
+        a_shorter = (np.linalg.norm(a, axis=1) <= np.linalg.norm(b, axis=1))[:, None]
+        e1, e2 = np.where(a_shorter, a, b), np.where(a_shorter, b, a)
         n1 = np.maximum(1, np.ceil(np.linalg.norm(e1, axis=1) / spacing_m)).astype(np.int64)
         n2 = np.maximum(1, np.ceil(np.linalg.norm(e2, axis=1) / spacing_m)).astype(np.int64)
         label = GENERAL_TO_OCC3D[mesh.face_label]
@@ -66,7 +69,8 @@ class SurfaceLattice:
 
 @nb.njit(cache=True, inline="always")
 def _clip_row(base, step, size, lo, hi):  # pragma: no cover - compiled
-    """Narrow [lo, hi] to the parameters f with 0 <= base + f * step < size (grid units, one axis)."""
+    """Narrow the sample range [lo, hi] (floats) to the samples w with 0 <= base + w * step < size
+    (grid units, one axis)."""
     if step == 0.0:
         return (lo, hi) if 0.0 <= base < size else (1.0, 0.0)
     a = -base / step
@@ -76,53 +80,67 @@ def _clip_row(base, step, size, lo, hi):  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def _voxelise_lattice(  # pragma: no cover - compiled
-    faces, v0, e1, e2, n1, n2, label, rot, trans, range_min, voxel, rank, counts, touched, out
+    faces, v0, e1, e2, n1, n2, label, rot, trans, range_min, voxel, rank, free, first, slot, counts, out
 ):
     sx, sy, sz = out.shape
     size = (float(sx), float(sy), float(sz))
-    ncls = counts.shape[1]
     flat = out.reshape(-1)
-    n_touched = 0
+    n_mixed = 0
     g0 = np.empty(3)
-    g1 = np.empty(3)
-    g2 = np.empty(3)
+    du = np.empty(3)
+    dw = np.empty(3)
     for f in faces:
-        for a in range(3):  # the face's lattice vectors in grid units
+        a_n, b_n = n1[f], n2[f]
+        inside = True  # all three corners inside the grid: no row needs clipping
+        for a in range(3):  # the face's origin and lattice steps in grid units
             g0[a] = (
                 rot[a, 0] * v0[f, 0] + rot[a, 1] * v0[f, 1] + rot[a, 2] * v0[f, 2] + trans[a] - range_min[a]
             ) / voxel
-            g1[a] = (rot[a, 0] * e1[f, 0] + rot[a, 1] * e1[f, 1] + rot[a, 2] * e1[f, 2]) / voxel
-            g2[a] = (rot[a, 0] * e2[f, 0] + rot[a, 1] * e2[f, 1] + rot[a, 2] * e2[f, 2]) / voxel
-        a_n, b_n = n1[f], n2[f]
+            g1 = (rot[a, 0] * e1[f, 0] + rot[a, 1] * e1[f, 1] + rot[a, 2] * e1[f, 2]) / voxel
+            g2 = (rot[a, 0] * e2[f, 0] + rot[a, 1] * e2[f, 1] + rot[a, 2] * e2[f, 2]) / voxel
+            du[a] = g1 / a_n
+            dw[a] = g2 / b_n
+            lo_a, hi_a = min(0.0, g1, g2), max(0.0, g1, g2)
+            inside &= g0[a] + lo_a >= 0.0 and g0[a] + hi_a < size[a]
+        lab = label[f]
         for u in range(a_n + 1):
-            fu = u / a_n
-            w_max = int(np.floor(b_n * (1.0 - fu) + 1e-9))
-            lo, hi = 0.0, w_max / b_n
-            for a in range(3):  # only the part of the row inside the grid
-                lo, hi = _clip_row(g0[a] + fu * g1[a], g2[a], size[a], lo, hi)
-            if lo > hi:
-                continue
-            for w in range(max(0, int(np.ceil(lo * b_n - 1e-9))), min(w_max, int(np.floor(hi * b_n + 1e-9))) + 1):
-                fw = w / b_n
-                i = int(np.floor(g0[0] + fu * g1[0] + fw * g2[0]))
-                j = int(np.floor(g0[1] + fu * g1[1] + fw * g2[1]))
-                k = int(np.floor(g0[2] + fu * g1[2] + fw * g2[2]))
+            w_lo, w_hi = 0, (b_n * (a_n - u)) // a_n  # samples with u / n1 + w / n2 <= 1
+            bx, by, bz = g0[0] + u * du[0], g0[1] + u * du[1], g0[2] + u * du[2]
+            if not inside:
+                lo, hi = float(w_lo), float(w_hi)
+                lo, hi = _clip_row(bx, dw[0], size[0], lo, hi)
+                lo, hi = _clip_row(by, dw[1], size[1], lo, hi)
+                lo, hi = _clip_row(bz, dw[2], size[2], lo, hi)
+                if lo > hi:
+                    continue
+                w_lo, w_hi = max(w_lo, int(np.ceil(lo - 1e-9))), min(w_hi, int(np.floor(hi + 1e-9)))
+            for w in range(w_lo, w_hi + 1):
+                i = int(np.floor(bx + w * dw[0]))
+                j = int(np.floor(by + w * dw[1]))
+                k = int(np.floor(bz + w * dw[2]))
                 if 0 <= i < sx and 0 <= j < sy and 0 <= k < sz:
                     v = (i * sy + j) * sz + k
-                    if flat[v] != _TOUCHED:
-                        flat[v] = _TOUCHED
-                        touched[n_touched] = v
-                        n_touched += 1
-                    if counts[v, label[f]] < 255:  # saturating vote count
-                        counts[v, label[f]] += 1
-    for t in range(n_touched):
-        v = touched[t]
-        best = 0
-        for c in range(1, ncls):
-            if counts[v, c] > counts[v, best] or (counts[v, c] == counts[v, best] and rank[c] > rank[best]):
-                best = c
-        flat[v] = best
-        counts[v, :] = 0
+                    best = flat[v]
+                    if best == free:  # first vote: the voxel holds one class
+                        flat[v] = lab
+                        first[v] = 1
+                    elif first[v] != 0:  # one class so far
+                        if best == lab:
+                            first[v] = min(first[v] + 1, 255)
+                            continue
+                        slot[v] = n_mixed  # a second class: move the votes to a row of ``counts``
+                        counts[n_mixed, best] = first[v]
+                        first[v] = 0
+                        n_mixed += 1
+                    if first[v] == 0:  # several classes: count, keep the plurality (ties to the higher rank)
+                        r = slot[v]
+                        counts[r, lab] = min(counts[r, lab] + 1, 255)
+                        if lab != best and (
+                            counts[r, lab] > counts[r, best]
+                            or (counts[r, lab] == counts[r, best] and rank[lab] > rank[best])
+                        ):
+                            flat[v] = lab
+    counts[:n_mixed] = 0
 
 
 @nb.njit(cache=True)
@@ -142,16 +160,20 @@ def _faces_in_box(bbox_min, bbox_max, lo, hi):  # pragma: no cover - compiled
 
 @dataclass(frozen=True)
 class VoteScratch:
-    """Reusable buffers of ``voxelise_static`` for one grid shape (X * Y * Z = V voxels): ``counts``
-    (V, 18) uint8 per-class votes, all zero between calls; ``touched`` (V,) int64 indices of the voxels
-    holding samples (contents undefined between calls)."""
+    """Reusable buffers of ``voxelise_static`` for one grid shape (X * Y * Z = V voxels). Most voxels
+    hold samples of one class only: ``first`` (V,) uint8 counts their votes (0 once a second class
+    arrives); such mixed voxels get a row ``slot`` (V,) int32 of ``counts`` (V, 18) uint8 per-class
+    votes. ``counts`` is all zero between calls; ``first`` and ``slot`` are undefined between calls
+    (read only for voxels voted in the current call)."""
 
+    first: np.ndarray
+    slot: np.ndarray
     counts: np.ndarray
-    touched: np.ndarray
 
     @classmethod
     def for_grid(cls, grid: GridSpec) -> VoteScratch:
-        return cls(np.zeros((grid.num_voxels, _OCC3D.num_classes), np.uint8), np.empty(grid.num_voxels, np.int64))
+        v = grid.num_voxels
+        return cls(np.empty(v, np.uint8), np.empty(v, np.int32), np.zeros((v, _OCC3D.num_classes), np.uint8))
 
 
 def voxelise_static(
@@ -178,8 +200,10 @@ def voxelise_static(
         np.asarray(grid.range_min_m, np.float64),
         float(grid.voxel_size_m),
         CLASS_RANK,
+        _OCC3D.free_index,
+        scratch.first,
+        scratch.slot,
         scratch.counts,
-        scratch.touched,
         out,
     )
 

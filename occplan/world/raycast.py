@@ -161,21 +161,16 @@ def _cast_boxes(  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
-def _resolve(  # pragma: no cover - compiled
-    dirs, d_static, face, face_label, face_rgb, face_normal, d_box, box, box_axis, box_yaw, box_label, box_inst, box_rgb
-):
+def _nearest(dirs, d_static, face, face_normal, d_box, box, box_axis, box_yaw):  # pragma: no cover - compiled
     n = dirs.shape[0]
     dist = np.full(n, np.inf)
-    label = np.zeros(n, np.uint8)
-    instance = np.full(n, -1, np.int32)
+    box_of = np.full(n, -1, np.int32)
+    face_of = np.full(n, -1, np.int32)
     normal = np.zeros((n, 3), np.float32)
-    rgb = np.zeros((n, 3), np.uint8)
     for i in range(n):
         if box[i] >= 0 and d_box[i] < d_static[i]:
             b = box[i]
-            dist[i] = d_box[i]
-            label[i] = box_label[b]
-            instance[i] = box_inst[b]
+            dist[i], box_of[i] = d_box[i], b
             a = abs(box_axis[i]) - 1
             sign = 1.0 if box_axis[i] > 0 else -1.0
             c, s = np.cos(box_yaw[b]), np.sin(box_yaw[b])
@@ -185,18 +180,31 @@ def _resolve(  # pragma: no cover - compiled
                 normal[i, 0], normal[i, 1] = -sign * s, sign * c
             else:
                 normal[i, 2] = sign
-            for k in range(3):
-                rgb[i, k] = box_rgb[b, k]
         elif face[i] >= 0:
             f = face[i]
-            dist[i] = d_static[i]
-            label[i] = face_label[f]
+            dist[i], face_of[i] = d_static[i], f
             facing = face_normal[f, 0] * dirs[i, 0] + face_normal[f, 1] * dirs[i, 1] + face_normal[f, 2] * dirs[i, 2]
             sign = -1.0 if facing > 0 else 1.0
             for k in range(3):
                 normal[i, k] = sign * face_normal[f, k]
-                rgb[i, k] = face_rgb[f, k]
-    return dist, label, instance, normal, rgb
+    return dist, box_of, face_of, normal
+
+
+@nb.njit(cache=True)
+def _attributes(box_of, face_of, face_label, face_rgb, box_label, box_inst, box_rgb):  # pragma: no cover - compiled
+    n = box_of.shape[0]
+    label = np.zeros(n, np.uint8)
+    instance = np.full(n, -1, np.int32)
+    rgb = np.zeros((n, 3), np.uint8)
+    for i in range(n):
+        b, f = box_of[i], face_of[i]
+        if b >= 0:
+            label[i], instance[i] = box_label[b], box_inst[b]
+            rgb[i, 0], rgb[i, 1], rgb[i, 2] = box_rgb[b, 0], box_rgb[b, 1], box_rgb[b, 2]
+        elif f >= 0:
+            label[i] = face_label[f]
+            rgb[i, 0], rgb[i, 1], rgb[i, 2] = face_rgb[f, 0], face_rgb[f, 1], face_rgb[f, 2]
+    return label, instance, rgb
 
 
 _AZIMUTH_BINS = 720
@@ -257,10 +265,27 @@ def cast_boxes(
     )
 
 
-def cast_world(
+@dataclass(frozen=True)
+class NearestHits:
+    """The nearest hit of N rays among the static mesh and the boxes: ``distance_m`` (N,) float64
+    (inf = no hit within range); ``box`` (N,) int32 index into ``boxes`` and ``face`` (N,) int32 index
+    into the scene's faces (-1 where the ray hit the other kind or nothing); ``normal`` (N, 3)
+    float32 unit surface normal facing the ray origin (0 on a miss); the ``scene`` and ``boxes`` cast
+    against. World frame."""
+
+    distance_m: np.ndarray
+    box: np.ndarray
+    face: np.ndarray
+    normal: np.ndarray
+    scene: StaticScene
+    boxes: BoxSet
+
+
+def cast_nearest(
     scene: StaticScene, boxes: BoxSet, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float
-) -> SurfaceHits:
-    """Nearest hit among the static mesh and the boxes for N rays (origins (N, 3) or (1, 3), unit dirs (N, 3))."""
+) -> NearestHits:
+    """Cast N rays (origins (N, 3) or (1, 3), unit directions (N, 3), world frame) against the static
+    mesh and the boxes, within ``max_range_m``."""
     origins_m = np.atleast_2d(np.asarray(origins_m, np.float64))
     directions = np.ascontiguousarray(directions, np.float64)
     if directions.ndim != 2 or directions.shape[1] != 3 or origins_m.shape != (len(origins_m), 3):
@@ -269,21 +294,17 @@ def cast_world(
         raise ValidationError(f"cast_rays: {len(origins_m)} origins for {len(directions)} rays (need 1 or N)")
     d_static, face = scene.cast(origins_m, directions, max_range_m)
     d_box, box, axis = cast_boxes(boxes, origins_m, directions, max_range_m)
+    nearest = _nearest(directions, d_static, face, scene.face_normal, d_box, box, axis, boxes.yaw_rad)
+    return NearestHits(*nearest, scene, boxes)
+
+
+def cast_world(
+    scene: StaticScene, boxes: BoxSet, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float
+) -> SurfaceHits:
+    """Nearest hit among the static mesh and the boxes for N rays (origins (N, 3) or (1, 3), unit dirs (N, 3))."""
+    hits = cast_nearest(scene, boxes, origins_m, directions, max_range_m)
     mesh = scene.mesh
-    return SurfaceHits(
-        *_resolve(
-            directions,
-            d_static,
-            face,
-            mesh.face_label,
-            mesh.face_rgb,
-            scene.face_normal,
-            d_box,
-            box,
-            axis,
-            boxes.yaw_rad,
-            boxes.label,
-            boxes.instance,
-            boxes.rgb,
-        )
+    label, instance, rgb = _attributes(
+        hits.box, hits.face, mesh.face_label, mesh.face_rgb, boxes.label, boxes.instance, boxes.rgb
     )
+    return SurfaceHits(hits.distance_m, label, instance, hits.normal, rgb)

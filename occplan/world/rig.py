@@ -142,14 +142,16 @@ class SensorRig:
         """(3, 3) intrinsics of ``channel`` at the given (default: the rig's) resolution."""
         return self.camera(channel).intrinsics(width_px or self.camera_width_px, height_px or self.camera_height_px)
 
-    def ego_box_contains(self, points_ego_m: np.ndarray, margin_m: float = 0.05) -> np.ndarray:
-        """(N, 3) ego-frame points -> (N,) bool, inside the ego body (box from z = 0 to height)."""
+    def ego_box(self, margin_m: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) (3,) corners of the ego body in the ego frame (z from 0 to the height), grown by ``margin_m``."""
         v = self.vehicle
-        p = np.asarray(points_ego_m, dtype=np.float64)
-        cx = v.rear_axle_to_center_m
-        return (
-            (np.abs(p[:, 0] - cx) <= v.length_m / 2 + margin_m)
-            & (np.abs(p[:, 1]) <= v.width_m / 2 + margin_m)
-            & (p[:, 2] >= -margin_m)
-            & (p[:, 2] <= v.height_m + margin_m)
-        )
+        half = np.array([v.length_m / 2 + margin_m, v.width_m / 2 + margin_m])
+        lo = np.array([v.rear_axle_to_center_m - half[0], -half[1], -margin_m])
+        hi = np.array([v.rear_axle_to_center_m + half[0], half[1], v.height_m + margin_m])
+        return lo, hi
+
+    def ego_box_contains(self, points_ego_m: np.ndarray, margin_m: float = 0.05) -> np.ndarray:
+        """(N, 3) ego-frame points -> (N,) bool, inside the ego body (``ego_box``)."""
+        lo, hi = self.ego_box(margin_m)
+        p = np.asarray(points_ego_m, dtype=np.float64)[:, :3]
+        return np.all((p >= lo) & (p <= hi), axis=1)

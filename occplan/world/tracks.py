@@ -4,17 +4,84 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numba as nb
 import numpy as np
 
 from occplan.errors import ValidationError
-from occplan.types import AgentBox, wrap_angle
+from occplan.types import AgentBox
 from occplan.world.base import World
 from occplan.world.raycast import BoxSet
 from occplan.world.spec import AgentTrack
 
 
+@nb.njit(cache=True, inline="always")
+def _wrap(x: float) -> float:
+    return (x + np.pi) % (2 * np.pi) - np.pi  # occplan.types.wrap_angle
+
+
+@nb.njit(cache=True)
+def _sample_tracks(
+    time_us: int,
+    times_us: np.ndarray,
+    start: np.ndarray,
+    length: np.ndarray,
+    center_m: np.ndarray,
+    yaw_rad: np.ndarray,
+    velocity_mps: np.ndarray,
+    attribute: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The A tracks packed as flat samples (track ``k`` is rows ``start[k] : start[k] + length[k]``
+    of ``times_us`` (S,) int64, ``center_m`` (S, 3), ``yaw_rad`` (S,), ``velocity_mps`` (S, 2),
+    ``attribute`` (S,) int16) sampled at ``time_us``.
+
+    Returns (``present`` (M,) int32 indices of the tracks with first <= time_us <= last sample time,
+    ascending; their ``center_m`` (M, 3); ``yaw_rad`` (M,); ``velocity_mps`` (M, 2); ``attribute``
+    (M,) int16 of the sample at or before ``time_us``). Centre and velocity interpolate linearly
+    between the samples around ``time_us``, yaw along the shorter arc, wrapped to [-pi, pi); at
+    the last sample (and for a single-sample track) the sample is returned as stored.
+    """
+    present = np.empty(len(start), np.int32)
+    m = 0
+    for k in range(len(start)):
+        if times_us[start[k]] <= time_us <= times_us[start[k] + length[k] - 1]:
+            present[m] = k
+            m += 1
+    present = present[:m].copy()
+    center = np.empty((m, 3))
+    yaw = np.empty(m)
+    vel = np.empty((m, 2))
+    attr = np.empty(m, np.int16)
+    for i in range(m):
+        lo, hi = start[present[i]], start[present[i]] + length[present[i]]
+        last = hi - 1
+        while lo < hi:  # searchsorted(side="right") within the track
+            mid = (lo + hi) // 2
+            if times_us[mid] <= time_us:
+                lo = mid + 1
+            else:
+                hi = mid
+        j = lo - 1  # >= start since the track is present
+        attr[i] = attribute[j]
+        if j == last:
+            center[i] = center_m[j]
+            yaw[i] = yaw_rad[j]
+            vel[i] = velocity_mps[j]
+            continue
+        a = (time_us - times_us[j]) / (times_us[j + 1] - times_us[j])
+        for d in range(3):
+            center[i, d] = (1 - a) * center_m[j, d] + a * center_m[j + 1, d]
+        yaw[i] = _wrap(yaw_rad[j] + a * _wrap(yaw_rad[j + 1] - yaw_rad[j]))
+        for d in range(2):
+            vel[i, d] = (1 - a) * velocity_mps[j, d] + a * velocity_mps[j + 1, d]
+    return present, center, yaw, vel, attr
+
+
 class AgentTracks:
-    """The agents of a world; index ``i`` of ``ids`` is the ``instance`` used in ray hits."""
+    """The agents of a world; index ``i`` of ``ids`` is the ``instance`` used in ray hits.
+
+    All tracks are packed into flat sample arrays at construction and sampled together by one
+    numba kernel (``_sample_tracks``); ``boxes`` and ``box_set`` both read its result.
+    """
 
     def __init__(self, tracks: Sequence[AgentTrack]) -> None:
         self.tracks = tuple(tracks)
@@ -28,38 +95,53 @@ class AgentTracks:
         self._label = np.array([t.label for t in self.tracks], np.uint8)
         self._rgb = np.array([t.rgb for t in self.tracks], np.uint8).reshape(-1, 3)
         self._half = np.array([[t.size_m[1], t.size_m[0], t.size_m[2]] for t in self.tracks]).reshape(-1, 3) / 2
+        # packed samples: track k is rows _start[k] : _start[k] + _length[k] of the flat arrays
+        self._length = np.array([len(t.times_us) for t in self.tracks], np.int64)
+        self._start = np.cumsum(self._length) - self._length
+        self._times_us = self._pack([t.times_us for t in self.tracks], np.int64, ())
+        self._center_m = self._pack([t.center_m for t in self.tracks], np.float64, (3,))
+        self._yaw_rad = self._pack([t.yaw_rad for t in self.tracks], np.float64, ())
+        self._velocity_mps = self._pack([t.velocity_mps for t in self.tracks], np.float64, (2,))
+        self._attribute = self._pack([t.attribute for t in self.tracks], np.int16, ())
         self._last_box_set: tuple[int, BoxSet] | None = None  # the latest box_set (GT and LiDAR share a time)
 
-    def _sample(self, track: AgentTrack, time_us: int) -> tuple[np.ndarray, float, np.ndarray, int]:
-        """(centre (3,), yaw, velocity (2,), attribute index) of a present track at ``time_us``."""
-        times = track.times_us
-        j = int(np.clip(np.searchsorted(times, time_us, side="right") - 1, 0, len(times) - 1))
-        if j == len(times) - 1:
-            return track.center_m[j], float(track.yaw_rad[j]), track.velocity_mps[j], int(track.attribute[j])
-        a = (time_us - times[j]) / (times[j + 1] - times[j])
-        center = (1 - a) * track.center_m[j] + a * track.center_m[j + 1]
-        yaw = float(wrap_angle(track.yaw_rad[j] + a * wrap_angle(track.yaw_rad[j + 1] - track.yaw_rad[j])))
-        vel = (1 - a) * track.velocity_mps[j] + a * track.velocity_mps[j + 1]
-        return center, yaw, vel, int(track.attribute[j])
+    @staticmethod
+    def _pack(arrays: list[np.ndarray], dtype: type, tail: tuple[int, ...]) -> np.ndarray:
+        """The per-track arrays concatenated along their first axis (C-contiguous, ``dtype``)."""
+        if not arrays:
+            return np.zeros((0, *tail), dtype)
+        return np.ascontiguousarray(np.concatenate(arrays), dtype)
 
-    def _present(self, time_us: int) -> list[int]:
-        return [i for i, t in enumerate(self.tracks) if t.times_us[0] <= time_us <= t.times_us[-1]]
+    def _sample(self, time_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(present (M,) int32 track indices, centre (M, 3), yaw (M,), velocity (M, 2) world frame,
+        attribute index (M,) int16) of the tracks present at ``time_us`` (see ``_sample_tracks``)."""
+        return _sample_tracks(
+            int(time_us),
+            self._times_us,
+            self._start,
+            self._length,
+            self._center_m,
+            self._yaw_rad,
+            self._velocity_mps,
+            self._attribute,
+        )
 
     def boxes(self, time_us: int) -> tuple[AgentBox, ...]:
         """World-frame AgentBoxes of the agents present at ``time_us``."""
+        present, center, yaw, vel, attr = self._sample(time_us)
         out = []
-        for i in self._present(time_us):
+        for n, i in enumerate(present):
             t = self.tracks[i]
-            center, yaw, vel, attr = self._sample(t, time_us)
+            a = int(attr[n])
             out.append(
                 AgentBox(
-                    center_m=np.array(center, np.float64),
+                    center_m=center[n].copy(),
                     size_m=t.size_m.copy(),
-                    yaw_rad=yaw,
-                    velocity_mps=np.array(vel, np.float64),
+                    yaw_rad=float(yaw[n]),
+                    velocity_mps=vel[n].copy(),
                     category=t.category,
                     instance=t.instance,
-                    attributes=(t.attribute_names[attr],) if 0 <= attr < len(t.attribute_names) else (),
+                    attributes=(t.attribute_names[a],) if 0 <= a < len(t.attribute_names) else (),
                 )
             )
         return tuple(out)
@@ -72,19 +154,17 @@ class AgentTracks:
         return self._last_box_set[1]
 
     def _sample_box_set(self, time_us: int) -> BoxSet:
-        idx = self._present(time_us)
-        if not idx:
+        present, center, yaw, vel, _ = self._sample(time_us)
+        if len(present) == 0:
             return BoxSet.empty()
-        samples = [self._sample(self.tracks[i], time_us) for i in idx]
-        ii = np.array(idx, np.int32)
         return BoxSet(
-            center_m=np.array([s[0] for s in samples], np.float64),
-            half_extent_m=self._half[ii],
-            yaw_rad=np.array([s[1] for s in samples], np.float64),
-            velocity_mps=np.array([s[2] for s in samples], np.float64),
-            label=self._label[ii],
-            instance=ii,
-            rgb=self._rgb[ii],
+            center_m=center,
+            half_extent_m=self._half[present],
+            yaw_rad=yaw,
+            velocity_mps=vel,
+            label=self._label[present],
+            instance=present,
+            rgb=self._rgb[present],
         )
 
     def box_set_from(self, boxes: Sequence[AgentBox]) -> BoxSet:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
+from scipy.interpolate import CubicSpline
 
 from occplan.sim import TrackerConfig
-from occplan.sim.controller import Reference, track, tracker_gains
+from occplan.sim.controller import Reference, _clamped_natural_spline, track, tracker_gains
 from occplan.sim.dynamics import bicycle, ego_state, vehicle_limits
-from occplan.types import Trajectory, TrajectorySampling, VehicleParams
+from occplan.types import EgoState, Trajectory, TrajectorySampling, VehicleParams
 
 
 def _junction_turn_log(dt_s: float = 0.1) -> np.ndarray:
@@ -98,3 +100,71 @@ def test_error_catch_up_stops_shorter():
     ego_base, _ = _brake_to_still_plan(TrackerConfig(jerk_per_error_mps3pm=0.0))
     assert ego_default[3] == 0.0
     assert ego_default[0] < ego_base[0]
+
+
+def _scipy_reference(plan: Trajectory, ego: EgoState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(xy, times, profile) of ``Reference.from_plan`` computed with scipy's ``CubicSpline``."""
+    c, s = math.cos(ego.yaw_rad), math.sin(ego.yaw_rad)
+    knots_t = np.concatenate([[0.0], plan.sampling.times_s])
+    times = np.arange(0.0, knots_t[-1] + 1e-9, 0.05)
+    knots_xy = np.vstack([np.zeros((1, 2)), plan.xy_m]) @ np.array([[c, s], [-s, c]]) + [ego.x_m, ego.y_m]
+    knots_yaw = np.unwrap(np.concatenate([[0.0], plan.poses[:, 2]])) + ego.yaw_rad
+    pos = CubicSpline(knots_t, knots_xy, bc_type=((1, ego.speed_mps * np.array([c, s])), (2, np.zeros(2))))
+    yaw = CubicSpline(knots_t, knots_yaw, bc_type=((1, ego.yaw_rate_radps), (2, 0.0)))
+    heading = yaw(times)
+    unit = np.column_stack([np.cos(heading), np.sin(heading)])
+    speed = np.einsum("ij,ij->i", pos(times, 1), unit)
+    accel = np.einsum("ij,ij->i", pos(times, 2), unit)
+    curvature = yaw(times, 1) / np.maximum(np.abs(speed), 1.0)
+    return pos(times), times, np.column_stack([heading, speed, accel, curvature])
+
+
+def _plan(kind: str) -> Trajectory:
+    t = TrajectorySampling().times_s
+    if kind == "straight":
+        return Trajectory(np.column_stack([8.0 * t, np.zeros(6), np.zeros(6)]))
+    if kind == "curved":
+        x, y = 6.0 * t + 0.3 * t**2, 0.4 * t**2
+        return Trajectory(np.column_stack([x, y, np.arctan2(0.8 * t, 6.0 + 0.6 * t)]))
+    if kind == "stop":  # decelerates from 4 m/s to a stop at t = 2 s, then holds
+        s = np.where(t < 2.0, 4.0 * t - t**2, 4.0)
+        return Trajectory(np.column_stack([s, 0.1 * s, np.full(6, math.atan(0.1))]))
+    # Reversing yaw: a tight turn whose heading crosses +-pi (wrapped in the plan) and turns back.
+    yaw = np.array([1.2, 2.6, 3.1, -3.0, 3.0, 2.2])
+    yaw = np.arctan2(np.sin(yaw), np.cos(yaw))
+    return Trajectory(np.column_stack([np.cumsum(np.cos(yaw)), np.cumsum(np.sin(yaw)), yaw]))
+
+
+@pytest.mark.parametrize("kind", ["straight", "curved", "stop", "reversing_yaw"])
+@pytest.mark.parametrize(
+    "ego",
+    [EgoState(0, 0.0, 0.0, 0.0, speed_mps=8.0), EgoState(0, 12.0, -5.0, 3.0, speed_mps=3.5, yaw_rate_radps=-0.4)],
+)
+def test_reference_matches_scipy_cubic_spline(kind, ego):
+    """The numba spline reference equals scipy's clamped/natural ``CubicSpline`` reference."""
+    plan = _plan(kind)
+    ref = Reference.from_plan(plan, ego)
+    xy, times, profile = _scipy_reference(plan, ego)
+    np.testing.assert_array_equal(ref.times_s, times)
+    np.testing.assert_allclose(ref.xy_m, xy, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ref.profile, profile, rtol=0, atol=1e-9)
+
+
+def test_still_plan_reference_holds_the_ego_pose():
+    ego = EgoState(0, 3.0, 4.0, 0.5, speed_mps=2.0)
+    ref = Reference.from_plan(Trajectory(np.full((6, 3), [0.02, 0.0, 0.1])), ego)
+    np.testing.assert_array_equal(ref.times_s, np.arange(0.0, 3.0 + 1e-9, 0.05))
+    np.testing.assert_array_equal(ref.xy_m, np.tile([3.0, 4.0], (len(ref.times_s), 1)))
+    np.testing.assert_array_equal(ref.profile, np.column_stack([np.full(len(ref.times_s), 0.5), np.zeros((61, 3))]))
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 12])
+def test_spline_solver_matches_scipy_on_uneven_knots(n):
+    rng = np.random.default_rng(n)
+    knots = np.cumsum(rng.uniform(0.1, 1.0, n)) - 0.3
+    values, slopes0 = rng.normal(size=(n, 3)), rng.normal(size=3)
+    times = np.linspace(knots[0], knots[-1], 97)
+    got = _clamped_natural_spline(knots, values, slopes0, times)
+    spline = CubicSpline(knots, values, bc_type=((1, slopes0), (2, np.zeros(3))))
+    for nu in range(3):
+        np.testing.assert_allclose(got[nu], spline(times, nu), rtol=0, atol=1e-9)

@@ -100,6 +100,86 @@ def test_box_set_is_kept_for_its_time_and_matches_the_agent_boxes(world_spec):
         np.testing.assert_array_equal(box_set.velocity_mps, [b.velocity_mps for b in boxes])
 
 
+def _reference_sample(track, t):
+    """One track at ``t`` the plain way: None when absent, else (centre, yaw, velocity, attribute)."""
+    times = track.times_us
+    if not times[0] <= t <= times[-1]:
+        return None
+    j = int(np.searchsorted(times, t, side="right")) - 1
+    if j == len(times) - 1:
+        return track.center_m[j], track.yaw_rad[j], track.velocity_mps[j], int(track.attribute[j])
+
+    def wrap(x):
+        return (x + np.pi) % (2 * np.pi) - np.pi
+
+    a = (t - times[j]) / (times[j + 1] - times[j])
+    center = (1 - a) * track.center_m[j] + a * track.center_m[j + 1]
+    yaw = wrap(track.yaw_rad[j] + a * wrap(track.yaw_rad[j + 1] - track.yaw_rad[j]))
+    vel = (1 - a) * track.velocity_mps[j] + a * track.velocity_mps[j + 1]
+    return center, yaw, vel, int(track.attribute[j])
+
+
+def _same_bits(actual, expected):
+    as_bits = [np.asarray(x, np.float64).reshape(-1).view(np.int64) for x in (actual, expected)]
+    np.testing.assert_array_equal(*as_bits)
+
+
+def test_packed_sampler_equals_a_per_track_reference(world_spec):
+    """Irregular, staggered tracks (one with a single sample, yaw far outside [-pi, pi), signed
+    zeros), sampled at every sample time, one microsecond either side, between samples and outside
+    every track: the packed sampler gives bit-identical boxes to the plain per-track computation."""
+    rng = np.random.default_rng(7)
+    base = world_spec.agents[0]
+    tracks = list(world_spec.agents)
+    for k, n in enumerate([1, 2, 3, 17, 40, 1]):
+        times = START_US + int(rng.integers(-500_000, 3_000_000)) + np.cumsum(rng.integers(1, 120_000, n))
+        center = rng.normal(0.0, 30.0, (n, 3))
+        center[rng.random((n, 3)) < 0.2] = -0.0
+        attribute = rng.integers(-1, 3, n).astype(np.int16)
+        tracks.append(
+            replace(
+                base,
+                instance=f"synthetic{k}",
+                times_us=times.astype(np.int64),
+                center_m=center,
+                yaw_rad=rng.uniform(-12.0, 12.0, n),
+                velocity_mps=rng.normal(0.0, 5.0, (n, 2)),
+                attribute=attribute,
+                attribute_names=("vehicle.moving", "vehicle.parked"),
+            )
+        )
+    agent_tracks = AgentTracks(tracks)
+    sample_times = np.unique(np.concatenate([t.times_us for t in tracks]))
+    times = np.concatenate(
+        [
+            sample_times,
+            sample_times - 1,
+            sample_times + 1,
+            (sample_times[:-1] + sample_times[1:]) // 2,
+            rng.integers(sample_times[0] - 100_000, sample_times[-1] + 100_000, 500),
+        ]
+    )
+    for t in (int(t) for t in times):
+        expected = {i: s for i, tr in enumerate(tracks) if (s := _reference_sample(tr, t)) is not None}
+        box_set, boxes = agent_tracks.box_set(t), agent_tracks.boxes(t)
+        assert box_set.instance.tolist() == sorted(expected) == [agent_tracks.ids.index(b.instance) for b in boxes]
+        if not expected:
+            assert len(box_set) == 0 and boxes == ()
+            continue
+        ref = list(expected.values())
+        _same_bits(box_set.center_m, [r[0] for r in ref])
+        _same_bits(box_set.yaw_rad, [r[1] for r in ref])
+        _same_bits(box_set.velocity_mps, [r[2] for r in ref])
+        _same_bits([b.center_m for b in boxes], [r[0] for r in ref])
+        _same_bits([b.yaw_rad for b in boxes], [r[1] for r in ref])
+        _same_bits([b.velocity_mps for b in boxes], [r[2] for r in ref])
+        for (i, r), b in zip(expected.items(), boxes, strict=True):
+            names = tracks[i].attribute_names
+            assert b.attributes == ((names[r[3]],) if 0 <= r[3] < len(names) else ())
+    assert len(agent_tracks.box_set(int(sample_times[0]) - 1)) == 0
+    assert AgentTracks([]).boxes(START_US) == () and len(AgentTracks([]).box_set(START_US)) == 0
+
+
 def test_yaw_interpolates_on_the_circle(world_spec):
     track = world_spec.agents[0]
     yaw = np.where(np.arange(len(track.yaw_rad)) % 2 == 0, np.pi - 0.1, -np.pi + 0.1)
