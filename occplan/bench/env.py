@@ -9,7 +9,8 @@ Args: ``[--dataset tiny|mini | --dataroot PATH --version V] [--scene NAME] [--st
 - ``oracle_occ_lidar``: plus GT occupancy + flow in the Occ3D grid (no visibility masks) and one
   re-cast LiDAR sweep per decision;
 - ``*_steps_per_s`` from CPU time (``time.process_time``, what one core delivers on a loaded
-  machine), ``*_wall_steps_per_s`` from wall time; ``*_cpu_ms`` the per-decision split;
+  machine), ``*_wall_steps_per_s`` from wall time; ``*_cpu_ms`` the per-decision split; with
+  ``--threads 1`` the process is pinned to one core;
 - ``env_memory_mb``: resident-memory growth of loading one scenario and its world and running it.
 """
 
@@ -62,6 +63,8 @@ def run(args: list[str]) -> dict:
     p.add_argument("--threads", type=int, default=1, help="numba threads (1 = the one-core figures)")
     a = p.parse_args(args)
     numba.set_num_threads(a.threads)
+    if a.threads == 1:  # one core: every thread of the process (numba, Embree's TBB) shares it
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     root, version = a.dataroot, a.version
     if root is None:
         from scenarios.datasets import ensure

@@ -45,6 +45,7 @@ from occplan.types import (
     se2_transform,
 )
 from occplan.world import World
+from occplan.world.lidar import points_to_frame
 
 _DRIVABLE_MARGIN_M = 60.0
 _NO_MAP = np.zeros((0, 0), np.float32)  # kernel.advance without a drivable raster
@@ -327,12 +328,13 @@ class Simulator:
             agents = ctx.agent_boxes(row, idm) if ctx.idm is not None else None
             scan = ctx.world.lidar_scan(pose, t, agents)
             cur_from_lidar = ego_from_world @ pose @ frame.ego_from_lidar
-            p = scan.points_sensor.copy()
-            p[:, :3] = cur_from_lidar.transform_points(p).astype(np.float32)
+            p = points_to_frame(scan.points_sensor, cur_from_lidar)
             pts.append(p)
             lags.append(np.full(len(p), (state.time_us - t) * 1e-6, np.float32))
             origins.append(cur_from_lidar.translation_m)
             index.append(np.full(len(p), k, np.int16))
+        if len(pts) == 1:  # no copies for a single sweep
+            return LidarSweep(pts[0], lags[0], np.array(origins), index[0])
         return LidarSweep(np.concatenate(pts), np.concatenate(lags), np.array(origins), np.concatenate(index))
 
     def _cameras(self, state: SimState, frame: Frame, channels: tuple[str, ...]) -> tuple[CameraFrame, ...]:

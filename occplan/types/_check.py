@@ -42,7 +42,7 @@ def check_labels(value: np.ndarray, field: str, num_classes: int, allow: Sequenc
     """Labels must be integers in [0, num_classes) or one of ``allow`` (for example 255 = ignore)."""
     if value.dtype.kind not in "ui":
         raise ValidationError(f"{field}: expected an integer label array, got {value.dtype}")
-    if value.size == 0:
+    if value.size == 0 or (value.min() >= 0 and value.max() < num_classes):  # all valid: no temporaries
         return
     bad = (value < 0) | (value >= num_classes)
     for a in allow:

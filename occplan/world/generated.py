@@ -32,7 +32,7 @@ from occplan.world.base import LidarScan, RayHits
 from occplan.world.camera import ShadingConfig, pixel_rays, shade
 from occplan.world.lidar import LidarReturns, lidar_returns
 from occplan.world.occupancy_gt import SurfaceLattice, VoteScratch, voxelise_boxes, voxelise_static
-from occplan.world.raycast import BoxSet, StaticScene, SurfaceHits, cast_nearest, cast_world
+from occplan.world.raycast import BoxSet, StaticScene, SurfaceHits, azimuth_bins, cast_nearest, cast_world
 from occplan.world.rig import SensorRig
 from occplan.world.spec import WorldSpec
 from occplan.world.spec_io import load_world
@@ -76,6 +76,7 @@ class GeneratedWorld(TrackedWorld):
         self._scene = StaticScene(spec.static)
         self._tracks = AgentTracks(spec.agents)
         self._lidar_dirs_sensor, self._lidar_ring = self.rig.lidar.ray_directions()
+        self._lidar_bins = azimuth_bins(self._lidar_dirs_sensor)
         self._ego_box = self.rig.ego_box()
         self._pixel_rays: dict[tuple[str, int, int], np.ndarray] = {}
         self._vote_scratch: dict[tuple[int, int, int], VoteScratch] = {}
@@ -121,7 +122,8 @@ class GeneratedWorld(TrackedWorld):
         world_from_lidar = world_from_ego @ ego_from_lidar
         dirs_world = world_from_lidar.transform_vectors(self._lidar_dirs_sensor)
         origin = world_from_lidar.translation_m[None]
-        hits = cast_nearest(self._scene, boxes, origin, dirs_world, self.rig.lidar.max_range_m)
+        ray_bins = (self._lidar_bins, world_from_lidar)
+        hits = cast_nearest(self._scene, boxes, origin, dirs_world, self.rig.lidar.max_range_m, ray_bins)
         returns = lidar_returns(
             hits, self._lidar_dirs_sensor, self._lidar_ring, world_from_lidar, ego_from_lidar, self._ego_box
         )

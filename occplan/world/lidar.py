@@ -142,3 +142,19 @@ def lidar_returns(
             REFLECTIVITY,
         )
     )
+
+
+@nb.njit(cache=True)
+def _to_frame(points, matrix):  # pragma: no cover - compiled
+    out = points.copy()
+    for i in range(points.shape[0]):
+        x, y, z = float(points[i, 0]), float(points[i, 1]), float(points[i, 2])
+        for a in range(3):
+            out[i, a] = matrix[a, 0] * x + matrix[a, 1] * y + matrix[a, 2] * z + matrix[a, 3]
+    return out
+
+
+def points_to_frame(points: np.ndarray, a_from_sensor: Pose) -> np.ndarray:
+    """A copy of a sweep's points (N, C >= 3) float32 with x, y, z moved from the sensor frame to
+    frame a (computed in float64); the other columns are kept."""
+    return _to_frame(np.ascontiguousarray(points, np.float32), a_from_sensor.matrix)

@@ -13,6 +13,7 @@ from embreex import rtcore_scene
 from embreex.mesh_construction import TriangleMesh
 
 from occplan.errors import ValidationError
+from occplan.types import Pose
 from occplan.world.spec import StaticMesh
 
 
@@ -97,8 +98,10 @@ class StaticScene:
         """Nearest static hit of N rays (origins (N, 3) or one shared (1, 3), unit directions (N, 3), world frame):
         (distance (N,) float64, inf on a miss or beyond ``max_range_m``; face index (N,) int32, -1)."""
         origins = (np.asarray(origins_m, np.float64) - self.origin_m).astype(np.float32)
+        n = len(directions)
+        far = np.full(n, max_range_m, np.float32)  # Embree prunes the BVH beyond the range
         res = self._embree.run(
-            np.broadcast_to(origins, (len(directions), 3)), np.asarray(directions, np.float32), output=1
+            np.broadcast_to(origins, (n, 3)), np.asarray(directions, np.float32), dists=far, output=1
         )
         face = res["primID"].astype(np.int32)
         dist = res["tfar"].astype(np.float64)
@@ -210,49 +213,68 @@ def _attributes(box_of, face_of, face_label, face_rgb, box_label, box_inst, box_
 _AZIMUTH_BINS = 720
 
 
-def _azimuth_bins(
-    boxes: BoxSet, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate boxes per ray: (bin of each ray (N,) int64, bin_start (B + 1,) int64, boxes (K,) int32);
-    the candidates of ray i are ``boxes[bin_start[b]:bin_start[b + 1]]`` with ``b = bin[i]``.
-
-    For one shared origin the bins are azimuth sectors: a ray can only meet a box whose bounding
-    sphere, seen from above, lies within ``asin(radius / horizontal distance)`` of the ray's azimuth
-    (spheres over the origin fall in every sector); boxes out of range are dropped. With per-ray
-    origins there is one bin holding every box.
-    """
-    n, m = len(directions), len(boxes)
-    if len(origins_m) != 1 or m == 0:
-        return np.zeros(n, np.int64), np.array([0, m], np.int64), np.arange(m, dtype=np.int32)
+def azimuth_bins(directions: np.ndarray) -> np.ndarray:
+    """(N,) int64 azimuth sector (about the frame's z axis) of N unit ray directions (N, 3): the box
+    caster's candidate lists are per sector."""
     width = 2 * np.pi / _AZIMUTH_BINS
     ray_bin = np.floor((np.arctan2(directions[:, 1], directions[:, 0]) + np.pi) / width).astype(np.int64)
-    ray_bin %= _AZIMUTH_BINS
-    rel = boxes.center_m - origins_m[0]
+    return ray_bin % _AZIMUTH_BINS
+
+
+def _box_candidates(boxes: BoxSet, rel_m: np.ndarray, max_range_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate boxes per azimuth sector, from the box centres relative to the shared ray origin
+    ``rel_m`` (M, 3) in the frame of the sectors: (bin_start (B + 1,) int64, boxes (K,) int32); the
+    candidates of sector b are ``boxes[bin_start[b]:bin_start[b + 1]]``.
+
+    A ray can only meet a box whose bounding sphere, seen from above, lies within
+    ``asin(radius / horizontal distance)`` of the ray's azimuth (spheres over the origin fall in
+    every sector); boxes out of range are dropped. The test holds in any rotated frame.
+    """
+    m = len(boxes)
+    width = 2 * np.pi / _AZIMUTH_BINS
     radius = boxes.radius_m
-    horizontal = np.hypot(rel[:, 0], rel[:, 1])
-    centre = np.arctan2(rel[:, 1], rel[:, 0]) + np.pi
+    horizontal = np.hypot(rel_m[:, 0], rel_m[:, 1])
+    centre = np.arctan2(rel_m[:, 1], rel_m[:, 0]) + np.pi
     half = np.arcsin(np.clip(radius / np.maximum(horizontal, 1e-9), 0.0, 1.0))
     lo = np.floor((centre - half) / width).astype(np.int64)
     span = np.floor((centre + half) / width).astype(np.int64) - lo + 1
     span[horizontal <= radius] = _AZIMUTH_BINS
     span = np.minimum(span, _AZIMUTH_BINS)
-    span[np.linalg.norm(rel, axis=1) - radius > max_range_m] = 0
+    span[np.linalg.norm(rel_m, axis=1) - radius > max_range_m] = 0
     box = np.repeat(np.arange(m, dtype=np.int32), span)
     offset = np.arange(len(box)) - np.repeat(np.cumsum(span) - span, span)
     bins = (np.repeat(lo, span) + offset) % _AZIMUTH_BINS
     order = np.argsort(bins, kind="stable")
     bin_start = np.concatenate([[0], np.cumsum(np.bincount(bins, minlength=_AZIMUTH_BINS))]).astype(np.int64)
-    return ray_bin, bin_start, box[order]
+    return bin_start, box[order]
 
 
 def cast_boxes(
-    boxes: BoxSet, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float
+    boxes: BoxSet,
+    origins_m: np.ndarray,
+    directions: np.ndarray,
+    max_range_m: float,
+    ray_bins: tuple[np.ndarray, Pose] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest entry of N rays (origins (N, 3) or (1, 3), unit directions (N, 3), world frame) into
     the boxes within ``max_range_m``: (distance (N,) float64, inf on a miss; box index (N,) int32, -1;
-    signed box axis 1..3 of the entered face's normal (N,) int8)."""
+    signed box axis 1..3 of the entered face's normal (N,) int8).
+
+    ``ray_bins``: the rays' ``azimuth_bins`` precomputed in a sensor frame and world_from_sensor
+    (for a fixed ray pattern cast from one origin), instead of computing them in the world frame.
+    """
     origins_m = np.ascontiguousarray(np.atleast_2d(origins_m), np.float64)
     directions = np.ascontiguousarray(directions, np.float64)
+    n, m = len(directions), len(boxes)
+    if len(origins_m) != 1 or m == 0:  # one candidate list holding every box
+        ray_bin, bin_start, candidates = np.zeros(n, np.int64), np.array([0, m], np.int64), np.arange(m, dtype=np.int32)
+    elif ray_bins is None:
+        ray_bin = azimuth_bins(directions)
+        bin_start, candidates = _box_candidates(boxes, boxes.center_m - origins_m[0], max_range_m)
+    else:
+        ray_bin, world_from_sensor = ray_bins
+        rel = (boxes.center_m - origins_m[0]) @ world_from_sensor.rotation  # sensor_from_world rotation
+        bin_start, candidates = _box_candidates(boxes, rel, max_range_m)
     return _cast_boxes(
         origins_m,
         directions,
@@ -261,7 +283,9 @@ def cast_boxes(
         boxes.radius_m,
         boxes.yaw_rad,
         float(max_range_m),
-        *_azimuth_bins(boxes, origins_m, directions, max_range_m),
+        ray_bin,
+        bin_start,
+        candidates,
     )
 
 
@@ -282,10 +306,15 @@ class NearestHits:
 
 
 def cast_nearest(
-    scene: StaticScene, boxes: BoxSet, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float
+    scene: StaticScene,
+    boxes: BoxSet,
+    origins_m: np.ndarray,
+    directions: np.ndarray,
+    max_range_m: float,
+    ray_bins: tuple[np.ndarray, Pose] | None = None,
 ) -> NearestHits:
     """Cast N rays (origins (N, 3) or (1, 3), unit directions (N, 3), world frame) against the static
-    mesh and the boxes, within ``max_range_m``."""
+    mesh and the boxes, within ``max_range_m`` (``ray_bins`` as in ``cast_boxes``)."""
     origins_m = np.atleast_2d(np.asarray(origins_m, np.float64))
     directions = np.ascontiguousarray(directions, np.float64)
     if directions.ndim != 2 or directions.shape[1] != 3 or origins_m.shape != (len(origins_m), 3):
@@ -293,7 +322,7 @@ def cast_nearest(
     if len(origins_m) not in (1, len(directions)):
         raise ValidationError(f"cast_rays: {len(origins_m)} origins for {len(directions)} rays (need 1 or N)")
     d_static, face = scene.cast(origins_m, directions, max_range_m)
-    d_box, box, axis = cast_boxes(boxes, origins_m, directions, max_range_m)
+    d_box, box, axis = cast_boxes(boxes, origins_m, directions, max_range_m, ray_bins)
     nearest = _nearest(directions, d_static, face, scene.face_normal, d_box, box, axis, boxes.yaw_rad)
     return NearestHits(*nearest, scene, boxes)
 

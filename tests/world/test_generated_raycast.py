@@ -5,9 +5,10 @@ import itertools
 import numpy as np
 import pytest
 import trimesh
+from scipy.spatial.transform import Rotation
 
-from occplan.types import GridSpec, LabelSet
-from occplan.world.raycast import BoxSet, StaticScene, cast_world
+from occplan.types import GridSpec, LabelSet, Pose
+from occplan.world.raycast import BoxSet, StaticScene, azimuth_bins, cast_boxes, cast_world
 from occplan.world.spec import StaticMesh
 from occplan.world.voxel_traversal import mark_segments
 
@@ -121,6 +122,50 @@ def test_static_mesh_matches_brute_force_reference():
     ref = _moller_trumbore(origin, d, mesh.vertices_m[mesh.faces])
     assert np.isfinite(ref).all()
     np.testing.assert_allclose(hits.distance_m, ref, atol=1e-4)
+
+
+def _random_boxes(rng: np.random.Generator, n: int, origin: np.ndarray) -> BoxSet:
+    return BoxSet(
+        center_m=origin + rng.uniform([-40, -40, -2], [40, 40, 2], size=(n, 3)),
+        half_extent_m=rng.uniform([0.3, 0.3, 0.5], [3.0, 1.2, 1.5], size=(n, 3)),
+        yaw_rad=rng.uniform(-np.pi, np.pi, n),
+        velocity_mps=np.zeros((n, 2)),
+        label=np.full(n, CAR, np.uint8),
+        instance=np.arange(n, dtype=np.int32),
+        rgb=np.zeros((n, 3), np.uint8),
+    )
+
+
+def test_box_caster_matches_brute_force_and_sensor_frame_sectors():
+    """The sector-pruned box caster equals a brute-force slab test over every box, with the rays'
+    sectors computed in the world frame or precomputed in a tilted sensor frame."""
+    rng = np.random.default_rng(5)
+    origin = np.array([300.0, 800.0, 1.8])
+    boxes = _random_boxes(rng, 60, origin)
+    boxes.center_m[-1] = origin + np.array([0.5, 0.0, 0.0])  # a box over the origin: in every sector
+    dirs_sensor = rng.normal(size=(5000, 3))
+    dirs_sensor /= np.linalg.norm(dirs_sensor, axis=1, keepdims=True)
+    tilt = Rotation.from_euler("xyz", [0.05, -0.03, 2.1]).as_matrix()
+    world_from_sensor = Pose(tilt, origin)
+    dirs = world_from_sensor.transform_vectors(dirs_sensor)
+    world = cast_boxes(boxes, origin[None], dirs, 30.0)
+    sensor = cast_boxes(boxes, origin[None], dirs, 30.0, (azimuth_bins(dirs_sensor), world_from_sensor))
+    for a, b in zip(world, sensor, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # brute force: slab test of every ray against every box in the box frame
+    ref = np.full(len(dirs), np.inf)
+    for b in range(len(boxes)):
+        c, s = np.cos(boxes.yaw_rad[b]), np.sin(boxes.yaw_rad[b])
+        to_box = np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]])
+        o, d = to_box @ (origin - boxes.center_m[b]), dirs @ to_box.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t0, t1 = (-boxes.half_extent_m[b] - o) / d, (boxes.half_extent_m[b] - o) / d
+        enter = np.nanmax(np.minimum(t0, t1), axis=1)
+        leave = np.nanmin(np.maximum(t0, t1), axis=1)
+        hit = (enter <= leave) & (enter >= 0) & (enter <= 30.0)
+        ref = np.where(hit, np.minimum(ref, enter), ref)
+    assert np.isfinite(ref).sum() > 500
+    np.testing.assert_allclose(world[0], ref, rtol=1e-9, atol=1e-9)
 
 
 def _reference_traversal(start, end, grid: GridSpec) -> np.ndarray:
