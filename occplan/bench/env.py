@@ -63,8 +63,10 @@ def run(args: list[str]) -> dict:
     p.add_argument("--threads", type=int, default=1, help="numba threads (1 = the one-core figures)")
     a = p.parse_args(args)
     numba.set_num_threads(a.threads)
-    if a.threads == 1:  # one core: every thread of the process (numba, Embree's TBB) shares it
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if a.threads == 1:  # one core: every thread of the process (numba, Embree's TBB, BLAS) shares it
+        core = {min(os.sched_getaffinity(0))}
+        for tid in os.listdir("/proc/self/task"):  # threads started at import time too
+            os.sched_setaffinity(int(tid), core)
     root, version = a.dataroot, a.version
     if root is None:
         from scenarios.datasets import ensure

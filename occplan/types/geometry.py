@@ -8,10 +8,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from occplan.errors import ValidationError
 from occplan.types._check import check_array
+
+_NO_TRANSLATION = np.zeros(3)
+
+
+def _rows3(values: object, field: str) -> np.ndarray:
+    """``values`` as a float64 array of N rows of at least 3 columns (x, y, z first)."""
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] < 3:
+        raise ValidationError(f"{field}: expected shape (N, 3+), got {a.shape}")
+    return a
+
+
+@nb.njit(cache=True)
+def _affine(points, rotation, translation):  # pragma: no cover - compiled
+    """(N, 3+) -> (N, 3) float64 ``rotation @ p[:3] + translation`` per row; a plain loop rather than a
+    BLAS matmul, whose worker threads would busy-wait on a second core after every call."""
+    out = np.empty((points.shape[0], 3))
+    for i in range(points.shape[0]):
+        x, y, z = points[i, 0], points[i, 1], points[i, 2]
+        for a in range(3):
+            out[i, a] = rotation[a, 0] * x + rotation[a, 1] * y + rotation[a, 2] * z + translation[a]
+    return out
 
 
 @dataclass(frozen=True)
@@ -70,12 +94,11 @@ class Pose:
 
     def transform_points(self, points_m: np.ndarray) -> np.ndarray:
         """(N, 3+) points in frame b -> (N, 3) float64 points in frame a (extra columns dropped)."""
-        p = np.asarray(points_m, dtype=np.float64)[:, :3]
-        return p @ self.rotation.T + self.translation_m
+        return _affine(_rows3(points_m, "Pose.transform_points"), self.rotation, self.translation_m)
 
     def transform_vectors(self, vectors: np.ndarray) -> np.ndarray:
         """Rotate (N, 3) direction vectors (no translation)."""
-        return np.asarray(vectors, dtype=np.float64)[:, :3] @ self.rotation.T
+        return _affine(_rows3(vectors, "Pose.transform_vectors"), self.rotation, _NO_TRANSLATION)
 
     @property
     def yaw_rad(self) -> float:

@@ -1,10 +1,11 @@
-"""Ray casting against a generated world: the static mesh through Embree (embreex, the backend of
-trimesh's ray intersector) and the agents as oriented boxes (analytic slab test, numba); the nearest
-hit wins. Everything here is in the world frame.
+"""Ray casting against a generated world: the static mesh through Embree (the library bundled by
+embreex, trimesh's ray backend; see ``StaticScene``) and the agents as oriented boxes (analytic slab
+test, numba); the nearest hit wins. Everything here is in the world frame.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numba as nb
@@ -14,6 +15,7 @@ from embreex.mesh_construction import TriangleMesh
 
 from occplan.errors import ValidationError
 from occplan.types import Pose
+from occplan.world.embree_packets import PacketScene
 from occplan.world.spec import StaticMesh
 
 
@@ -77,18 +79,27 @@ class SurfaceHits:
 
 
 class StaticScene:
-    """The static mesh of a world in an Embree BVH (embreex, single precision, vertices stored
-    relative to the mesh's minimum corner to keep float32 precision); built once per scene."""
+    """The static mesh of a world in an Embree BVH (single precision, vertices stored relative to the
+    mesh's minimum corner to keep float32 precision); built once per scene. Rays are traced in
+    packets of 8 through the Embree library bundled with embreex (``embree_packets``); where that
+    library cannot be located, or with ``packets=False``, through embreex's single-ray ``run``."""
 
-    def __init__(self, mesh: StaticMesh) -> None:
+    def __init__(self, mesh: StaticMesh, packets: bool = True) -> None:
         if len(mesh.faces) == 0:
             raise ValidationError("StaticMesh.faces: the static mesh has no faces")
         if mesh.faces.min() < 0 or mesh.faces.max() >= len(mesh.vertices_m):
             raise ValidationError(f"StaticMesh.faces: vertex index outside [0, {len(mesh.vertices_m)})")
         self.mesh = mesh
         self.origin_m = mesh.vertices_m.min(axis=0)
-        self._embree = rtcore_scene.EmbreeScene()
-        TriangleMesh(self._embree, (mesh.vertices_m - self.origin_m).astype(np.float32), mesh.faces)
+        vertices = (mesh.vertices_m - self.origin_m).astype(np.float32)
+        self._packets: PacketScene | None = None
+        try:
+            self._packets = PacketScene(vertices, mesh.faces) if packets else None
+        except ImportError as e:
+            warnings.warn(f"StaticScene: {e}; using embreex's single-ray path (slower)", stacklevel=2)
+        if self._packets is None:
+            self._embree = rtcore_scene.EmbreeScene()
+            TriangleMesh(self._embree, vertices, mesh.faces)
         tri = mesh.vertices_m[mesh.faces]
         normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         norm = np.linalg.norm(normals, axis=1, keepdims=True)
@@ -98,13 +109,15 @@ class StaticScene:
         """Nearest static hit of N rays (origins (N, 3) or one shared (1, 3), unit directions (N, 3), world frame):
         (distance (N,) float64, inf on a miss or beyond ``max_range_m``; face index (N,) int32, -1)."""
         origins = (np.asarray(origins_m, np.float64) - self.origin_m).astype(np.float32)
-        n = len(directions)
-        far = np.full(n, max_range_m, np.float32)  # Embree prunes the BVH beyond the range
-        res = self._embree.run(
-            np.broadcast_to(origins, (n, 3)), np.asarray(directions, np.float32), dists=far, output=1
-        )
-        face = res["primID"].astype(np.int32)
-        dist = res["tfar"].astype(np.float64)
+        dirs = np.asarray(directions, np.float32)
+        n = len(dirs)
+        if self._packets is not None:
+            tfar, face = self._packets.cast(origins, dirs, max_range_m)
+        else:
+            far = np.full(n, max_range_m, np.float32)  # Embree prunes the BVH beyond the range
+            res = self._embree.run(np.broadcast_to(origins, (n, 3)), dirs, dists=far, output=1)
+            tfar, face = res["tfar"], res["primID"].astype(np.int32)
+        dist = tfar.astype(np.float64)
         miss = (face < 0) | ~(dist <= max_range_m)
         face[miss] = -1
         dist[miss] = np.inf
