@@ -33,6 +33,7 @@ from occplan.types import (
     EpisodeLog,
     Frame,
     GridSpec,
+    LabelSet,
     LidarSweep,
     OccupancyFrame,
     OccupancyPrediction,
@@ -285,13 +286,9 @@ class Simulator:
         ``occ_z_min_m`` .. ``occ_z_max_m`` above the local ground marks the trace and latches ``collided``."""
         if not self.config.occupancy_collision:
             return state
-        block = state.context.world.occupancy(
-            state.world_from_ego, state.time_us, self._collision_grid, agents=(), with_masks=False
-        )
+        block = state.context.world.static_semantics(state.world_from_ego, state.time_us, self._collision_grid)
         cfg = self.config
-        if not obstacle_above_ground(
-            block.semantics, block.labels, cfg.grid.voxel_size_m, cfg.occ_z_min_m, cfg.occ_z_max_m
-        ):
+        if not obstacle_above_ground(block, LabelSet.occ3d(), cfg.grid.voxel_size_m, cfg.occ_z_min_m, cfg.occ_z_max_m):
             return state
         return replace(state, trace=replace(state.trace, occ_collision=True), collided=True, memo={})
 

@@ -94,6 +94,11 @@ class World(ABC):
         can compute them (None otherwise); without, None (the fast path for per-step use).
         """
 
+    def static_semantics(self, world_from_ego: Pose, time_us: int, grid: GridSpec) -> np.ndarray:
+        """(X, Y, Z) uint8 Occ3D labels of the static scene alone (no agents) in ``grid`` at the pose:
+        ``occupancy(..., agents=(), with_masks=False).semantics``, which worlds may compute faster."""
+        return self.occupancy(world_from_ego, time_us, grid, agents=(), with_masks=False).semantics
+
     def render_cameras(
         self,
         world_from_ego: Pose,

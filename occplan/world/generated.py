@@ -192,11 +192,8 @@ class GeneratedWorld(TrackedWorld):
         labels = LabelSet.occ3d()
         grid_from_world = self._grid_from_world(world_from_ego, grid)
         boxes = self._boxes(time_us, agents)
-        semantics = np.full(grid.shape, labels.free_index, np.uint8)
+        semantics = self._static(grid_from_world, grid)
         flow = np.zeros((*grid.shape, 2), np.float32)
-        if grid.shape not in self._vote_scratch:
-            self._vote_scratch[grid.shape] = VoteScratch.for_grid(grid)
-        voxelise_static(self.surface_lattice, grid_from_world, grid, semantics, self._vote_scratch[grid.shape])
         voxelise_boxes(boxes, grid_from_world, grid, semantics, flow)
         mask_lidar = mask_camera = None
         if with_masks:
@@ -213,6 +210,17 @@ class GeneratedWorld(TrackedWorld):
             time_us=int(time_us),
             source=f"generated:{self.spec.scene_name}",
         )
+
+    def static_semantics(self, world_from_ego: Pose, time_us: int, grid: GridSpec) -> np.ndarray:
+        return self._static(self._grid_from_world(world_from_ego, grid), grid)
+
+    def _static(self, grid_from_world: Pose, grid: GridSpec) -> np.ndarray:
+        """(X, Y, Z) uint8 Occ3D labels of the static faces' lattice votes (free elsewhere)."""
+        semantics = np.full(grid.shape, LabelSet.occ3d().free_index, np.uint8)
+        if grid.shape not in self._vote_scratch:
+            self._vote_scratch[grid.shape] = VoteScratch.for_grid(grid)
+        voxelise_static(self.surface_lattice, grid_from_world, grid, semantics, self._vote_scratch[grid.shape])
+        return semantics
 
     def _mask_lidar(
         self, world_from_ego: Pose, time_us: int, boxes: BoxSet, grid_from_world: Pose, grid: GridSpec

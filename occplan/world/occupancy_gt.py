@@ -92,6 +92,7 @@ def _voxelise_lattice(  # pragma: no cover - compiled
     for f in faces:
         a_n, b_n = n1[f], n2[f]
         inside = True  # all three corners inside the grid: no row needs clipping
+        outside = False  # all three corners beyond one side of the grid: no sample inside
         for a in range(3):  # the face's origin and lattice steps in grid units
             g0[a] = (
                 rot[a, 0] * v0[f, 0] + rot[a, 1] * v0[f, 1] + rot[a, 2] * v0[f, 2] + trans[a] - range_min[a]
@@ -100,8 +101,11 @@ def _voxelise_lattice(  # pragma: no cover - compiled
             g2 = (rot[a, 0] * e2[f, 0] + rot[a, 1] * e2[f, 1] + rot[a, 2] * e2[f, 2]) / voxel
             du[a] = g1 / a_n
             dw[a] = g2 / b_n
-            lo_a, hi_a = min(0.0, g1, g2), max(0.0, g1, g2)
-            inside &= g0[a] + lo_a >= 0.0 and g0[a] + hi_a < size[a]
+            lo_a, hi_a = g0[a] + min(0.0, g1, g2), g0[a] + max(0.0, g1, g2)
+            inside &= lo_a >= 0.0 and hi_a < size[a]
+            outside |= hi_a < 0.0 or lo_a >= size[a]
+        if outside:
+            continue
         lab = label[f]
         for u in range(a_n + 1):
             w_lo, w_hi = 0, (b_n * (a_n - u)) // a_n  # samples with u / n1 + w / n2 <= 1

@@ -89,6 +89,7 @@ def test_agent_override_and_lidar_frame_grid(world, keyframe):
     pose, time_us = keyframe
     empty = world.occupancy(pose, time_us, GRID, agents=(), with_masks=False)
     assert not np.isin(empty.semantics, [OCC3D.index("car"), OCC3D.index("pedestrian")]).any()
+    assert np.array_equal(world.static_semantics(pose, time_us, GRID), empty.semantics)
     lidar_grid = GridSpec.openocc_v1()
     occ_l = world.occupancy(pose, time_us, lidar_grid, with_masks=False)
     assert occ_l.world_from_grid.allclose(pose @ world.rig.ego_from_lidar())
