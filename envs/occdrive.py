@@ -198,14 +198,11 @@ class OccDriveEnv(gym.Env):
             obs["occupancy"] = occ.semantics
         if "flow" in self.observation_names:
             flow = occ.flow if occ.flow is not None else np.zeros((*cfg.grid.shape, 2), np.float32)
-            obs["flow"] = np.clip(flow, -FLOW_LIMIT_MPS, FLOW_LIMIT_MPS).astype(np.float32)
-        if "ego" in self.observation_names or "route" in self.observation_names:
-            planner_view = self.sim.planner_input(state, occ) if occ is not None else None
+            obs["flow"] = np.clip(flow, -FLOW_LIMIT_MPS, FLOW_LIMIT_MPS, dtype=np.float32)
         if "ego" in self.observation_names:
             e = state.ego
             obs["ego_state"] = np.array([e.speed_mps, e.accel_mps2, e.yaw_rate_radps, e.steer_rad], np.float32)
-            hist = planner_view.ego_history if planner_view else self._history(state)
-            obs["ego_history"] = np.clip(hist, -STATE_LIMIT, STATE_LIMIT).astype(np.float32)
+            obs["ego_history"] = np.clip(self._history(state), -STATE_LIMIT, STATE_LIMIT).astype(np.float32)
         if "route" in self.observation_names:
             route = state.context.route.ahead(state.world_from_ego, cfg.route_points, cfg.route_spacing_m)
             obs["route"] = np.clip(route, -STATE_LIMIT, STATE_LIMIT).astype(np.float32)

@@ -11,6 +11,8 @@ Args: ``[--dataset tiny|mini | --dataroot PATH --version V] [--scene NAME] [--st
 - ``*_steps_per_s`` from CPU time (``time.process_time``, what one core delivers on a loaded
   machine), ``*_wall_steps_per_s`` from wall time; ``*_cpu_ms`` the per-decision split; with
   ``--threads 1`` the process is pinned to one core;
+- ``gym_oracle_lidar_*``: the same through ``gym.make("OccDrive-v0")`` (observation packing,
+  reward terms and the default ``rich_info``: GT frame, agent boxes, step record);
 - ``env_memory_mb``: resident-memory growth of loading one scenario and its world and running it.
 """
 
@@ -22,6 +24,7 @@ import resource
 import time
 
 import numba
+import numpy as np
 
 from occplan.interfaces import SensorRequest
 from occplan.sim import SimConfig, Simulator
@@ -49,6 +52,28 @@ def _measure(sim: Simulator, loaded, steps: int, sensors: bool) -> dict[str, flo
     out = {"steps_per_s": steps / cpu, "wall_steps_per_s": steps / wall}
     out |= {f"{k}_cpu_ms": 1e3 * v / steps for k, v in split.items() if v}
     return {k: round(v, 2) for k, v in out.items()}
+
+
+def _measure_gym(root, version: str, scene: str, steps: int) -> dict[str, float]:
+    """``OccDrive-v0`` steps per second (CPU and wall) with oracle perception and the occupancy, flow,
+    ego, route and LiDAR observations (default ``rich_info``), the logged future as the action."""
+    import gymnasium as gym
+
+    env = gym.make(
+        "OccDrive-v0", dataroot=str(root), version=version, split=None, scenes=[scene],
+        observation=("occupancy", "flow", "ego", "route", "lidar"),
+    )  # fmt: skip
+    sim = env.unwrapped.sim
+    env.reset(seed=0)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for _ in range(steps):
+        state = env.unwrapped.state
+        _, _, terminated, truncated, _ = env.step(sim.log_future(state).poses.astype(np.float32))
+        if terminated or truncated:
+            env.reset()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    env.close()
+    return {"steps_per_s": round(steps / cpu, 2), "wall_steps_per_s": round(steps / wall, 2)}
 
 
 def run(args: list[str]) -> dict:
@@ -81,6 +106,7 @@ def run(args: list[str]) -> dict:
     rss1_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sensors = _measure(with_sensors, loaded, a.steps, True)
     bare = _measure(no_sensors, loaded, a.steps * 10, False)
+    gym_env = _measure_gym(root, version, name, a.steps)
     return {
         "dataroot": str(root),
         "scene": name,
@@ -89,5 +115,6 @@ def run(args: list[str]) -> dict:
         "load_average_1min": round(os.getloadavg()[0], 2),
         **{f"closed_loop_no_sensors_{k}": v for k, v in bare.items()},
         **{f"closed_loop_oracle_occ_lidar_{k}": v for k, v in sensors.items()},
+        **{f"gym_oracle_lidar_{k}": v for k, v in gym_env.items()},
         "env_memory_mb": round(rss1_mb - rss0_mb, 1),
     }

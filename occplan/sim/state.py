@@ -157,7 +157,7 @@ class SimState:
         """The StepRecord of this state's substep."""
         if "records" in self.__dict__:
             return self.records[-1]
-        return _records(self.context, [self.trace], last_only=True)[0]
+        return _records(self.context, [self.trace], last_agents=self.agents)[0]
 
     @cached_property
     def records(self) -> tuple[StepRecord, ...]:
@@ -165,8 +165,11 @@ class SimState:
         return tuple(_records(self.context, self.trace.chain()))
 
 
-def _records(ctx: SimContext, traces: list[Trace], last_only: bool = False) -> list[StepRecord]:
+def _records(ctx: SimContext, traces: list[Trace], last_agents: tuple[AgentBox, ...] | None = None) -> list[StepRecord]:
+    """StepRecords of every substep of ``traces``, or with ``last_agents`` (the agent boxes of the
+    last substep) of the last substep only."""
     scene, dt_us = ctx.scene, ctx.config.dt_us
+    last_only = last_agents is not None
     out: list[StepRecord] = []
     for tr in traces:
         if out and tr.plan is not None:
@@ -178,7 +181,6 @@ def _records(ctx: SimContext, traces: list[Trace], last_only: bool = False) -> l
             log_ego = ego_state(t, scene.log_ego[row]) if t <= ctx.log.end_us else None
             idm = tr.idm[i] if tr.idm is not None else None
             occ = tr.occ_collision and i == len(tr.ego) - 1
-            out.append(
-                StepRecord(t, ego_state(t, tr.ego[i]), ctx.agent_boxes(row, idm), log_ego, None, tr.command, occ)
-            )
+            agents = last_agents if last_only else ctx.agent_boxes(row, idm)
+            out.append(StepRecord(t, ego_state(t, tr.ego[i]), agents, log_ego, None, tr.command, occ))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,10 +33,16 @@ def check_array(
         if not any(value.dtype == np.dtype(d) for d in allowed):
             names = ", ".join(np.dtype(d).name for d in allowed)
             raise ValidationError(f"{field}: expected dtype {names}, got {value.dtype}")
-    if finite and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+    if finite and value.dtype.kind == "f" and not _all_finite(value):
         bad = int(np.count_nonzero(~np.isfinite(value)))
         raise ValidationError(f"{field}: {bad} non-finite (NaN/inf) values")
     return value
+
+
+def _all_finite(value: np.ndarray) -> bool:
+    if value.size <= 16:  # small arrays (poses, boxes): Python floats beat a ufunc call
+        return all(map(math.isfinite, value.ravel().tolist()))
+    return bool(np.isfinite(value).all())
 
 
 def check_labels(value: np.ndarray, field: str, num_classes: int, allow: Sequence[int] = ()) -> None:
