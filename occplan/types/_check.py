@@ -24,11 +24,11 @@ def check_array(
     """
     if not isinstance(value, np.ndarray):
         raise ValidationError(f"{field}: expected numpy.ndarray, got {type(value).__name__}")
-    if shape is not None:
+    if shape is not None and tuple(shape) != value.shape:  # the common exact-shape case needs no loop
         if value.ndim != len(shape) or any(s is not None and s != v for s, v in zip(shape, value.shape, strict=True)):
             want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
             raise ValidationError(f"{field}: expected shape {want}, got {value.shape}")
-    if dtype is not None:
+    if dtype is not None and not (not isinstance(dtype, tuple) and value.dtype == dtype):
         allowed = dtype if isinstance(dtype, tuple) else (dtype,)
         if not any(value.dtype == np.dtype(d) for d in allowed):
             names = ", ".join(np.dtype(d).name for d in allowed)
