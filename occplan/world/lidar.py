@@ -39,7 +39,9 @@ REFLECTIVITY = _reflectivity_table()
 
 
 @nb.njit(cache=True, inline="always")
-def _intensity(reflectivity: float, cos_incidence: float) -> float:  # pragma: no cover - compiled
+def return_intensity(reflectivity: float, cos_incidence: float) -> float:  # pragma: no cover - compiled
+    """Intensity (0..255, integer-valued) of one return from the class ``reflectivity`` (``REFLECTIVITY``)
+    and |cos| of the incidence angle. Numba-only helper of the sweep kernels."""
     return np.round(255.0 * reflectivity * (0.25 + 0.75 * cos_incidence))
 
 
@@ -48,7 +50,7 @@ def _intensities(label, normal, directions, table):  # pragma: no cover - compil
     out = np.empty(label.shape[0], np.float32)
     for i in range(label.shape[0]):
         c = normal[i, 0] * directions[i, 0] + normal[i, 1] * directions[i, 1] + normal[i, 2] * directions[i, 2]
-        out[i] = _intensity(table[label[i]], abs(c))
+        out[i] = return_intensity(table[label[i]], abs(c))
     return out
 
 
@@ -95,7 +97,7 @@ def _returns(  # pragma: no cover - compiled
         kept[k], label[k] = i, lab
         instance[k] = box_inst[b] if b >= 0 else -1
         points[k, 0], points[k, 1], points[k, 2] = p0, p1, p2
-        points[k, 3] = _intensity(table[lab], abs(c))
+        points[k, 3] = return_intensity(table[lab], abs(c))
         points[k, 4] = ring[i]
         k += 1
     return kept[:k], points[:k], label[:k], instance[:k]

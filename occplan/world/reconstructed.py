@@ -41,9 +41,9 @@ from scipy.spatial.transform import Rotation, Slerp
 from occplan.errors import DataError
 from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, Scenario, VehicleParams
 from occplan.world.base import LidarScan, RayHits
-from occplan.world.lidar import intensity
+from occplan.world.lidar import REFLECTIVITY, intensity, return_intensity
 from occplan.world.occupancy_gt import CLASS_RANK, GENERAL_TO_OCC3D, voxelise_boxes
-from occplan.world.raycast import BoxSet, cast_boxes
+from occplan.world.raycast import BoxSet, azimuth_bins, cast_boxes
 from occplan.world.rig import LidarSpec, SensorRig
 from occplan.world.spec import AgentTrack
 from occplan.world.tracks import AgentTracks, TrackedWorld
@@ -459,6 +459,45 @@ def _voxelise_points(points, label, runs, rot, trans, range_min, voxel, out):  #
                 out[i, j, k] = label[p]
 
 
+@nb.njit(cache=True)
+def _sweep(  # pragma: no cover - compiled
+    dist, index, vox_label, vox_intensity, d_box, box, box_label, box_inst, dirs_world, dirs_sensor, ring,
+    ego_from_sensor, lo, hi, table,
+):  # fmt: skip
+    """The sweep's points (K, 5) float32, labels (K,) and instances (K,) from the static hits (``dist``,
+    voxel ``index``) and box hits (``d_box``, ``box``) of its N rays: the nearer hit wins (a box's
+    intensity is its class reflectivity head-on), returns on the ego body (box ``lo``..``hi``, ego frame)
+    are dropped."""
+    n = dist.shape[0]
+    points = np.empty((n, 5), np.float32)
+    label = np.empty(n, np.uint8)
+    instance = np.empty(n, np.int32)
+    r, t = ego_from_sensor[:3, :3], ego_from_sensor[:3, 3]
+    k = 0
+    for i in range(n):
+        d, lab, inst, inten = dist[i], np.uint8(0), np.int32(-1), np.float32(0.0)
+        if index[i] >= 0:
+            lab, inten = vox_label[index[i]], vox_intensity[index[i]]
+        b = box[i]
+        if b >= 0 and d_box[i] < d:
+            d, lab, inst = d_box[i], box_label[b], box_inst[b]
+            c = -dirs_world[i, 0] * dirs_world[i, 0] - dirs_world[i, 1] * dirs_world[i, 1]
+            inten = return_intensity(table[lab], abs(c - dirs_world[i, 2] * dirs_world[i, 2]))
+        if not np.isfinite(d):
+            continue
+        p0, p1, p2 = dirs_sensor[i, 0] * d, dirs_sensor[i, 1] * d, dirs_sensor[i, 2] * d
+        inside = True  # the return lies on the ego body
+        for a in range(3):
+            e = r[a, 0] * p0 + r[a, 1] * p1 + r[a, 2] * p2 + t[a]
+            inside &= lo[a] <= e <= hi[a]
+        if inside:
+            continue
+        points[k, 0], points[k, 1], points[k, 2], points[k, 3], points[k, 4] = p0, p1, p2, inten, ring[i]
+        label[k], instance[k] = lab, inst
+        k += 1
+    return points[:k], label[:k], instance[:k]
+
+
 class ReconstructedWorld(TrackedWorld):
     """World of a real log: static voxels + annotated boxes (see the module docstring)."""
 
@@ -478,6 +517,7 @@ class ReconstructedWorld(TrackedWorld):
         self.tracks = tuple(tracks)
         self._tracks = AgentTracks(self.tracks)
         self._dirs_sensor, self._ring = self.config.lidar.ray_directions()
+        self._bins = azimuth_bins(self._dirs_sensor)
         self._tiles = TiledPoints.build(static.centers_m(), GENERAL_TO_OCC3D[static.label], self.config.tile_m)
 
     @classmethod
@@ -583,22 +623,18 @@ class ReconstructedWorld(TrackedWorld):
     def lidar_scan(self, world_from_ego: Pose, time_us: int, agents: Sequence[AgentBox] | None = None) -> LidarScan:
         """LIDAR_TOP sweep at the log's calibration: (N, 5) float32 x y z intensity ring, sensor frame."""
         world_from_lidar = world_from_ego @ self.ego_from_lidar
+        origin = world_from_lidar.translation_m[None]
         dirs_world = world_from_lidar.transform_vectors(self._dirs_sensor)
-        dist, label, instance, inten = self._cast(
-            world_from_lidar.translation_m[None],
-            dirs_world,
-            self._boxes(time_us, agents),
-            self.config.lidar.max_range_m,
-        )
-        keep = np.isfinite(dist)
-        xyz = self._dirs_sensor[keep] * dist[keep, None]
-        body = self._rig.ego_box_contains(self.ego_from_lidar.transform_points(xyz))
-        keep[np.flatnonzero(keep)[body]] = False
-        points = np.empty((int(keep.sum()), 5), np.float32)
-        points[:, :3] = self._dirs_sensor[keep] * dist[keep, None]
-        points[:, 3] = inten[keep]
-        points[:, 4] = self._ring[keep]
-        return LidarScan(points, label[keep], instance[keep])
+        max_range = self.config.lidar.max_range_m
+        dist, index = self.static.cast(origin, dirs_world, max_range, self.config.min_range_m)
+        boxes = self._boxes(time_us, agents)
+        d_box, box, _ = cast_boxes(boxes, origin, dirs_world, max_range, (self._bins, world_from_lidar))
+        lo, hi = self._rig.ego_box()
+        points, label, instance = _sweep(
+            dist, index, self.static.label, self.static.intensity, d_box, box, boxes.label, boxes.instance,
+            dirs_world, self._dirs_sensor, self._ring, self.ego_from_lidar.matrix, lo, hi, REFLECTIVITY,
+        )  # fmt: skip
+        return LidarScan(points, label, instance)
 
     # --- ground truth --------------------------------------------------------------------
     def occupancy(
