@@ -5,7 +5,9 @@ frame (0.5 s apart), or "control" = (acceleration m/s^2, steering rate rad/s) he
 Observation (a Dict of fixed shapes), by the names in ``observation``:
 
 - "occupancy": ``occupancy`` (X, Y, Z) uint8 Occ3D labels (17 = free) from ``perception``;
-- "flow": ``flow`` (X, Y, Z, 2) float32 m/s, ego frame;
+- "flow": ``flow`` (X, Y, Z, 2) float32 m/s, ego frame, clipped to +-``FLOW_LIMIT_MPS`` (occupancy and
+  flow are the perception output's arrays, shared with ``info["ground_truth"]`` under oracle
+  perception: copy before modifying them);
 - "ego": ``ego_state`` (4,) float32 (speed m/s, accel m/s^2, yaw rate rad/s, steer rad) and
   ``ego_history`` (H, 3) float32 past decision poses (x, y, yaw) in the ego frame, oldest first;
 - "route": ``route`` (K, 2) float32 route ahead in the ego frame and ``command`` (0 right, 1 left, 2 straight);
@@ -198,7 +200,8 @@ class OccDriveEnv(gym.Env):
             obs["occupancy"] = occ.semantics
         if "flow" in self.observation_names:
             flow = occ.flow if occ.flow is not None else np.zeros((*cfg.grid.shape, 2), np.float32)
-            obs["flow"] = np.clip(flow, -FLOW_LIMIT_MPS, FLOW_LIMIT_MPS, dtype=np.float32)
+            within = flow.size and -FLOW_LIMIT_MPS <= flow.min() and flow.max() <= FLOW_LIMIT_MPS
+            obs["flow"] = flow if within else np.clip(flow, -FLOW_LIMIT_MPS, FLOW_LIMIT_MPS, dtype=np.float32)
         if "ego" in self.observation_names:
             e = state.ego
             obs["ego_state"] = np.array([e.speed_mps, e.accel_mps2, e.yaw_rate_radps, e.steer_rad], np.float32)
