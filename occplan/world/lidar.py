@@ -66,6 +66,27 @@ def intensity(label: np.ndarray, normal: np.ndarray, directions: np.ndarray) -> 
 
 
 @nb.njit(cache=True)
+def ego_body(ego_from_sensor, lo, hi):  # pragma: no cover - compiled
+    """The ego body test of ``on_ego_body`` as one tuple: ego_from_sensor (4, 4) rows 0-2 (12 values),
+    then the body box corners ``lo``, ``hi`` (3,) in the ego frame. Numba-only helper."""
+    m = ego_from_sensor
+    return (
+        m[0, 0], m[0, 1], m[0, 2], m[0, 3], m[1, 0], m[1, 1], m[1, 2], m[1, 3], m[2, 0], m[2, 1], m[2, 2], m[2, 3],
+        lo[0], lo[1], lo[2], hi[0], hi[1], hi[2],
+    )  # fmt: skip
+
+
+@nb.njit(cache=True, inline="always")
+def on_ego_body(p0, p1, p2, body):  # pragma: no cover - compiled
+    """True when the sensor-frame point (p0, p1, p2) lies on the ego body (``ego_body`` tuple)."""
+    inside = True
+    for a in range(3):
+        e = body[4 * a] * p0 + body[4 * a + 1] * p1 + body[4 * a + 2] * p2 + body[4 * a + 3]
+        inside &= body[12 + a] <= e <= body[15 + a]
+    return inside
+
+
+@nb.njit(cache=True)
 def _returns(  # pragma: no cover - compiled
     dist, box, face, normal, dirs_sensor, ring, sensor_from_world, ego_from_sensor, lo, hi, face_label, box_label,
     box_inst, table,
@@ -76,17 +97,13 @@ def _returns(  # pragma: no cover - compiled
     label = np.empty(n, np.uint8)
     instance = np.empty(n, np.int32)
     k = 0
-    r, t = ego_from_sensor[:3, :3], ego_from_sensor[:3, 3]
+    body = ego_body(ego_from_sensor, lo, hi)
     for i in range(n):
         d = dist[i]
         if not np.isfinite(d):
             continue
         p0, p1, p2 = dirs_sensor[i, 0] * d, dirs_sensor[i, 1] * d, dirs_sensor[i, 2] * d
-        inside = True  # the return lies on the ego body
-        for a in range(3):
-            e = r[a, 0] * p0 + r[a, 1] * p1 + r[a, 2] * p2 + t[a]
-            inside &= lo[a] <= e <= hi[a]
-        if inside:
+        if on_ego_body(p0, p1, p2, body):
             continue
         c = 0.0  # cos of the incidence angle, in the sensor frame
         for a in range(3):

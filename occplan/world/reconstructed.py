@@ -41,7 +41,7 @@ from scipy.spatial.transform import Rotation, Slerp
 from occplan.errors import DataError
 from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, Scenario, VehicleParams
 from occplan.world.base import LidarScan, RayHits
-from occplan.world.lidar import REFLECTIVITY, intensity, return_intensity
+from occplan.world.lidar import REFLECTIVITY, ego_body, intensity, on_ego_body, return_intensity
 from occplan.world.occupancy_gt import CLASS_RANK, GENERAL_TO_OCC3D, voxelise_boxes
 from occplan.world.raycast import BoxSet, azimuth_bins, cast_boxes
 from occplan.world.rig import LidarSpec, SensorRig
@@ -472,7 +472,7 @@ def _sweep(  # pragma: no cover - compiled
     points = np.empty((n, 5), np.float32)
     label = np.empty(n, np.uint8)
     instance = np.empty(n, np.int32)
-    r, t = ego_from_sensor[:3, :3], ego_from_sensor[:3, 3]
+    body = ego_body(ego_from_sensor, lo, hi)
     k = 0
     for i in range(n):
         d, lab, inst, inten = dist[i], np.uint8(0), np.int32(-1), np.float32(0.0)
@@ -486,11 +486,7 @@ def _sweep(  # pragma: no cover - compiled
         if not np.isfinite(d):
             continue
         p0, p1, p2 = dirs_sensor[i, 0] * d, dirs_sensor[i, 1] * d, dirs_sensor[i, 2] * d
-        inside = True  # the return lies on the ego body
-        for a in range(3):
-            e = r[a, 0] * p0 + r[a, 1] * p1 + r[a, 2] * p2 + t[a]
-            inside &= lo[a] <= e <= hi[a]
-        if inside:
+        if on_ego_body(p0, p1, p2, body):
             continue
         points[k, 0], points[k, 1], points[k, 2], points[k, 3], points[k, 4] = p0, p1, p2, inten, ring[i]
         label[k], instance[k] = lab, inst
