@@ -29,6 +29,9 @@ _RANK_ORDER = (  # tie-break priority of voxel classes, lowest first
 )  # fmt: skip
 CLASS_RANK = np.array([_RANK_ORDER.index(n) for n in _OCC3D.class_names], np.int8)
 _OVERLAP_TOLERANCE_M = 0.01
+# While votes are cast, a voxel voted for by one class holds ``label | votes << 5`` (labels < 32, 1..7
+# votes); from the 8th vote or a second class on, its votes live in a row of ``VoteScratch.counts``.
+_LABEL_BITS, _ONE_VOTE, _SEVEN_VOTES = 31, 32, 7 * 32
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def _clip_row(base, step, size, lo, hi):  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def _voxelise_lattice(  # pragma: no cover - compiled
-    faces, v0, e1, e2, n1, n2, label, rot, trans, range_min, voxel, rank, free, first, slot, counts, out
+    faces, v0, e1, e2, n1, n2, label, rot, trans, range_min, voxel, rank, free, slot, counts, out
 ):
     sx, sy, sz = out.shape
     size = (float(sx), float(sy), float(sz))
@@ -124,26 +127,26 @@ def _voxelise_lattice(  # pragma: no cover - compiled
                 k = int(np.floor(bz + w * dw[2]))
                 if 0 <= i < sx and 0 <= j < sy and 0 <= k < sz:
                     v = (i * sy + j) * sz + k
-                    best = flat[v]
-                    if best == free:  # first vote: the voxel holds one class
-                        flat[v] = lab
-                        first[v] = 1
-                    elif first[v] != 0:  # one class so far
-                        if best == lab:
-                            first[v] = min(first[v] + 1, 255)
+                    state = flat[v]
+                    if state == free:  # first vote
+                        flat[v] = lab | _ONE_VOTE
+                        continue
+                    if state >= _ONE_VOTE:  # one class so far: state = label | votes << 5 (1..7 votes)
+                        best = state & _LABEL_BITS
+                        if best == lab and state < _SEVEN_VOTES:
+                            flat[v] = state + _ONE_VOTE
                             continue
-                        slot[v] = n_mixed  # a second class: move the votes to a row of ``counts``
-                        counts[n_mixed, best] = first[v]
-                        first[v] = 0
+                        slot[v] = n_mixed  # a second class or an 8th vote: count in a row of ``counts``
+                        counts[n_mixed, best] = state >> 5
                         n_mixed += 1
-                    if first[v] == 0:  # several classes: count, keep the plurality (ties to the higher rank)
-                        r = slot[v]
-                        counts[r, lab] = min(counts[r, lab] + 1, 255)
-                        if lab != best and (
-                            counts[r, lab] > counts[r, best]
-                            or (counts[r, lab] == counts[r, best] and rank[lab] > rank[best])
-                        ):
-                            flat[v] = lab
+                        flat[v] = state = best
+                    r = slot[v]  # counted: state is the plurality label (ties to the higher rank)
+                    c = min(counts[r, lab] + 1, 255)  # saturating vote count
+                    counts[r, lab] = c
+                    if lab != state and (c > counts[r, state] or (c == counts[r, state] and rank[lab] > rank[state])):
+                        flat[v] = lab
+    for v in range(flat.shape[0]):  # drop the vote counts of the single-class voxels
+        flat[v] &= _LABEL_BITS
     counts[:n_mixed] = 0
 
 
@@ -164,20 +167,18 @@ def _faces_in_box(bbox_min, bbox_max, lo, hi):  # pragma: no cover - compiled
 
 @dataclass(frozen=True)
 class VoteScratch:
-    """Reusable buffers of ``voxelise_static`` for one grid shape (X * Y * Z = V voxels). Most voxels
-    hold samples of one class only: ``first`` (V,) uint8 counts their votes (0 once a second class
-    arrives); such mixed voxels get a row ``slot`` (V,) int32 of ``counts`` (V, 18) uint8 per-class
-    votes. ``counts`` is all zero between calls; ``first`` and ``slot`` are undefined between calls
-    (read only for voxels voted in the current call)."""
+    """Reusable buffers of ``voxelise_static`` for one grid shape (X * Y * Z = V voxels): the row
+    ``slot`` (V,) int32 of ``counts`` (V, 18) uint8 per-class votes of each voxel whose votes are
+    counted there (see ``_LABEL_BITS``). ``counts`` is all zero between calls; ``slot`` is undefined
+    between calls (read only for voxels given a row in the current call)."""
 
-    first: np.ndarray
     slot: np.ndarray
     counts: np.ndarray
 
     @classmethod
     def for_grid(cls, grid: GridSpec) -> VoteScratch:
         v = grid.num_voxels
-        return cls(np.empty(v, np.uint8), np.empty(v, np.int32), np.zeros((v, _OCC3D.num_classes), np.uint8))
+        return cls(np.empty(v, np.int32), np.zeros((v, _OCC3D.num_classes), np.uint8))
 
 
 def voxelise_static(
@@ -205,7 +206,6 @@ def voxelise_static(
         float(grid.voxel_size_m),
         CLASS_RANK,
         _OCC3D.free_index,
-        scratch.first,
         scratch.slot,
         scratch.counts,
         out,
