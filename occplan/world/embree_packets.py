@@ -86,10 +86,11 @@ def _aligned_words(n_words):  # pragma: no cover - compiled
 @nb.njit(cache=True)
 def _trace(intersect8, scene, origins, dirs, max_range):  # pragma: no cover - compiled
     """Packets of 8 consecutive rays through ``intersect8`` (rtcIntersect8 with NULL arguments): packs
-    the SoA RTCRayHit8, calls Embree, reads back tfar and primID (-1 on a miss)."""
+    the SoA RTCRayHit8 (directions rounded to float32), calls Embree, reads back the hit distance
+    (float64, inf on a miss) and primID (-1 on a miss)."""
     n = dirs.shape[0]
     per_ray_origin = origins.shape[0] == n
-    tfar = np.empty(n, np.float32)
+    dist = np.empty(n)
     prim = np.empty(n, np.int32)
     valid = _aligned_words(_W).view(np.int32)
     rayhit = _aligned_words(_RAYHIT_LANES * _W)
@@ -109,9 +110,10 @@ def _trace(intersect8, scene, origins, dirs, max_range):  # pragma: no cover - c
             rayhit[18 * _W + k] = 0xFFFFFFFF  # hit.geomID = RTC_INVALID_GEOMETRY_ID
         intersect8(valid.ctypes.data, scene, rayhit.ctypes.data, 0)
         for k in range(count):
-            tfar[start + k] = f[8 * _W + k]
-            prim[start + k] = np.int32(rayhit[17 * _W + k]) if rayhit[18 * _W + k] != 0xFFFFFFFF else -1
-    return tfar, prim
+            hit = rayhit[18 * _W + k] != 0xFFFFFFFF  # tfar starts at the range: every hit lies within it
+            dist[start + k] = f[8 * _W + k] if hit else np.inf
+            prim[start + k] = np.int32(rayhit[17 * _W + k]) if hit else -1
+    return dist, prim
 
 
 class PacketScene:
@@ -161,18 +163,19 @@ class PacketScene:
         """The device's pending RTCError code (0 = none); reading it clears it."""
         return self._lib.rtcGetDeviceError(self._device)
 
-    def cast(self, origins_f32: np.ndarray, dirs_f32: np.ndarray, max_range_m: float) -> tuple[np.ndarray, np.ndarray]:
+    def cast(self, origins: np.ndarray, dirs: np.ndarray, max_range_m: float) -> tuple[np.ndarray, np.ndarray]:
         """Nearest hit of N rays in the scene's frame: origins (N, 3) or one shared (1, 3), directions (N, 3)
-        (unit for metric distances). Returns (tfar (N,) float32: the hit parameter along the direction,
-        ``max_range_m`` on a miss; primID (N,) int32: the face index, -1 on a miss or beyond ``max_range_m``)."""
-        dirs = np.ascontiguousarray(dirs_f32, np.float32)
-        origins = np.ascontiguousarray(origins_f32, np.float32)
+        (unit for metric distances; float32 or float64, rounded to float32 for Embree). Returns (distance
+        (N,) float64: the hit parameter along the direction, inf on a miss or beyond ``max_range_m``;
+        primID (N,) int32: the face index, -1 on a miss or beyond ``max_range_m``)."""
+        dirs = np.ascontiguousarray(dirs, np.float64 if np.asarray(dirs).dtype == np.float64 else np.float32)
+        origins = np.ascontiguousarray(origins, np.float32)
         if dirs.ndim != 2 or dirs.shape[1] != 3 or origins.ndim != 2 or origins.shape[0] not in (1, len(dirs)):
             raise ValidationError(
                 f"PacketScene.cast: need (N, 3) directions, (1|N, 3) origins; got {dirs.shape}, {origins.shape}"
             )
         if len(dirs) == 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int32)
+            return np.zeros(0), np.zeros(0, np.int32)
         return _trace(self._lib.rtcIntersect8, self._scene, origins, dirs, np.float32(max_range_m))
 
     def __del__(self) -> None:

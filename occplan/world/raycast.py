@@ -109,15 +109,13 @@ class StaticScene:
         """Nearest static hit of N rays (origins (N, 3) or one shared (1, 3), unit directions (N, 3), world frame):
         (distance (N,) float64, inf on a miss or beyond ``max_range_m``; face index (N,) int32, -1)."""
         origins = (np.asarray(origins_m, np.float64) - self.origin_m).astype(np.float32)
-        dirs = np.asarray(directions, np.float32)
-        n = len(dirs)
         if self._packets is not None:
-            tfar, face = self._packets.cast(origins, dirs, max_range_m)
-        else:
-            far = np.full(n, max_range_m, np.float32)  # Embree prunes the BVH beyond the range
-            res = self._embree.run(np.broadcast_to(origins, (n, 3)), dirs, dists=far, output=1)
-            tfar, face = res["tfar"], res["primID"].astype(np.int32)
-        dist = tfar.astype(np.float64)
+            return self._packets.cast(origins, directions, max_range_m)
+        dirs = np.asarray(directions, np.float32)
+        far = np.full(len(dirs), max_range_m, np.float32)  # Embree prunes the BVH beyond the range
+        res = self._embree.run(np.broadcast_to(origins, (len(dirs), 3)), dirs, dists=far, output=1)
+        face = res["primID"].astype(np.int32)
+        dist = res["tfar"].astype(np.float64)
         miss = (face < 0) | ~(dist <= max_range_m)
         face[miss] = -1
         dist[miss] = np.inf

@@ -15,12 +15,13 @@ def test_ray_straight_down_onto_plane_hits_at_exact_distance():
     origin = np.array([[3.0, 2.0, 4.0]], np.float32)
     dirs = np.array([[0, 0, -1], [0, 0, 1], [0, 0, -1]], np.float32)
     origins = origin + np.array([[0, 0, 0], [0, 0, 0], [-5, 0, 0]], np.float32)  # one origin per ray
-    tfar, prim = scene.cast(origins, dirs, 50.0)
-    assert tfar[0] == np.float32(2.75) and prim[0] == 0  # (3, 2) lies in face 0, the y <= x half
-    assert tfar[2] == np.float32(2.75) and prim[2] == 1  # (-2, 2) lies in face 1
-    assert prim[1] == -1 and tfar[1] == np.float32(50.0)  # upwards: miss, tfar stays the range
-    short, prim_short = scene.cast(origin, dirs[:1], 2.5)  # the plane lies beyond the range
-    assert prim_short[0] == -1 and short[0] == np.float32(2.5)
+    dist, prim = scene.cast(origins, dirs, 50.0)
+    assert dist.dtype == np.float64 and prim.dtype == np.int32
+    assert dist[0] == 2.75 and prim[0] == 0  # (3, 2) lies in face 0, the y <= x half
+    assert dist[2] == 2.75 and prim[2] == 1  # (-2, 2) lies in face 1
+    assert prim[1] == -1 and dist[1] == np.inf  # upwards: a miss
+    short, prim_short = scene.cast(origin, dirs[:1].astype(np.float64), 2.5)  # the plane lies beyond the range
+    assert prim_short[0] == -1 and short[0] == np.inf
 
 
 def test_bad_shapes_are_rejected():
