@@ -143,10 +143,39 @@ class StaticVoxels:
             float(max_range_m),
             float(min_range_m),
         )
-        index = np.full(len(t), -1, np.int64)
-        hit = key >= 0
-        index[hit] = np.searchsorted(self.keys, key[hit])
-        return t, index
+        return t, self.index_of(key)
+
+    @cached_property
+    def _column_start(self) -> np.ndarray:
+        """(X * Y,) int64: index in ``keys`` of each column's first voxel (keys are column-major sorted)."""
+        count = np.bincount(self.keys // _LAYERS, minlength=self.columns.size)
+        return np.cumsum(count) - count
+
+    def index_of(self, key: np.ndarray) -> np.ndarray:
+        """Indices into ``keys`` of occupied-voxel keys (N,) int64 (-1 stays -1): the column's start plus
+        the occupied layers below, counted in the column's bits (no search)."""
+        return _key_index(np.asarray(key, np.int64), self.columns.reshape(-1), self._column_start)
+
+
+@nb.njit(cache=True, inline="always")
+def _popcount(x):  # pragma: no cover - compiled
+    """Set bits of a uint64 (SWAR)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@nb.njit(cache=True)
+def _key_index(key, columns, column_start):  # pragma: no cover - compiled
+    out = np.full(key.shape[0], -1, np.int64)
+    for r in range(key.shape[0]):
+        if key[r] < 0:
+            continue
+        col, layer = key[r] // _LAYERS, key[r] % _LAYERS
+        below = columns[col] & ((np.uint64(1) << np.uint64(layer)) - np.uint64(1))
+        out[r] = column_start[col] + _popcount(below)
+    return out
 
 
 @nb.njit(cache=True, inline="always")

@@ -94,3 +94,16 @@ def test_two_level_caster_hits_the_voxels_of_a_plain_3d_dda():
         same = got_i == want_i
         assert np.allclose(got_t[same], want_t[same], atol=1e-6, equal_nan=False)
         assert np.isfinite(got_t).sum() > 1000
+
+
+def test_voxel_index_from_column_bits_equals_a_search_of_the_sorted_keys():
+    rng = np.random.default_rng(4)
+    points = rng.uniform([0, 0, 0], [30, 20, 12.8], size=(20_000, 3))
+    voxels = StaticVoxels.from_points(
+        points, rng.integers(1, 30, len(points)).astype(np.uint8), np.zeros(len(points), np.float32),
+        np.zeros(3), (150, 100), 0.2,
+    )  # fmt: skip
+    keys = np.concatenate([rng.choice(voxels.keys, 5_000), voxels.keys[[0, -1]], [-1]])
+    expected = np.where(keys >= 0, np.searchsorted(voxels.keys, keys), -1)
+    assert np.array_equal(voxels.index_of(keys), expected)
+    assert (voxels.keys % LAYERS).max() == LAYERS - 1  # the top layer (bit 63) is covered
