@@ -46,23 +46,16 @@ def return_intensity(reflectivity: float, cos_incidence: float) -> float:  # pra
 
 
 @nb.njit(cache=True)
-def _intensities(label, normal, directions, table):  # pragma: no cover - compiled
+def _head_on(label, table):  # pragma: no cover - compiled
     out = np.empty(label.shape[0], np.float32)
     for i in range(label.shape[0]):
-        c = normal[i, 0] * directions[i, 0] + normal[i, 1] * directions[i, 1] + normal[i, 2] * directions[i, 2]
-        out[i] = return_intensity(table[label[i]], abs(c))
+        out[i] = return_intensity(table[label[i]], 1.0)
     return out
 
 
-def intensity(label: np.ndarray, normal: np.ndarray, directions: np.ndarray) -> np.ndarray:
-    """nuScenes-like intensity (0..255, integer-valued float32) of N returns.
-
-    ``label`` (N,) lidarseg general; ``normal`` (N, 3) unit surface normals; ``directions`` (N, 3)
-    unit ray directions (same frame as the normals).
-    """
-    return _intensities(
-        np.asarray(label), np.asarray(normal, np.float64), np.asarray(directions, np.float64), REFLECTIVITY
-    )
+def head_on_intensity(label: np.ndarray) -> np.ndarray:
+    """Intensity (N,) float32 of returns from surfaces of lidarseg general class ``label`` (N,) hit head-on."""
+    return _head_on(np.asarray(label), REFLECTIVITY)
 
 
 @nb.njit(cache=True)

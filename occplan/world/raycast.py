@@ -73,10 +73,6 @@ class SurfaceHits:
     normal: np.ndarray
     rgb: np.ndarray
 
-    @property
-    def hit(self) -> np.ndarray:
-        return np.isfinite(self.distance_m)
-
 
 class StaticScene:
     """The static mesh of a world in an Embree BVH (single precision, vertices stored relative to the

@@ -41,7 +41,7 @@ from scipy.spatial.transform import Rotation, Slerp
 from occplan.errors import DataError
 from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, Scenario, VehicleParams
 from occplan.world.base import LidarScan, RayHits
-from occplan.world.lidar import REFLECTIVITY, ego_body, intensity, on_ego_body, return_intensity
+from occplan.world.lidar import REFLECTIVITY, ego_body, head_on_intensity, on_ego_body, return_intensity
 from occplan.world.occupancy_gt import CLASS_RANK, GENERAL_TO_OCC3D, voxelise_boxes
 from occplan.world.raycast import BoxSet, azimuth_bins, cast_boxes
 from occplan.world.rig import LidarSpec, SensorRig
@@ -490,7 +490,7 @@ def _voxelise_points(points, label, runs, rot, trans, range_min, voxel, out):  #
 
 @nb.njit(cache=True)
 def _sweep(  # pragma: no cover - compiled
-    dist, index, vox_label, vox_intensity, d_box, box, box_label, box_inst, dirs_world, dirs_sensor, ring,
+    dist, index, vox_label, vox_intensity, d_box, box, box_label, box_inst, dirs_sensor, ring,
     ego_from_sensor, lo, hi, table,
 ):  # fmt: skip
     """The sweep's points (K, 5) float32, labels (K,) and instances (K,) from the static hits (``dist``,
@@ -510,8 +510,7 @@ def _sweep(  # pragma: no cover - compiled
         b = box[i]
         if b >= 0 and d_box[i] < d:
             d, lab, inst = d_box[i], box_label[b], box_inst[b]
-            c = -dirs_world[i, 0] * dirs_world[i, 0] - dirs_world[i, 1] * dirs_world[i, 1]
-            inten = return_intensity(table[lab], abs(c - dirs_world[i, 2] * dirs_world[i, 2]))
+            inten = return_intensity(table[lab], 1.0)  # head-on
         if not np.isfinite(d):
             continue
         p0, p1, p2 = dirs_sensor[i, 0] * d, dirs_sensor[i, 1] * d, dirs_sensor[i, 2] * d
@@ -631,7 +630,7 @@ class ReconstructedWorld(TrackedWorld):
             dist = np.where(hb, d_box, dist)
             label[hb] = boxes.label[box[hb]]
             instance[hb] = boxes.instance[box[hb]]
-            inten[hb] = intensity(label[hb], -directions[hb], directions[hb])  # head-on reflectivity
+            inten[hb] = head_on_intensity(label[hb])
         return dist, label, instance, inten
 
     def cast_rays(
@@ -657,7 +656,7 @@ class ReconstructedWorld(TrackedWorld):
         lo, hi = self._rig.ego_box()
         points, label, instance = _sweep(
             dist, index, self.static.label, self.static.intensity, d_box, box, boxes.label, boxes.instance,
-            dirs_world, self._dirs_sensor, self._ring, self.ego_from_lidar.matrix, lo, hi, REFLECTIVITY,
+            self._dirs_sensor, self._ring, self.ego_from_lidar.matrix, lo, hi, REFLECTIVITY,
         )  # fmt: skip
         return LidarScan(points, label, instance)
 
