@@ -24,7 +24,7 @@ class RunConfig:
     """Everything that defines an evaluation run (recorded in summary.json).
 
     ``data`` None = the embedded generated mini set (generated on first use); ``version`` None = the
-    only ``v1.0-*`` table folder of ``data`` (``v1.0-mini`` when several); ``split`` None = every
+    only ``v1.0-*`` table folder of ``data`` (an error when there are several); ``split`` None = every
     scene; ``scenes`` None = every scene of ``split``; ``workers`` 0 = in-process, N >= 1 = N Ray
     workers (``ray_address`` joins an existing cluster instead of starting a local one);
     ``max_decisions`` None = run each scenario to the end of its log, else stop after that many
@@ -75,6 +75,20 @@ class RunConfig:
         for k in ("out", "resume", "workers", "ray_address", "wandb", "wandb_project", "wandb_mode", "plots"):
             d.pop(k)
         return d
+
+
+def check_plugins(config: RunConfig) -> None:
+    """ValidationError when ``config.model`` / ``config.planner`` is not registered (``models.MODELS`` /
+    ``planners.PLANNERS``, imported here so that a run is refused before it creates anything)."""
+    import models
+    import planners
+
+    for key, registry in (("model", models.MODELS), ("planner", planners.PLANNERS)):
+        name = getattr(config, key)
+        if name not in registry:
+            raise ValidationError(
+                f"RunConfig.{key}: unknown {registry.kind} {name!r}; known: {', '.join(registry.names())}"
+            )
 
 
 def valid_keys() -> list[str]:

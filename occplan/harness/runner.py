@@ -41,20 +41,18 @@ SCENARIO_TABLE_KEYS = (
 
 def resolve(config: RunConfig) -> RunConfig:
     """Fill in the dataroot (the embedded mini set when None), its table version and an absolute
-    output directory, so that workers and a later ``--resume`` see the same run."""
-    from occplan.evaluate import _default_version
+    output directory, so that workers and a later ``--resume`` see the same run. Unknown model or
+    planner names and a path that is not a dataroot are refused here, before anything is created."""
+    from occplan.data.dataroot import resolve_dataroot
+    from occplan.harness.config import check_plugins
 
+    check_plugins(config)
     data = config.data
     if data is None:
         from scenarios.datasets import ensure
 
         data = str(ensure("mini"))
-    root = Path(data).expanduser().resolve()
-    if not root.is_dir():
-        raise ValidationError(f"--data {data}: not a directory")
-    version = config.version or _default_version(root)
-    if not (root / version).is_dir():
-        raise ValidationError(f"--data {root}: no table folder {version!r} (pass --version)")
+    root, version = resolve_dataroot(data, config.version)
     return replace(config, data=str(root), version=version, out=str(Path(config.out).expanduser().resolve()))
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from occplan.errors import ValidationError
 from occplan.harness.cli import config_from_args, main
-from occplan.harness.config import RunConfig, load_yaml
+from occplan.harness.config import RunConfig, check_plugins, load_yaml
 from occplan.harness.store import RunStore
 
 
@@ -57,3 +57,23 @@ def test_store_refuses_overwrite_and_changed_resume(tmp_path):
     assert set(RunStore(tmp_path, RunConfig(model="oracle", resume=True)).open()) == {"a"}
     with pytest.raises(ValidationError, match="different config"):
         RunStore(tmp_path, RunConfig(model="lidar", resume=True)).open()
+
+
+@pytest.mark.parametrize(("flag", "name", "known"), [("--model", "lidr", "lidar, occnet"), ("--planner", "pmd", "pdm")])
+def test_unknown_plugin_is_refused_before_the_run_folder_exists(tiny_dataroot, tmp_path, capsys, flag, name, known):
+    out = tmp_path / "run"
+    args = ["--model", "oracle", "--planner", "constant_velocity", "--data", str(tiny_dataroot), "--out", str(out)]
+    assert main([*args, flag, name]) == 2
+    assert f"unknown {'perception model' if flag == '--model' else 'planner'} {name!r}" in capsys.readouterr().err
+    with pytest.raises(ValidationError, match=f"known: .*{known}"):
+        check_plugins(config_from_args([*args, flag, name]))
+    assert not out.exists()
+
+
+def test_empty_data_folder_is_not_a_dataroot(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["--model", "oracle", "--data", str(empty), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert f"{empty}: is not a nuScenes dataroot (no v1.0-* table folder)" in err and "--version" not in err
+    assert not (tmp_path / "run").exists()
