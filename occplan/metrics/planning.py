@@ -19,22 +19,36 @@ Class sets: ``veh`` = categories ``vehicle.*`` (UniAD's set; UniAD itself also d
 ``human.pedestrian.*`` (ST-P3, VAD). Simplifications: no visibility filter and no "seen in the past"
 filter on future boxes (ST-P3 applies both).
 
-Reductions over the per-step rates: ``at`` = value at the horizon step (UniAD), ``avg_to`` = mean
-over steps up to the horizon (ST-P3). Samples: those with a full 3 s logged future (the VAD set,
-``plan/n_samples``); ``plan/n_samples_all`` counts every sample given.
+Reductions of the per-step rates, each key naming its convention (a table never mixes them):
 
-``plan/col_occ_at_{1,2,3}s`` (OccPlan's voxel check): the ego box (``VehicleParams`` length, width
-and rear-axle-to-centre offset) rotated to the planned heading is placed in the GT occupancy frame of
-the future keyframe (through the world poses); it collides when the centre of an occupied non-ground
+* ``plan/stp3/<q>_{1,2,3}s``: ST-P3 / VAD, mean of the per-step rates over the steps up to the
+  horizon (ST-P3 ``evaluate.py`` feeds the first 2k steps to a metric and takes ``value.mean()``);
+* ``plan/uniad/<q>_{1,2,3}s``: UniAD, the per-step rate at the horizon step (UniAD
+  ``planning_evaluation_strategy="uniad"``: ``value[i]``);
+* ``plan/<conv>/<q>_avg``: mean of that convention's 1, 2 and 3 s values;
+
+for ``q`` in ``l2`` (m), ``col_veh``, ``col_vehped``, ``col_occ`` (%). Both conventions share the
+per-step table, the GT-collision exclusion and the denominator. Samples: those with a full 3 s logged
+future (the VAD set, ``plan/n_samples``); ``plan/n_samples_all`` counts every sample given.
+
+``col_occ`` (OccPlan's voxel check): the ego box (``VehicleParams`` length, width and
+rear-axle-to-centre offset) rotated to the planned heading is placed in the GT occupancy frame of the
+future keyframe (through the world poses); it collides when the centre of an occupied non-ground
 voxel whose centre height (ego-frame z of that keyframe, origin on the ground; ego-frame grids only)
-is within [0.2, 2.0] m lies inside the box footprint. Its rate is over the samples that have GT
-occupancy for that step.
+is within [0.2, 2.0] m lies inside the box footprint. Its per-step rate is over the samples that have
+GT occupancy for that step (no GT-collision exclusion); a reduction over a step without any is NaN.
+
+Human reference (``compute_human``, keys ``ref/human/plan/<conv>/<q>_<h>s``): the logged trajectory
+scored by the same code over the same samples. Its L2 is 0; its box collisions are the logged
+footprint's own (the steps the exclusion removes from the plan's numerator); its ``col_occ`` is the
+voxel check of the logged poses (needs ``PlanningSample.log_yaw_rad``). A plan equal to the log
+therefore scores 0 box collisions while the human row shows how often the log itself "collides".
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -160,7 +174,9 @@ class PlanningSample:
     ``plan`` (T, 3) planned (x, y, yaw); ``log_xy_m`` (T, 2) logged ego future with ``log_valid``
     (T,) bool; ``agents`` one tuple of GT boxes per future step (in the planning-time ego frame);
     ``occupancy`` one GT OccupancyFrame (own frame, ``world_from_grid`` set) or None per step, or
-    None; ``world_from_ego`` the planning-time ego pose (needed with ``occupancy``).
+    None; ``world_from_ego`` the planning-time ego pose (needed with ``occupancy``); ``log_yaw_rad``
+    (T,) logged headings (rad, NaN allowed where the log is invalid), or None: with ``occupancy`` they
+    give the logged trajectory's own voxel check (the human reference's ``col_occ``).
     """
 
     token: str
@@ -170,6 +186,7 @@ class PlanningSample:
     agents: tuple[tuple[AgentBox, ...], ...]
     occupancy: tuple[OccupancyFrame | None, ...] | None = None
     world_from_ego: Pose | None = None
+    log_yaw_rad: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         t = len(self.log_valid)
@@ -187,6 +204,10 @@ class PlanningSample:
                 )
             if self.world_from_ego is None:
                 raise ValidationError(f"PlanningSample[{self.token}].world_from_ego: required with occupancy")
+        if self.log_yaw_rad is not None:
+            check_array(self.log_yaw_rad, f"PlanningSample[{self.token}].log_yaw_rad", (t,), np.float64)
+            if not np.isfinite(self.log_yaw_rad[self.log_valid]).all():
+                raise ValidationError(f"PlanningSample[{self.token}].log_yaw_rad: non-finite valid headings")
 
 
 def box_in_frame(box: AgentBox, a_from_b: Pose) -> AgentBox:
@@ -204,8 +225,8 @@ def planning_sample(
     plan: Trajectory,
     occupancy_of: Callable[[Frame], OccupancyFrame | None] | None = None,
 ) -> PlanningSample:
-    """Build the sample of keyframe ``index``: logged future, GT boxes of the next keyframes moved
-    into this keyframe's ego frame, and (with ``occupancy_of``) their GT occupancy."""
+    """Build the sample of keyframe ``index``: logged future (positions and headings), GT boxes of the
+    next keyframes moved into this keyframe's ego frame, and (with ``occupancy_of``) their GT occupancy."""
     frames = scenario.frames
     frame = frames[index]
     n = len(frame.future_valid)
@@ -222,7 +243,7 @@ def planning_sample(
             occ.append(None)
     return PlanningSample(
         frame.sample_token, plan.poses, frame.future.xy_m.copy(), frame.future_valid.copy(), tuple(agents),
-        tuple(occ) if occupancy_of is not None else None, frame.world_from_ego,
+        tuple(occ) if occupancy_of is not None else None, frame.world_from_ego, frame.future.poses[:, 2].copy(),
     )  # fmt: skip
 
 
@@ -286,7 +307,7 @@ def occ_collisions(sample: PlanningSample, cfg: PlanningMetricConfig) -> np.ndar
 @dataclass(frozen=True)
 class PlanningRow:
     """Per-step values of one sample: L2 (m), box collisions per class set of the plan and of the
-    logged trajectory, voxel collisions (NaN where unknown)."""
+    logged trajectory, voxel collisions of the plan and of the logged trajectory (NaN where unknown)."""
 
     token: str
     full_future: bool
@@ -294,9 +315,23 @@ class PlanningRow:
     col: dict[str, np.ndarray]
     gt_col: dict[str, np.ndarray]
     col_occ: np.ndarray
+    gt_col_occ: np.ndarray
 
 
 CLASS_SETS = ("veh", "vehped")
+CONVENTIONS = ("stp3", "uniad")
+QUANTITIES = ("l2", *(f"col_{cs}" for cs in CLASS_SETS), "col_occ")
+
+
+def log_occ_collisions(sample: PlanningSample, cfg: PlanningMetricConfig) -> np.ndarray:
+    """(T,) float: the voxel check of the logged poses (``occ_collisions`` with the log as the plan),
+    NaN where the log is invalid or without GT occupancy or logged headings."""
+    valid = sample.log_valid
+    if sample.occupancy is None or sample.log_yaw_rad is None:
+        return np.full(len(valid), np.nan)
+    poses = np.where(valid[:, None], np.column_stack([sample.log_xy_m, sample.log_yaw_rad]), 0.0)
+    occupancy = tuple(o if ok else None for o, ok in zip(sample.occupancy, valid, strict=True))
+    return occ_collisions(replace(sample, plan=poses, occupancy=occupancy), cfg)
 
 
 def planning_row(sample: PlanningSample, cfg: PlanningMetricConfig, offsets: np.ndarray | None = None) -> PlanningRow:
@@ -313,11 +348,30 @@ def planning_row(sample: PlanningSample, cfg: PlanningMetricConfig, offsets: np.
         col[cs] = footprint_collisions(plan_xy, bev, offsets, cfg)
         log_xy = np.where(valid[:, None], sample.log_xy_m, 0.0)
         gt_col[cs] = footprint_collisions(log_xy, bev, offsets, cfg) & valid
-    return PlanningRow(sample.token, bool(valid.all()), l2, col, gt_col, occ_collisions(sample, cfg))
+    return PlanningRow(
+        sample.token, bool(valid.all()), l2, col, gt_col, occ_collisions(sample, cfg), log_occ_collisions(sample, cfg)
+    )
+
+
+def reduce_per_step(rates: dict[str, np.ndarray], cfg: PlanningMetricConfig) -> dict[str, float]:
+    """Per-step rates (``QUANTITIES`` -> (T,)) to ``<conv>/<q>_<h>s`` and ``<conv>/<q>_avg``:
+    ``stp3`` = mean over steps 1..horizon, ``uniad`` = value at the horizon step, ``avg`` = mean of
+    the horizons' values of that convention (NaN propagates)."""
+    steps = cfg.horizon_steps()
+    out: dict[str, float] = {}
+    for q in QUANTITIES:
+        r = rates[q]
+        for conv in CONVENTIONS:
+            vals = [float(np.mean(r[:s])) if conv == "stp3" else float(r[s - 1]) for s in steps]
+            for h, v in zip(cfg.horizons_s, vals, strict=True):
+                out[f"{conv}/{q}_{h:g}s"] = v
+            out[f"{conv}/{q}_avg"] = float(np.mean(vals))
+    return out
 
 
 class PlanningMetric(Metric):
-    """Streaming open-loop planning metric: ``update(PlanningSample)``; ``compute()`` -> ``plan/*`` keys.
+    """Streaming open-loop planning metric: ``update(PlanningSample)``; ``compute()`` -> ``plan/*``
+    keys; ``compute_human()`` -> ``ref/human/plan/*`` keys of the logged trajectory.
 
     ``rows`` keeps the per-(sample, step) table for inspection.
     """
@@ -338,37 +392,40 @@ class PlanningMetric(Metric):
         self.rows.append(planning_row(record, self.config, self._offsets))
 
     def per_step(self) -> dict[str, np.ndarray]:
-        """Per-step rates over the full-future samples: ``l2`` (m) and ``col_<set>`` (%, after the
-        GT-collision exclusion), plus ``col_occ`` (% over samples with GT occupancy at the step)."""
+        """Per-step rates of the plan over the full-future samples: ``l2`` (m) and ``col_<set>`` (%,
+        after the GT-collision exclusion), plus ``col_occ`` (% over samples with GT occupancy at the step)."""
+        return self._per_step(human=False)
+
+    def per_step_human(self) -> dict[str, np.ndarray]:
+        """``per_step`` of the logged trajectory over the same samples: ``l2`` 0, ``col_<set>`` its own
+        box collisions (%), ``col_occ`` its own voxel collisions (% over the steps where known)."""
+        return self._per_step(human=True)
+
+    def _per_step(self, human: bool) -> dict[str, np.ndarray]:
         rows = [r for r in self.rows if r.full_future]
         n, t = len(rows), self.config.num_steps
         if n == 0:
-            nan = np.full(t, np.nan)
-            return {"l2": nan, **{f"col_{cs}": nan for cs in CLASS_SETS}, "col_occ": nan}
-        out = {"l2": np.sum([r.l2_m for r in rows], axis=0) / n}
+            return {q: np.full(t, np.nan) for q in QUANTITIES}
+        out = {"l2": np.zeros(t) if human else np.sum([r.l2_m for r in rows], axis=0) / n}
         for cs in CLASS_SETS:
-            hits = np.sum([r.col[cs] & ~r.gt_col[cs] for r in rows], axis=0)
+            hits = np.sum([r.gt_col[cs] if human else r.col[cs] & ~r.gt_col[cs] for r in rows], axis=0)
             out[f"col_{cs}"] = hits / n * 100
-        occ = np.array([r.col_occ for r in rows])
+        occ = np.array([r.gt_col_occ if human else r.col_occ for r in rows])
         known = np.isfinite(occ).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             out["col_occ"] = np.nansum(occ, axis=0) / known * 100
         return out
 
     def compute(self) -> dict[str, float]:
-        steps = self.config.horizon_steps()
-        rates = self.per_step()
-        out: dict[str, float] = {}
-        for name, key in (("l2", "l2"), *((f"col_{cs}", f"col_{cs}") for cs in CLASS_SETS)):
-            for h, s in zip(self.config.horizons_s, steps, strict=True):
-                out[f"plan/{key}_at_{h:g}s"] = float(rates[name][s - 1])
-                out[f"plan/{key}_avg_to_{h:g}s"] = float(np.mean(rates[name][:s]))
-        out["plan/l2_avg"] = float(np.mean([out[f"plan/l2_avg_to_{h:g}s"] for h in self.config.horizons_s]))
-        for h, s in zip(self.config.horizons_s, steps, strict=True):
-            out[f"plan/col_occ_at_{h:g}s"] = float(rates["col_occ"][s - 1])
+        """``plan/{stp3,uniad}/<q>_{1,2,3}s``, ``plan/<conv>/<q>_avg``, ``plan/n_samples``, ``plan/n_samples_all``."""
+        out = {f"plan/{k}": v for k, v in reduce_per_step(self.per_step(), self.config).items()}
         out["plan/n_samples"] = float(sum(r.full_future for r in self.rows))
         out["plan/n_samples_all"] = float(len(self.rows))
         return out
+
+    def compute_human(self) -> dict[str, float]:
+        """``ref/human/plan/{stp3,uniad}/<q>_{1,2,3}s`` and ``..._avg`` of the logged trajectory."""
+        return {f"ref/human/plan/{k}": v for k, v in reduce_per_step(self.per_step_human(), self.config).items()}
 
     def state(self) -> dict:
         """JSON-able state (the per-(sample, step) table, NaN as None); ``merge_state`` appends it."""
@@ -385,6 +442,7 @@ class PlanningMetric(Metric):
                     "col": {cs: r.col[cs].tolist() for cs in CLASS_SETS},
                     "gt_col": {cs: r.gt_col[cs].tolist() for cs in CLASS_SETS},
                     "col_occ": floats(r.col_occ),
+                    "gt_col_occ": floats(r.gt_col_occ),
                 }
                 for r in self.rows
             ]
@@ -398,7 +456,7 @@ class PlanningMetric(Metric):
                 r["token"], bool(r["full_future"]), np.asarray(r["l2_m"], dtype=np.float64),
                 {cs: np.asarray(r["col"][cs], dtype=bool) for cs in CLASS_SETS},
                 {cs: np.asarray(r["gt_col"][cs], dtype=bool) for cs in CLASS_SETS},
-                np.asarray(r["col_occ"], dtype=np.float64),
+                np.asarray(r["col_occ"], dtype=np.float64), np.asarray(r["gt_col_occ"], dtype=np.float64),
             )  # fmt: skip
             if len(row.l2_m) != t:
                 raise ValidationError(f"PlanningMetric.merge_state: row {row.token} has {len(row.l2_m)} steps, not {t}")

@@ -134,8 +134,8 @@ def test_plan_file(tmp_path):
     res = evaluate(src, None, plan_file=path)
     assert res["plan/n_samples_all"] == 4.0
     assert res["plan/n_samples"] == 1.0  # only tok0 has a full 3 s future in this scene
-    assert res["plan/l2_avg"] == pytest.approx(1.0)
-    assert res["plan/col_occ_at_1s"] == 0.0
+    assert res["plan/stp3/l2_avg"] == pytest.approx(1.0)
+    assert res["plan/uniad/col_occ_1s"] == 0.0
     plans["tok1"][2] = [float("nan"), 0.0]
     path.write_text(json.dumps(plans))
     with pytest.raises(DataError, match="plan of tok1 has non-finite"):

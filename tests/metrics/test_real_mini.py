@@ -39,8 +39,11 @@ def test_log_replay_plans_score_zero(source, tmp_path):
     res = metric.compute()
     assert res["plan/n_samples_all"] == len(sc.frames)
     assert res["plan/n_samples"] == len(sc.frames) - 6
-    assert res["plan/l2_avg"] == pytest.approx(0.0, abs=1e-9)
-    assert res["plan/col_vehped_avg_to_3s"] == 0.0
+    assert res["plan/stp3/l2_avg"] == pytest.approx(0.0, abs=1e-9)
+    assert res["plan/stp3/col_vehped_3s"] == 0.0
+    human = metric.compute_human()  # the log's own collisions, which the exclusion hides from the plan
+    assert human["ref/human/plan/stp3/l2_avg"] == 0.0
+    assert 0.0 <= human["ref/human/plan/uniad/col_vehped_3s"] <= 100.0
 
     plans = {
         f.sample_token: f.future.xy_m.tolist() for name in source.scene_names() for f in source.scenario(name).frames
@@ -50,5 +53,5 @@ def test_log_replay_plans_score_zero(source, tmp_path):
     out = tmp_path / "res.json"
     assert main(["--data", str(source.dataroot), "--plan-file", str(path), "--out", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert res["plan/l2_at_3s"] == pytest.approx(0.0, abs=1e-6)
-    assert res["plan/col_veh_at_3s"] == 0.0
+    assert res["plan/uniad/l2_3s"] == pytest.approx(0.0, abs=1e-6)
+    assert res["plan/uniad/col_veh_3s"] == 0.0
