@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -191,34 +192,44 @@ def _json_safe(value):
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m occplan.evaluate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True, help="nuScenes-format dataroot")
-    ap.add_argument("--version", default=None, help="table version (default: v1.0-mini, or the only one present)")
+    ap.add_argument("--version", default=None, help="table version (default: the dataroot's only v1.0-* folder)")
     ap.add_argument("--pred-dir", default=None, help="directory of <sample_token>.npz predictions")
     ap.add_argument(
         "--label-set", default="occ3d", choices=sorted(LABEL_SETS), help="labels of the predictions (mapped by name)"
     )
     ap.add_argument("--plan-file", default=None, help="JSON {sample_token: [[x, y] x 6]} in the ego frame")
     ap.add_argument("--split", default=None, help="scene split (splits.json or devkit splits); default all")
-    ap.add_argument("--out", default=None, help="write the JSON result here")
+    ap.add_argument("--out", default=None, help="write the JSON result here (missing parent folders are created)")
     ap.add_argument("--allow-missing", action="store_true", help="score only the samples that have predictions")
     args = ap.parse_args(argv)
     if args.pred_dir is None and args.plan_file is None:
         ap.error("give --pred-dir and/or --plan-file")
     from occplan.data import NuScenesSource
+    from occplan.data.dataroot import resolve_dataroot
 
-    source = NuScenesSource(args.data, args.version or _default_version(Path(args.data)))
+    out = prepare_output(args.out) if args.out else None
+    source = NuScenesSource(*resolve_dataroot(args.data, args.version))
     result = _json_safe(evaluate(source, args.pred_dir, args.label_set, args.plan_file, args.allow_missing, args.split))
     text = json.dumps(result, indent=2)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    if out is not None:
+        out.write_text(text + "\n")
     return 0
 
 
-def _default_version(root: Path) -> str:
-    tables = sorted(p.name for p in root.glob("v1.0-*") if p.is_dir())
-    if "v1.0-mini" in tables or len(tables) != 1:
-        return "v1.0-mini"
-    return tables[0]
+def prepare_output(path: str | Path) -> Path:
+    """Check ``--out`` before any scoring: create its missing parent folders; ValidationError naming
+    the path when it is a folder or cannot be written."""
+    out = Path(path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValidationError(f"--out {out}: cannot create its folder {out.parent} ({e.strerror})") from e
+    if out.is_dir():
+        raise ValidationError(f"--out {out}: is a folder; give a file name")
+    if not os.access(out if out.exists() else out.parent, os.W_OK):
+        raise ValidationError(f"--out {out}: not writable")
+    return out
 
 
 if __name__ == "__main__":
