@@ -1,6 +1,7 @@
 """Metrics of OccPlan: streaming accumulators (``reset / update / compute``) returning flat dicts of
 METRICS.md keys, and pure functions of recorded episodes for the closed-loop scores."""
 
+from occplan.metrics.bootstrap import bootstrap_ci, ci_keys
 from occplan.metrics.closed_loop import ClosedLoopConfig, ClosedLoopMetric, closed_loop_scores
 from occplan.metrics.confusion import ConfusionMatrix, confusion_bincount, confusion_counts, iou_per_class
 from occplan.metrics.lidarseg import LidarSegMetric
@@ -30,7 +31,9 @@ __all__ = [
     "RayIoUConfig",
     "RayIoUMetric",
     "RayRecords",
+    "bootstrap_ci",
     "cast_rays",
+    "ci_keys",
     "closed_loop_scores",
     "confusion_bincount",
     "confusion_counts",
