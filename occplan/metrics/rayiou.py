@@ -3,7 +3,8 @@
 Exactly as SparseOcc ``loaders/ray_metrics.py`` + ``lib/dvr/dvr.cu`` (reference §3):
 
 * origins: LiDAR positions of the scene's keyframes (past and future, the sample itself included)
-  in the sample's ego frame, kept if ``|x|, |y| < 39`` m, at most 8 by ``round(linspace)``;
+  in the sample's LiDAR frame rounded to float32 (``loaders/ego_pose_dataset.py``), then in its ego
+  frame, kept if ``|x|, |y| < 39`` m, at most 8 by ``round(linspace)``;
 * 39 pitches x 360 azimuths = 14,040 float32 unit directions per origin;
 * origin and end point (origin + direction) in voxel units
   ``float32((p - range_min) / float64(float32(voxel)))`` (SparseOcc divides a float64 origin by a
@@ -76,14 +77,23 @@ def rayiou_origins(
 
     ``lidar_world_positions_m`` (K, 3): world positions of the LiDAR at every keyframe of the
     scene, in time order; ``ref_index`` marks the reference keyframe, whose origin is exactly the
-    LiDAR mounting point (0 in its own LiDAR frame), as in the reference.
+    LiDAR mounting point (0 in its own LiDAR frame), as in the reference. As the reference does, each
+    keyframe's position in the reference LiDAR frame (translation of ``inv(world_from_ego @
+    ego_from_lidar) . world_from_lidar_k``) is rounded to float32, then padded with 1 and mapped to
+    the ego frame by the (3, 4) float64 ``ego_from_lidar`` matrix, one keyframe at a time.
     """
     pos = check_array(np.asarray(lidar_world_positions_m, dtype=np.float64), "lidar_world_positions_m", (None, 3))
-    lidar_from_world = np.linalg.inv((world_from_ego_ref @ ego_from_lidar_ref).matrix)
-    in_lidar = pos @ lidar_from_world[:3, :3].T + lidar_from_world[:3, 3]
+    lidar_from_world = np.linalg.inv(world_from_ego_ref.matrix @ ego_from_lidar_ref.matrix)
+    homogeneous = np.column_stack([pos, np.ones(len(pos))])
+    in_lidar = (homogeneous @ lidar_from_world[:3].T).astype(np.float32)
     if ref_index is not None:
         in_lidar[ref_index] = 0.0
-    origins = ego_from_lidar_ref.transform_points(in_lidar)
+    ego_from_lidar = ego_from_lidar_ref.matrix[:3]
+    padded = np.ones(4)
+    origins = np.empty((len(pos), 3))
+    for k, p in enumerate(in_lidar):
+        padded[:3] = p
+        origins[k] = np.dot(ego_from_lidar, padded)
     keep = (np.abs(origins[:, 0]) < range_xy_m) & (np.abs(origins[:, 1]) < range_xy_m)
     origins = origins[keep]
     if len(origins) > max_origins:

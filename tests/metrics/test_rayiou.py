@@ -179,6 +179,44 @@ def test_origins_filter_and_subsample():
     assert len(o) == 8
 
 
+def test_origins_are_float32_rounded_in_the_reference_lidar_frame():
+    """SparseOcc ``EgoPoseDataset`` stores each keyframe's position in the reference LiDAR frame as
+    float32 before mapping it to the ego frame; the reference keyframe's own origin is the mount."""
+    rng = np.random.default_rng(5)
+    yaw = 0.7
+    rot = np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
+    ego_from_lidar = Pose(rot @ Pose.from_xy_yaw(0.0, 0.0, 0.01).rotation, np.array([0.943713, 0.0, 1.84023]))
+    world_from_ego = Pose.from_xy_yaw(411.30391, 1180.89089, 2.1)
+    lidar_world = np.column_stack(
+        [411.3 + rng.uniform(-25, 25, 7), 1180.9 + rng.uniform(-25, 25, 7), 1.9 + rng.uniform(0, 0.2, 7)]
+    )
+    o = rayiou_origins(world_from_ego, ego_from_lidar, lidar_world, ref_index=3, max_origins=100, range_xy_m=1e3)
+    # the reference's arithmetic, keyframe by keyframe, with 4 x 4 matrices
+    ref_lidar_from_global = np.linalg.inv(world_from_ego.matrix @ ego_from_lidar.matrix)
+    want = []
+    for k, p in enumerate(lidar_world):
+        global_from_curr = np.eye(4)
+        global_from_curr[:3, 3] = p
+        t = (
+            np.zeros(3, np.float32)
+            if k == 3
+            else np.array((ref_lidar_from_global @ global_from_curr)[:3, 3], np.float32)
+        )
+        want.append(np.dot(ego_from_lidar.matrix[:3], np.append(t.astype(np.float64), 1.0)))
+    np.testing.assert_array_equal(o, np.array(want))
+    # back in the reference LiDAR frame the origins are float32 values (to float64 round-off), which
+    # the unrounded transform is not: the rounding moves them by up to a few micrometres
+    back = ego_from_lidar.inverse().transform_points(o)
+    np.testing.assert_allclose(back, back.astype(np.float32), rtol=0, atol=1e-12)
+    exact = ego_from_lidar.transform_points(
+        Pose(ref_lidar_from_global[:3, :3], ref_lidar_from_global[:3, 3]).transform_points(lidar_world)
+    )
+    exact[3] = ego_from_lidar.translation_m
+    diff = np.abs(o - exact)
+    assert 0 < diff.max() < 1e-5
+    assert diff[3].max() == 0.0
+
+
 def _records(labels, dists, flow=None):
     n = len(labels)
     return RayRecords(
