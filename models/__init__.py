@@ -2,7 +2,8 @@
 
 The torch models are imported only when their factory runs, so ``import models`` stays light.
 ``lidar`` / ``occnet`` factories take ``config`` ("tiny" | "base" | dict), ``weights`` ("auto" = the
-shipped checkpoint, None = random init, or a path) and ``device``.
+shipped checkpoint, an error naming the file when it is missing; "random" or None = random init; or a
+path) and ``device``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Evaluate a perception model (or the trivial baseline) on a split with ``occplan.metrics``.
 
 ``python -m models.evaluate --model lidar|occnet|oracle|height_majority --data ROOT --split val
-[--config tiny] [--weights auto|none|PATH] [--max-frames N] [--out report.json]``
+[--config tiny] [--weights auto|random|PATH] [--max-frames N] [--out report.json]``
 
 ``height_majority`` is the trivial baseline: every voxel gets the most frequent GT class of its
 height level inside ``mask_camera`` on ``--baseline-split`` (default train). Points are labelled with
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from occplan.errors import DataError
+from occplan.errors import DataError, OccPlanError
+from occplan.evaluate import prepare_output
 from occplan.metrics.lidarseg import LidarSegMetric
 from occplan.metrics.occupancy import OccupancyMetric
 from occplan.types import GridSpec, LabelSet, OccupancyPrediction
@@ -29,13 +31,11 @@ BASELINE = "height_majority"
 
 
 def open_source(dataroot: str | Path, version: str | None = None):
-    """NuScenesSource on ``dataroot``; version defaults to v1.0-occplan (generated) when present, else v1.0-mini."""
+    """NuScenesSource on ``dataroot``; version None = its only ``v1.0-*`` table folder (``resolve_dataroot``)."""
     from occplan.data import NuScenesSource
+    from occplan.data.dataroot import resolve_dataroot
 
-    root = Path(dataroot)
-    if version is None:
-        version = "v1.0-occplan" if (root / "v1.0-occplan").is_dir() else "v1.0-mini"
-    return NuScenesSource(root, version)
+    return NuScenesSource(*resolve_dataroot(dataroot, version))
 
 
 def height_majority(source, split: str, grid: GridSpec, labels: LabelSet, max_frames: int | None) -> np.ndarray:
@@ -96,21 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--version", default=None)
     ap.add_argument("--split", default="val")
     ap.add_argument("--config", default="tiny")
-    ap.add_argument("--weights", default="auto", help="auto (shipped) | none (random init) | PATH.safetensors")
+    ap.add_argument("--weights", default="auto", help="auto (shipped) | random (untrained) | PATH.safetensors")
     ap.add_argument("--baseline-split", default="train")
     ap.add_argument("--max-frames", type=int, default=None)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=None, help="write the metrics JSON here")
     args = ap.parse_args(argv)
 
+    out = prepare_output(args.out) if args.out else None
     source = open_source(args.data, args.version)
     if args.model == BASELINE:
         model = height_majority(source, args.baseline_split, GridSpec.occ3d_nuscenes(), LabelSet.occ3d(), None)
     elif args.model == "oracle":
         model = MODELS.create("oracle")
     else:
-        weights = None if args.weights == "none" else args.weights
-        model = MODELS.create(args.model, config=args.config, weights=weights, device=args.device)
+        model = MODELS.create(args.model, config=args.config, weights=args.weights, device=args.device)
     metrics = evaluate(model, source, args.split, args.max_frames)
     report = {
         "model": args.model,
@@ -122,10 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = json.dumps(report, indent=2)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    if out is not None:
+        out.write_text(text + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except OccPlanError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -9,7 +9,6 @@ A subclass builds its ``nn.Module`` from a frozen config and implements the per-
 
 from __future__ import annotations
 
-import warnings
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,11 +18,12 @@ import torch
 
 from models.checkpoint import config_dict, load_weights, read_meta
 from models.config import config_from_dict, preset
-from occplan.errors import DataError
+from occplan.errors import DataError, ValidationError
 from occplan.interfaces import PerceptionModel
 from occplan.types import OccupancyFrame, OccupancyPrediction, SensorFrame
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+RANDOM_WEIGHTS = "random"  # the ``weights`` value that asks for an untrained (randomly initialised) network
 
 Batch = dict[str, Any]
 
@@ -60,7 +60,8 @@ class TorchOccModel(PerceptionModel):
         """Registry factory.
 
         ``config``: preset name or a full config dict. ``weights``: ``"auto"`` = the shipped checkpoint
-        of the preset when present (random init with a warning otherwise), ``None`` = random init, or a
+        of the preset (a DataError naming the missing file when it is absent, so that no run reports an
+        untrained model by accident), ``"random"`` (or None) = random init, asked for explicitly, or a
         path to a ``.safetensors`` checkpoint whose JSON metadata must carry this model's name.
         """
         if isinstance(config, dict):
@@ -69,12 +70,19 @@ class TorchOccModel(PerceptionModel):
             cfg, config_name = preset(cls.presets, config, cls.name), config
         path: Path | None = None
         if weights == "auto":
-            cand = shipped_weights(cls.name, config_name) if config_name else None
-            if cand is not None and cand.is_file():
-                path = cand
-            else:
-                warnings.warn(f"{cls.name}: no shipped weights for config {config!r}; using random init", stacklevel=2)
-        elif weights is not None:
+            if config_name is None:
+                raise ValidationError(
+                    f"{cls.name}: weights='auto' needs a preset name, not a config dict; "
+                    f"pass weights=PATH.safetensors or weights={RANDOM_WEIGHTS!r}"
+                )
+            path = shipped_weights(cls.name, config_name)
+            if not path.is_file():
+                raise DataError(
+                    f"{path}: shipped weights of {cls.name} config {config_name!r} not found; train them "
+                    f"(python -m models.train), pass weights=PATH.safetensors, or weights={RANDOM_WEIGHTS!r} "
+                    "for an untrained model"
+                )
+        elif weights is not None and weights != RANDOM_WEIGHTS:
             path = Path(weights)
         if path is not None:
             meta = read_meta(path)
