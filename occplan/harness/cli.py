@@ -37,7 +37,12 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--wandb", action="store_true", help="log to Weights & Biases (offline without an API key)")
     ap.add_argument("--wandb-project", dest="wandb_project", help=f"W&B project (default {d.wandb_project})")
-    ap.add_argument("--wandb-mode", dest="wandb_mode", choices=WANDB_MODES, help="W&B mode (default: auto)")
+    ap.add_argument(
+        "--wandb-mode",
+        dest="wandb_mode",
+        choices=WANDB_MODES,
+        help="W&B mode (default: online with an API key when the W&B server answers within 2 s, else offline)",
+    )
     ap.add_argument("--seed", type=int, help=f"episode seed base (default {d.seed})")
     ap.add_argument("--max-decisions", dest="max_decisions", type=int, help="stop each scenario after N decisions")
     ap.add_argument("--no-plots", dest="plots", action="store_false", help="skip BEV GIFs and plots")

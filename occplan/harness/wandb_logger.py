@@ -1,27 +1,68 @@
-"""Weights & Biases logging that never stops an evaluation.
+"""Weights & Biases logging that never stops or stalls an evaluation.
 
-Offline by default when the user has no API key (``WANDB_API_KEY`` or a ``~/.netrc`` entry), online
-when they have one, or as ``--wandb-mode`` says. Any W&B failure is reported once on stderr and
-turns further logging into no-ops.
+``--wandb-mode`` decides when given. Otherwise (automatic mode) the run logs online only when the
+user has an API key (``WANDB_API_KEY`` or a ``~/.netrc`` entry) and the W&B server (``WANDB_BASE_URL``,
+default api.wandb.ai) accepts a TCP connection within ``PROBE_TIMEOUT_S``; else it logs offline
+(upload later with ``wandb sync``). Any W&B failure is reported once on stderr and turns further
+logging into no-ops.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
+DEFAULT_BASE_URL = "https://api.wandb.ai"
+PROBE_TIMEOUT_S = 2.0
+
+
+def has_api_key() -> bool:
+    """True when ``WANDB_API_KEY`` is set or ``~/.netrc`` holds an api.wandb.ai entry."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path.home() / ".netrc"
+    return netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore")
+
+
+def server_reachable(host: str, port: int, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    """True when ``host:port`` accepts a TCP connection within ``timeout_s``. The name lookup runs in the
+    same daemon thread, so a slow resolver cannot hold the caller longer than ``timeout_s`` either."""
+    answered: list[bool] = []
+
+    def connect() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                answered.append(True)
+        except OSError:
+            pass
+
+    probe = threading.Thread(target=connect, name="wandb-probe", daemon=True)
+    probe.start()
+    probe.join(timeout_s)
+    return bool(answered)
+
 
 def default_mode() -> str:
-    if os.environ.get("WANDB_API_KEY"):
+    """The automatic mode: "online" with an API key and a reachable W&B server, else "offline"."""
+    if not has_api_key():
+        return "offline"
+    url = urlsplit(os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL)
+    host, port = url.hostname or "api.wandb.ai", url.port or (80 if url.scheme == "http" else 443)
+    if server_reachable(host, port):
         return "online"
-    netrc = Path.home() / ".netrc"
-    if netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"):
-        return "online"
+    print(
+        f"W&B: {host}:{port} not reachable within {PROBE_TIMEOUT_S:g} s; logging offline "
+        "(upload later with `wandb sync`, or pass --wandb-mode online)",
+        file=sys.stderr,
+    )
     return "offline"
 
 
