@@ -45,16 +45,22 @@ def iou_bars(summary: dict[str, Any], path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def horizon_curves(per_step: dict[str, np.ndarray], interval_s: float, path: str | Path) -> Path:
-    """L2 (m) and collision rates (%) against the planning horizon, from ``PlanningMetric.per_step``."""
+def horizon_curves(
+    per_step: dict[str, np.ndarray], interval_s: float, path: str | Path, human: dict[str, np.ndarray] | None = None
+) -> Path:
+    """L2 (m) and collision rates (%) against the planning horizon, from ``PlanningMetric.per_step``
+    (per-step rates, before the ST-P3 / UniAD reductions); ``human`` (``per_step_human``) adds the
+    logged trajectory's own collision rates as dashed lines."""
     plt = _pyplot()
     t = (np.arange(len(per_step["l2"])) + 1) * interval_s
     fig, (ax_l2, ax_col) = plt.subplots(1, 2, figsize=(10, 3.5))
     ax_l2.plot(t, per_step["l2"], marker="o")
     ax_l2.set(xlabel="horizon (s)", ylabel="L2 (m)", title="L2 to the logged trajectory")
     for key, label in (("col_veh", "box, vehicles"), ("col_vehped", "box, veh + ped"), ("col_occ", "voxels")):
-        ax_col.plot(t, per_step[key], marker="o", label=label)
-    ax_col.set(xlabel="horizon (s)", ylabel="collision rate (%)", title="collisions of the plan")
+        line = ax_col.plot(t, per_step[key], marker="o", label=label)[0]
+        if human is not None:
+            ax_col.plot(t, human[key], linestyle="--", color=line.get_color(), label=f"{label}, human log")
+    ax_col.set(xlabel="horizon (s)", ylabel="collision rate (%)", title="collisions per step")
     ax_col.legend(fontsize=8)
     for ax in (ax_l2, ax_col):
         ax.grid(alpha=0.3)
