@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from occplan.sim.collision import box_corners
+from occplan.rules.footprint import box_corners
 from occplan.types import AgentBox, GridSpec, Pose, VehicleParams
 
 # Occ3D classes 0..17 (others .. vegetation, free)

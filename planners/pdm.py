@@ -15,14 +15,17 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d
 
 from occplan.interfaces import Planner, PlannerInput
+from occplan.rules.idm import IDMParams, idm_accel
 from occplan.types import Trajectory, VehicleParams
 from planners import costs
 from planners.footprint import Footprint
-from planners.idm import IDMParams, idm_accel
 from planners.kinematics import ComfortBounds, fine_times, motion_profile
 from planners.lattice import follow_path
 from planners.route import Path
 from planners.scene import SceneConfig, SceneForecast, build_scene
+
+PDM_IDM = IDMParams(decel_comfort_mps2=3.0, min_gap_m=1.0, decel_max_mps2=6.0)
+"""IDM of the proposals: tuplan_garage PDM-Closed defaults plus a hard braking limit."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class PDMConfig:
     offroad_tolerance_m: float = 0.2
     min_progress_m: float = 5.0
     score_tie_tolerance: float = 1e-3
-    idm: IDMParams = field(default_factory=IDMParams)
+    idm: IDMParams = field(default_factory=lambda: PDM_IDM)
     scene: SceneConfig = field(default_factory=SceneConfig)
     vehicle: VehicleParams = field(default_factory=VehicleParams)
     comfort: ComfortBounds = field(default_factory=ComfortBounds)

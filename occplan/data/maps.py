@@ -25,20 +25,22 @@ def load_map(dataroot: Path, location: str) -> MapInfo:
     expansion = dataroot / "maps" / "expansion" / f"{location}.json"
     polygons = dataroot / "maps" / "drivable_area" / f"{location}.json"
     if expansion.is_file():
-        area = _expansion_drivable_area(dataroot, location, expansion)
-        return MapInfo(location, "expansion", shapely.to_wkb(area), str(expansion))
+        area, lanes = _expansion_layers(dataroot, location, expansion)
+        return MapInfo(location, "expansion", shapely.to_wkb(area), str(expansion), shapely.to_wkb(lanes))
     if polygons.is_file():
         return MapInfo(location, "polygons", shapely.to_wkb(_geojson_drivable_area(polygons)), str(polygons))
     return MapInfo(location, "none", None, f"neither {expansion} nor {polygons} exists")
 
 
-def _expansion_drivable_area(dataroot: Path, location: str, path: Path) -> Polygon | MultiPolygon:
+def _expansion_layers(dataroot: Path, location: str, path: Path):
+    """(drivable area (Multi)Polygon, GeometryCollection of the lane and lane-connector polygons)."""
     from nuscenes.map_expansion.map_api import NuScenesMap
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             nmap = NuScenesMap(dataroot=str(dataroot), map_name=location)
             parts = [nmap.extract_polygon(t) for rec in nmap.drivable_area for t in rec["polygon_tokens"]]
+            lanes = [nmap.extract_polygon(r["polygon_token"]) for r in (*nmap.lane, *nmap.lane_connector)]
     except AssertionError as e:  # the devkit only knows the four nuScenes locations
         raise DataError(f"{path}: NuScenesMap rejects location {location!r} ({e})") from e
     except (KeyError, ValueError, TypeError, OSError) as e:
@@ -46,7 +48,8 @@ def _expansion_drivable_area(dataroot: Path, location: str, path: Path) -> Polyg
     if not parts:
         raise DataError(f"{path}: field 'drivable_area' has no polygons")
     # generated maps can hold self-touching polygons; union_all raises on invalid input
-    return shapely.make_valid(shapely.union_all(shapely.make_valid(parts)))
+    area = shapely.make_valid(shapely.union_all(shapely.make_valid(parts)))
+    return area, shapely.GeometryCollection([shapely.make_valid(p) for p in lanes if not p.is_empty])
 
 
 def _geojson_drivable_area(path: Path) -> Polygon | MultiPolygon:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -142,7 +142,7 @@ class ScenarioRun:
     def run(self) -> SimState:
         sim, model, planner, cfg = self.sim, self.model, self.planner, self.config
         model.reset(self.scenario)
-        planner.reset(self.scenario)
+        planner.reset(sim.planner_init(self.scenario, privileged=planner.requires_privileged))
         n_model, n_planner = len(model.timer.calls_ms), len(planner.timer.calls_ms)
         sim_ms: list[float] = []
         state = sim.reset(self.scenario, scenario_seed(cfg.seed, self.scenario.name), source=self.source)
@@ -157,9 +157,7 @@ class ScenarioRun:
             key = sim.keyframe(state)
             step = {"decision": state.decision, "time_s": (state.time_us - state.context.log.start_us) * 1e-6}
             step |= self._perception_metrics(state, key, gt, pred)
-            inp = sim.planner_input(state, pred)
-            if not planner.requires_privileged:
-                inp = replace(inp, log_future=None)
+            inp = sim.planner_input(state, pred, privileged=planner.requires_privileged)
             plan = planner.plan(inp)
             self._record_decision(state, plan, gt, pred)
             t1 = time.perf_counter()
@@ -206,7 +204,7 @@ class ScenarioRun:
         records = {r.time_us: r for r in final.records}
         for d in self.decisions:
             self.metrics.plan.update(self._planning_sample(d, records))
-        self.metrics.closed_loop.update(self.sim.episode_log(final))
+        self.metrics.closed_loop.update(self.sim.episode_history(final))
 
     def _planning_sample(self, d: Decision, records: dict[int, StepRecord]) -> PlanningSample:
         """Logged future in the simulated ego frame; a step is valid when the log and the simulated

@@ -8,11 +8,11 @@ logged path); pedestrians, cyclists, parked vehicles and static objects are repl
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from occplan.rules.idm import idm_accel
 from occplan.sim.agent_table import AgentTable
 from occplan.sim.config import IDMConfig
 from occplan.types import AgentBox
@@ -173,13 +173,9 @@ def idm_step(
     ahead = (lon > 0.1) & (np.abs(lat) < cfg.lane_half_width_m + obj_w[None] / 2)
     gap = np.where(ahead, lon - (length[:, None] + obj_l[None]) / 2, np.inf)
     lead = np.argmin(gap, axis=1)
-    lead_gap = np.maximum(gap[np.arange(n), lead], 0.1)
+    lead_gap = gap[np.arange(n), lead]
     lead_v = obj_v[lead, 0] * c[:, 0] + obj_v[lead, 1] * si[:, 0]
-    s_star = cfg.min_gap_m + np.maximum(
-        0.0, v * cfg.time_headway_s + v * (v - lead_v) / (2 * math.sqrt(cfg.max_accel_mps2 * cfg.comfort_decel_mps2))
-    )
-    interaction = np.where(np.isfinite(lead_gap), (s_star / lead_gap) ** 2, 0.0)
-    accel = cfg.max_accel_mps2 * (1 - (v / tracks.desired_speed_mps) ** cfg.exponent - interaction)
+    accel = idm_accel(v, tracks.desired_speed_mps, lead_gap, lead_v, cfg.params)
     v_new = np.maximum(v + accel * dt_s, 0.0)
     s_new = np.minimum(s + 0.5 * (v + v_new) * dt_s, tracks.arc_m[:, -1])
     v_new = np.where(s_new >= tracks.arc_m[:, -1], 0.0, v_new)  # end of the logged path: stop

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from occplan.errors import ValidationError
+from occplan.rules.idm import IDMParams
 from occplan.types import GridSpec, VehicleParams
 
 MODES = ("open", "closed")
@@ -44,17 +45,14 @@ class TrackerConfig:
 
 @dataclass(frozen=True)
 class IDMConfig:
-    """Intelligent Driver Model parameters (Treiber et al.), shared by all reactive vehicles.
+    """Reactive vehicles: the IDM ``params`` (``occplan.rules.idm``) shared by all of them, the
+    lane half width of the leader search, and which tracks are driven.
 
     ``speed_jitter`` scales each agent's desired speed (its logged maximum speed) by a factor drawn
     uniformly from [1 - jitter, 1 + jitter] with the episode seed.
     """
 
-    min_gap_m: float = 2.0
-    time_headway_s: float = 1.5
-    max_accel_mps2: float = 1.5
-    comfort_decel_mps2: float = 2.0
-    exponent: float = 4.0
+    params: IDMParams = field(default_factory=IDMParams)
     min_desired_speed_mps: float = 3.0
     lane_half_width_m: float = 1.5
     speed_jitter: float = 0.1
@@ -79,13 +77,11 @@ class SimConfig:
     ``mode``: "open" (ego follows the log) or "closed" (ego follows the plan with the tracker and a
     kinematic bicycle). ``agents``: "replay" (logged tracks) or "idm" (moving vehicles follow their
     logged paths with IDM; pedestrians and parked objects replayed). ``substeps`` of ``dt_s`` make one
-    decision. ``occupancy_collision``: at every decision pose, query the world's static GT occupancy
-    in the ego box's columns of ``grid`` (voxel centres inside the footprint) and flag
-    ``StepRecord.occ_collision`` when an occupied non-ground voxel overlaps ``occ_z_min_m`` ..
-    ``occ_z_max_m`` above the column's ground (agents are checked exactly, box against box). A
-    substep is off-road when an ego corner is more than ``offroad_tolerance_m`` outside the drivable
-    area. ``history_len`` decisions of ego history; ``route_points`` route samples every
-    ``route_spacing_m`` ahead of the ego.
+    decision. ``occupancy_collision``: at every substep, query the world's static GT occupancy in the
+    ego box's columns of ``grid`` and record a contact where a voxel is an obstacle
+    (``occplan.rules.obstacles``; agents are checked exactly, box against box). Off-road follows
+    ``occplan.rules.offroad``. ``history_len`` decisions of ego history; ``route_points`` route samples
+    every ``route_spacing_m`` ahead of the ego.
     """
 
     mode: str = "closed"
@@ -98,9 +94,6 @@ class SimConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     grid: GridSpec = field(default_factory=GridSpec.occ3d_nuscenes)
     occupancy_collision: bool = True
-    occ_z_min_m: float = 0.2
-    occ_z_max_m: float = 2.0
-    offroad_tolerance_m: float = 0.3
     history_len: int = 4
     route_points: int = 30
     route_spacing_m: float = 2.0

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from occplan.sim.collision import ego_corners_vec, ego_hits_boxes, outside_distance
+from occplan.rules.footprint import ego_corners_vec, ego_hits_boxes
+from occplan.rules.offroad import outside_distance
 from occplan.sim.controller import track
 from occplan.sim.dynamics import bicycle
 

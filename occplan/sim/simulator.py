@@ -16,21 +16,22 @@ from functools import cache
 
 import numpy as np
 
-from occplan.interfaces import PlannerInput, SensorRequest
+from occplan.interfaces import PlannerInit, PlannerInput, PrivilegedPlannerInit, SensorRequest
+from occplan.rules.footprint import ego_geometry
+from occplan.rules.obstacles import OBSTACLE_BAND_M, obstacle_columns
+from occplan.rules.offroad import OFFROAD_TOLERANCE_M, DrivableRaster
 from occplan.sim import kernel
 from occplan.sim.agent_table import AgentTable
 from occplan.sim.agents import AgentArrays, IDMState, IDMTracks, idm_step
-from occplan.sim.collision import ego_geometry, obstacle_above_ground
 from occplan.sim.config import SimConfig
 from occplan.sim.controller import Reference, tracker_gains
-from occplan.sim.drivable import DrivableRaster
 from occplan.sim.dynamics import Control, ego_state, vehicle_limits
+from occplan.sim.history import episode_history
 from occplan.sim.log import LogTrack
-from occplan.sim.route import Route
+from occplan.sim.route import ExpertPath, RoutePolyline
 from occplan.sim.state import SceneArrays, SimContext, SimState, Trace
 from occplan.types import (
     CameraFrame,
-    EpisodeLog,
     Frame,
     GridSpec,
     LabelSet,
@@ -44,16 +45,20 @@ from occplan.types import (
     TrajectorySampling,
     VehicleParams,
     se2_transform,
+    wrap_angle,
 )
+from occplan.types.history import EpisodeHistory
+from occplan.types.route import LaneRoute
 from occplan.world import World
 from occplan.world.lidar import points_to_frame
 
-_DRIVABLE_MARGIN_M = 60.0
 _NO_MAP = np.zeros((0, 0), np.float32)  # kernel.advance without a drivable raster
 _ORIGIN = np.zeros(2)
 _NO_CONTROL = np.zeros(2)  # kernel.advance arguments unused by the driver at hand
 _NO_REFERENCE = Reference.still()
 _SCENES: weakref.WeakKeyDictionary[World, dict[tuple, SceneArrays]] = weakref.WeakKeyDictionary()
+_ROUTES: dict[tuple, LaneRoute] = {}
+_ROUTE_EXTENSION_M = 80.0  # the route polyline continues straight this far past the route's end
 
 
 @cache
@@ -87,10 +92,36 @@ def scene_arrays(scenario: Scenario, world: World, config: SimConfig) -> SceneAr
         times = log.start_us + config.dt_us * np.arange(n_decisions * config.substeps + 1, dtype=np.int64)
         drivable = None
         if scenario.map.drivable_wkb is not None:
-            drivable = DrivableRaster.from_wkb(scenario.map.drivable_wkb, log.xy_m, _DRIVABLE_MARGIN_M)
+            drivable = DrivableRaster.around_path(scenario.map.drivable_wkb, log.xy_m)
         table = AgentTable.from_world(world, times)
-        cached[key] = SceneArrays(log, Route.from_log(log.xy_m), drivable, table, log.vectors_at(times))
+        route = scenario_route(scenario)
+        line = None
+        if route.has_lanes:
+            line = RoutePolyline.from_points(route.centreline_xy_m, route.spacing_m, _ROUTE_EXTENSION_M)
+        expert = ExpertPath.from_log(log.xy_m)
+        cached[key] = SceneArrays(log, expert, drivable, table, log.vectors_at(times), route, line)
     return cached[key]
+
+
+def scenario_route(scenario: Scenario) -> LaneRoute:
+    """The planners' map route of ``scenario``: from the lane of its first logged ego pose to the lane
+    of its last (the mission goal), see ``occplan.data.routes`` (cached per scenario)."""
+    from occplan.data.routes import lane_route
+
+    key = (scenario.dataroot, scenario.version, scenario.name, scenario.token)
+    if key not in _ROUTES:
+        log = LogTrack.from_scenario(scenario)
+        _ROUTES[key] = lane_route(scenario.map, scenario.dataroot, _pose_at(log, 0), mission_goal(log))
+    return _ROUTES[key]
+
+
+def mission_goal(log: LogTrack) -> np.ndarray:
+    """(3,) world x, y, yaw of the log's final pose (nuPlan's mission goal)."""
+    return _pose_at(log, -1)
+
+
+def _pose_at(log: LogTrack, i: int) -> np.ndarray:
+    return np.array([log.xy_m[i, 0], log.xy_m[i, 1], wrap_angle(float(log.yaw_rad[i]))])
 
 
 class Simulator:
@@ -103,7 +134,8 @@ class Simulator:
         self._gains = tracker_gains(cfg.tracker)
         self._limits = vehicle_limits(v, cfg.tracker.max_steer_rate_radps)
         self._geometry = ego_geometry(v)
-        self._collision_grid = collision_grid(cfg.grid, v, cfg.occ_z_max_m + 1.0)
+        self._collision_grid = collision_grid(cfg.grid, v, OBSTACLE_BAND_M[1] + 1.0)
+        self._column_xy_m = self._collision_grid.all_centers()[:, :, 0, :2]
 
     # --- episode -------------------------------------------------------------------------
     def reset(self, scenario: Scenario, seed: int, world: World | None = None, source=None) -> SimState:
@@ -127,7 +159,7 @@ class Simulator:
             )  # fmt: skip
         frame0 = scenario.frames[0]
         trace = Trace(None, 0, ego_vec[None].copy(), frame0.command, idm=(idm_state,) if idm is not None else None)
-        s0, _ = scene.route.project(ego_vec[None, :2])
+        s0, _ = scene.expert_path.project(ego_vec[None, :2])
         state = SimState(
             ctx, 0, 0, ego_state(scene.log.start_us, ego_vec), np.zeros(2), idm_state, trace,
             self._initial_history(frame0, ego_vec, cfg.history_len), False, False, float(s0[0]),
@@ -181,17 +213,39 @@ class Simulator:
             hist, self.ground_truth(state) if privileged else None,
         )  # fmt: skip
 
-    def planner_input(self, state: SimState, occupancy: OccupancyPrediction) -> PlannerInput:
-        """What a planner sees at this decision (ego frame of the simulated pose)."""
-        ctx, cfg = state.context, self.config
+    def planner_input(self, state: SimState, occupancy: OccupancyPrediction, privileged: bool) -> PlannerInput:
+        """What a planner sees at this decision (ego frame of the simulated pose): the map route ahead
+        ((0, 2) without one), the mission goal, the drivable raster; the logged future only when
+        ``privileged`` (a planner with ``requires_privileged``)."""
+        ctx = state.context
         pose = state.world_from_ego
         history = se2_transform(state.history, pose.inverse())
-        route = ctx.route.ahead(pose, cfg.route_points, cfg.route_spacing_m)
         drivable = ctx.drivable.bev(pose, occupancy.grid) if ctx.drivable is not None else None
+        goal = se2_transform(mission_goal(ctx.log)[None], pose.inverse())[0, :2]
         return PlannerInput(
-            state.time_us, occupancy, state.ego, history, route, self.keyframe(state).command, drivable,
-            self.log_future(state), self.sampling,
+            state.time_us, occupancy, state.ego, history, self.route_ahead(state), self.keyframe(state).command,
+            drivable, self.log_future(state) if privileged else None, self.sampling,
+            route_source=ctx.lane_route.source, goal_xy_m=goal,
         )  # fmt: skip
+
+    def route_ahead(self, state: SimState) -> np.ndarray:
+        """The map route's centreline ahead of the ego, ``config.route_points`` samples every
+        ``config.route_spacing_m``, ego frame (K, 2); (0, 2) when the route's source is "none"."""
+        line, cfg = state.context.scene.route_line, self.config
+        return line.ahead(state.world_from_ego, cfg.route_points, cfg.route_spacing_m) if line else np.zeros((0, 2))
+
+    def planner_init(self, source: SimState | Scenario, privileged: bool) -> PlannerInit:
+        """The init record of a planner for the scenario of ``source`` (a state or the Scenario): the map
+        route, the map, the vehicle and the mission goal; with ``privileged`` (a planner with
+        ``requires_privileged``) also the Scenario and the logged ego path."""
+        if isinstance(source, SimState):
+            scenario, route, log = source.context.scenario, source.context.lane_route, source.context.log
+        else:
+            scenario, route, log = source, scenario_route(source), LogTrack.from_scenario(source)
+        base = (scenario.name, route, scenario.map, self.config.vehicle, mission_goal(log))
+        if privileged:
+            return PrivilegedPlannerInit(*base, scenario=scenario, expert_path_xy_m=log.xy_m.copy())
+        return PlannerInit(*base)
 
     def log_future(self, state: SimState) -> Trajectory:
         """The logged ego waypoints after this decision, in the simulated ego frame."""
@@ -208,12 +262,9 @@ class Simulator:
         log_xy = state.context.scene.log_ego[state.row, :2]
         return float(math.hypot(state.ego.x_m - log_xy[0], state.ego.y_m - log_xy[1]))
 
-    def episode_log(self, state: SimState) -> EpisodeLog:
-        ctx = state.context
-        return EpisodeLog(
-            ctx.scenario.name, ctx.config.mode, ctx.config.dt_s, ctx.config.vehicle, state.records,
-            ctx.log.xy_m.copy(), ctx.scenario.map.drivable_wkb,
-        )  # fmt: skip
+    def episode_history(self, state: SimState, route_xy_m: np.ndarray | None = None) -> EpisodeHistory:
+        """The recorded episode up to ``state`` (``occplan.sim.history.episode_history``)."""
+        return episode_history(state, route_xy_m)
 
     # --- internals -----------------------------------------------------------------------
     def _advance(
@@ -242,11 +293,11 @@ class Simulator:
             egos, memory, hit, outside, idm_states = self._advance_idm(state, driver, args, consts, raster)
         ego = ego_state(ctx.log.start_us + (first + cfg.substeps - 1) * cfg.dt_us, egos[-1])
         trace = Trace(state.trace, first, egos, self.keyframe(state).command, plan, idm_states)
-        s, _ = ctx.route.project(egos[-1:, :2])
+        s, _ = ctx.expert_path.project(egos[-1:, :2])
         new = SimState(
             ctx, state.decision + 1, first + cfg.substeps - 1, ego, memory, idm_states[-1] if idm_states else None,
             trace, np.vstack([state.history[1:], egos[-1:, :3]]), state.collided or bool(hit.any()),
-            state.offroad or bool(np.any(outside > cfg.offroad_tolerance_m)), float(s[0]),
+            state.offroad or bool(np.any(outside > OFFROAD_TOLERANCE_M)), float(s[0]),
         )  # fmt: skip
         return self._check_occupancy(new)
 
@@ -281,16 +332,26 @@ class Simulator:
         return np.array([ego[0] + ahead * c, ego[1] + ahead * s, ego[2], w, length, ego[3] * c, ego[3] * s])
 
     def _check_occupancy(self, state: SimState) -> SimState:
-        """With ``occupancy_collision``: the static GT occupancy of the ego box's voxel columns at the
-        pose (agents are checked exactly by the box test) holding an obstacle in the band
-        ``occ_z_min_m`` .. ``occ_z_max_m`` above the local ground marks the trace and latches ``collided``."""
+        """With ``occupancy_collision``: at every substep of the state's trace, the static GT occupancy
+        of the ego box's voxel columns (agents are checked exactly by the box test) holding an obstacle
+        (``occplan.rules.obstacles``) is a contact: the trace keeps the world xy of the hit columns per
+        substep (so that a metric can tell one object from another) and ``collided`` latches."""
         if not self.config.occupancy_collision:
             return state
-        block = state.context.world.static_semantics(state.world_from_ego, state.time_us, self._collision_grid)
-        cfg = self.config
-        if not obstacle_above_ground(block, LabelSet.occ3d(), cfg.grid.voxel_size_m, cfg.occ_z_min_m, cfg.occ_z_max_m):
+        ctx, trace, labels = state.context, state.trace, LabelSet.occ3d()
+        contacts: list[tuple[int, np.ndarray]] = []
+        for i, ego in enumerate(trace.ego):
+            t = ctx.log.start_us + (trace.first_row + i) * self.config.dt_us
+            pose = Pose.from_xy_yaw(ego[0], ego[1], ego[2], ctx.log.z_at(t))
+            block = ctx.world.static_semantics(pose, t, self._collision_grid)
+            hit = obstacle_columns(block, labels, self.config.grid.voxel_size_m)
+            if hit.any():
+                c, s = math.cos(ego[2]), math.sin(ego[2])
+                xy = self._column_xy_m[hit] @ np.array([[c, s], [-s, c]]) + ego[:2]
+                contacts.append((i, xy))
+        if not contacts:
             return state
-        return replace(state, trace=replace(state.trace, occ_collision=True), collided=True, memo={})
+        return replace(state, trace=replace(trace, occ_contacts=tuple(contacts)), collided=True, memo={})
 
     @staticmethod
     def _initial_history(frame0: Frame, ego: np.ndarray, length: int) -> np.ndarray:

@@ -13,14 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from occplan.rules.offroad import DrivableRaster
 from occplan.sim.agent_table import AgentTable
 from occplan.sim.agents import AgentArrays, IDMState, IDMTracks, idm_arrays, idm_boxes
 from occplan.sim.config import SimConfig
-from occplan.sim.drivable import DrivableRaster
 from occplan.sim.dynamics import ego_state
 from occplan.sim.log import LogTrack
-from occplan.sim.route import Route
+from occplan.sim.route import ExpertPath, RoutePolyline
 from occplan.types import AgentBox, Command, EgoState, Pose, Scenario, StepRecord, Trajectory
+from occplan.types.route import LaneRoute
 from occplan.world import World
 
 
@@ -28,13 +29,17 @@ from occplan.world import World
 class SceneArrays:
     """Per-scenario arrays on the simulation's substep rows (row k = ``log.start_us + k * dt``),
     shared by every episode of the scenario: ``table`` the logged agents, ``log_ego`` (K, 7) logged
-    ego vectors, the expert ``route`` and the ``drivable`` raster (None without a map)."""
+    ego vectors, the ``expert_path`` (the logged path: privileged, for progress and reward), the
+    ``drivable`` raster (None without a map), the planners' map route ``lane_route`` and its
+    centreline as a polyline ``route_line`` (None when the route's source is "none")."""
 
     log: LogTrack
-    route: Route
+    expert_path: ExpertPath
     drivable: DrivableRaster | None
     table: AgentTable
     log_ego: np.ndarray
+    lane_route: LaneRoute
+    route_line: RoutePolyline | None
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,14 @@ class SimContext:
         return self.scene.log
 
     @property
-    def route(self) -> Route:
-        return self.scene.route
+    def expert_path(self) -> ExpertPath:
+        """The logged ego path (privileged)."""
+        return self.scene.expert_path
+
+    @property
+    def lane_route(self) -> LaneRoute:
+        """The planners' map route (source "map_lanes" or "none")."""
+        return self.scene.lane_route
 
     @property
     def drivable(self) -> DrivableRaster | None:
@@ -91,7 +102,8 @@ class Trace:
 
     ``ego`` (S, 7) ego vectors at rows ``first_row .. first_row + S - 1``; ``plan`` the trajectory
     issued at the row before ``first_row`` (None for control actions and the initial trace);
-    ``idm`` one IDMState per row (None under log replay); ``occ_collision`` for the last row.
+    ``idm`` one IDMState per row (None under log replay); ``occ_contacts`` the substeps whose ego box
+    touched a static obstacle voxel: (index into ``ego``, (M, 2) world xy of the hit voxel columns).
     """
 
     parent: Trace | None
@@ -100,7 +112,7 @@ class Trace:
     command: Command
     plan: Trajectory | None = None
     idm: tuple[IDMState, ...] | None = None
-    occ_collision: bool = False
+    occ_contacts: tuple[tuple[int, np.ndarray], ...] = ()
 
     def chain(self) -> list[Trace]:
         """Every trace from the initial one to this one."""
@@ -180,7 +192,7 @@ def _records(ctx: SimContext, traces: list[Trace], last_agents: tuple[AgentBox, 
             t = ctx.log.start_us + row * dt_us
             log_ego = ego_state(t, scene.log_ego[row]) if t <= ctx.log.end_us else None
             idm = tr.idm[i] if tr.idm is not None else None
-            occ = tr.occ_collision and i == len(tr.ego) - 1
+            occ = next((xy for k, xy in tr.occ_contacts if k == i), None)
             agents = last_agents if last_only else ctx.agent_boxes(row, idm)
             out.append(StepRecord(t, ego_state(t, tr.ego[i]), agents, log_ego, None, tr.command, occ))
     return out

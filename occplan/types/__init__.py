@@ -4,9 +4,10 @@ from occplan.types.agents import AgentBox
 from occplan.types.ego import EgoState, VehicleParams
 from occplan.types.geometry import Pose, se2_transform, wrap_angle
 from occplan.types.grid import GridSpec
+from occplan.types.history import EpisodeHistory
 from occplan.types.labels import UNMAPPED, LabelSet
 from occplan.types.occupancy import OccupancyFrame, OccupancyPrediction
-from occplan.types.records import EpisodeLog, StepRecord
+from occplan.types.records import StepRecord
 from occplan.types.scenario import Frame, MapInfo, Scenario
 from occplan.types.sensors import CAMERA_CHANNELS, CameraFrame, Command, LidarSweep, SensorFrame
 from occplan.types.trajectory import Trajectory, TrajectorySampling
@@ -18,7 +19,7 @@ __all__ = [
     "CameraFrame",
     "Command",
     "EgoState",
-    "EpisodeLog",
+    "EpisodeHistory",
     "Frame",
     "GridSpec",
     "LabelSet",

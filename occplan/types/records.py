@@ -1,7 +1,5 @@
-"""What the simulator records: one StepRecord per simulation step, an EpisodeLog per scenario.
-
-Closed-loop metrics are pure functions of an EpisodeLog.
-"""
+"""What the simulator records: one StepRecord per simulation step (an episode's records become its
+``EpisodeHistory``, of which closed-loop metrics are pure functions)."""
 
 from __future__ import annotations
 
@@ -9,9 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occplan.types._check import check_array
 from occplan.types.agents import AgentBox
-from occplan.types.ego import EgoState, VehicleParams
+from occplan.types.ego import EgoState
 from occplan.types.sensors import Command
 from occplan.types.trajectory import Trajectory
 
@@ -22,8 +19,8 @@ class StepRecord:
 
     ``agents`` are world-frame boxes at ``time_us``; ``log_ego`` is the logged ego state at the same
     time (None past the log); ``plan`` is the trajectory issued at this step (ego frame of this step;
-    None between decisions); ``occ_collision`` is True when the ego box overlaps a GT-occupied
-    non-ground voxel (GT occupancy at the simulated pose, computed by the simulator).
+    None between decisions); ``occ_contact_xy_m`` (M, 2) the world xy of the voxel columns holding a
+    static obstacle (``occplan.rules.obstacles``) under the ego box at this step, None without contact.
     """
 
     time_us: int
@@ -32,24 +29,9 @@ class StepRecord:
     log_ego: EgoState | None = None
     plan: Trajectory | None = None
     command: Command = Command.STRAIGHT
-    occ_collision: bool = False
+    occ_contact_xy_m: np.ndarray | None = None
 
-
-@dataclass(frozen=True)
-class EpisodeLog:
-    """A recorded closed- or open-loop episode.
-
-    ``route_xy_m`` (K, 2) world-frame expert route polyline (the logged ego path);
-    ``drivable_wkb`` world-frame drivable area as shapely WKB, None when the scene has no map.
-    """
-
-    scenario: str
-    mode: str
-    dt_s: float
-    vehicle: VehicleParams
-    steps: tuple[StepRecord, ...]
-    route_xy_m: np.ndarray
-    drivable_wkb: bytes | None = None
-
-    def __post_init__(self) -> None:
-        check_array(self.route_xy_m, "EpisodeLog.route_xy_m", (None, 2), np.float64, finite=True)
+    @property
+    def occ_collision(self) -> bool:
+        """True when the ego box touched a static obstacle voxel at this step."""
+        return self.occ_contact_xy_m is not None

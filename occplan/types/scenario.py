@@ -21,13 +21,15 @@ class MapInfo:
     ``kind``: "expansion" (nuScenes map expansion through NuScenesMap), "polygons"
     (``maps/drivable_area/<location>.json``) or "none" (no map: every drivable-area query raises
     or is skipped explicitly by its caller). ``drivable_wkb`` is the drivable area in the world
-    frame as shapely WKB (None for "none").
+    frame as shapely WKB (None for "none"); ``lanes_wkb`` a GeometryCollection of the lane and lane
+    connector polygons, one per lane (expansion maps only, else None).
     """
 
     location: str
     kind: str
     drivable_wkb: bytes | None = None
     source: str = ""
+    lanes_wkb: bytes | None = None
 
     @property
     def has_map(self) -> bool:

@@ -598,7 +598,7 @@ class ReconstructedWorld(TrackedWorld):
         if fallback.any():
             on_road = None
             if scenario.map.drivable_wkb is not None:
-                from occplan.sim.drivable import DrivableRaster
+                from occplan.rules.offroad import DrivableRaster
 
                 ego_xy = np.array([f.world_from_ego.translation_m[:2] for f in scenario.frames])
                 raster = DrivableRaster.from_wkb(scenario.map.drivable_wkb, ego_xy, cfg.crop_m)

@@ -16,6 +16,7 @@ import numpy as np
 import shapely
 from numba import njit
 
+from occplan.rules.idm import interaction_mps2
 from occplan.types import VehicleParams
 from scenarios.build.categories import KINDS, kind_rgb, sample_vehicle_kind
 from scenarios.build.config import BuildConfig
@@ -369,12 +370,6 @@ class _Reservations:
         return np.where(hold, self.stop_s - s_front, np.inf)
 
 
-def _idm_interaction(v, gap_m, dv, s_min, t_head, a_max, b_cmf) -> np.ndarray:
-    """IDM interaction term -a (s*/s)^2 for a leader ``gap_m`` ahead approached at ``dv``."""
-    s_star = s_min + np.maximum(0.0, v * t_head + v * dv / (2 * np.sqrt(a_max * b_cmf)))
-    return -a_max * (s_star / np.maximum(gap_m, 0.1)) ** 2
-
-
 def simulate(
     plans: list[VehiclePlan],
     net: RoadNetwork,
@@ -483,8 +478,8 @@ def simulate(
         v0 = np.maximum(0.1, np.minimum(v_des, v_curve))
         free = np.maximum(a_max * (1 - (v / v0) ** 4), -b_cmf)
         target = free + np.minimum(
-            _idm_interaction(v, gap, v - lead_v, s_min, t_head, a_max, b_cmf),
-            _idm_interaction(v, virtual, v, s_min, t_head, a_max, b_cmf),
+            interaction_mps2(v, gap, v - lead_v, s_min, t_head, a_max, b_cmf),
+            interaction_mps2(v, virtual, v, s_min, t_head, a_max, b_cmf),
         )
         target = np.clip(target, -MAX_DECEL_MPS2, a_max)
         acc = np.clip(target, acc - MAX_JERK_DOWN_MPS3 * dt_s, acc + MAX_JERK_UP_MPS3 * dt_s)

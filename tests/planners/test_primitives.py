@@ -8,11 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from occplan.rules.idm import idm_accel
 from occplan.types import EgoState, Trajectory, TrajectorySampling, VehicleParams
 from planners.consistency import PreviousPlan
 from planners.footprint import Footprint, footprint_hits, place
-from planners.idm import IDMParams, idm_accel
 from planners.kinematics import ComfortBounds, fine_times, integrate_curvature, motion_profile, speed_profiles
+from planners.pdm import PDM_IDM
 from planners.route import Path, blend_lateral
 from planners.synthetic import arc_route, make_input, road_scene, straight_route
 
@@ -96,7 +97,7 @@ def test_motion_profile_of_uniform_motion_is_calm():
 
 
 def test_idm_golden_values():
-    p = IDMParams()
+    p = PDM_IDM
     assert idm_accel(np.array(0.0), 10.0, np.inf, 0.0, p) == pytest.approx(p.accel_max_mps2)
     assert idm_accel(np.array(10.0), 10.0, np.inf, 0.0, p) == pytest.approx(0.0)
     # at the desired gap s* behind a leader at equal speed: a = a_max * (free - 1)

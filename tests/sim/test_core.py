@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from shapely.geometry import Polygon
 
+from occplan.rules.footprint import box_corners, boxes_overlap
+from occplan.rules.obstacles import obstacle_columns
 from occplan.sim import TrackerConfig
-from occplan.sim.collision import box_corners, boxes_overlap, obstacle_above_ground
 from occplan.sim.controller import track, tracker_gains
 from occplan.sim.dynamics import Control, bicycle, bicycle_step, vehicle_limits
-from occplan.sim.route import Route
+from occplan.sim.route import ExpertPath
 from occplan.types import EgoState, LabelSet, VehicleParams
 
 
@@ -48,7 +49,7 @@ def test_boxes_overlap_agrees_with_shapely():
 
 
 def test_route_projection_and_ahead_on_a_straight_log():
-    route = Route.from_log(np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]]))
+    route = ExpertPath.from_log(np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]]))
     s, d = route.project(np.array([[5.0, 2.0], [25.0, -1.0]]))
     assert np.allclose(s, [5.0, 25.0]) and np.allclose(d, [2.0, 1.0])
     assert route.expert_length_m == 20.0
@@ -60,17 +61,17 @@ def test_obstacle_above_ground_uses_each_columns_own_ground():
     col = np.full((1, 1, 8), free, np.uint8)
     flat = col.copy()
     flat[0, 0, 2] = road
-    assert not obstacle_above_ground(flat, labels, 0.4, 0.2, 2.0)
+    assert not obstacle_columns(flat, labels, 0.4, (0.2, 2.0)).any()
     on_road = flat.copy()
     on_road[0, 0, 3] = wall  # standing on the road
-    assert obstacle_above_ground(on_road, labels, 0.4, 0.2, 2.0)
+    assert obstacle_columns(on_road, labels, 0.4, (0.2, 2.0)).any()
     overhead = flat.copy()
     overhead[0, 0, 7] = wall  # bottom 1.6 m above the road top: inside the 2 m band
-    assert obstacle_above_ground(overhead, labels, 0.4, 0.2, 2.0)
-    assert not obstacle_above_ground(overhead, labels, 0.4, 0.2, 1.5)
+    assert obstacle_columns(overhead, labels, 0.4, (0.2, 2.0)).any()
+    assert not obstacle_columns(overhead, labels, 0.4, (0.2, 1.5)).any()
     slope = col.copy()
     slope[0, 0, 4] = wall  # unlabelled raised road surface: the lowest occupied voxel is the ground
-    assert not obstacle_above_ground(slope, labels, 0.4, 0.2, 2.0)
+    assert not obstacle_columns(slope, labels, 0.4, (0.2, 2.0)).any()
 
 
 def test_tracking_the_logged_path_of_a_curve_stays_on_it():

@@ -48,8 +48,14 @@ def test_records_cover_every_substep_with_plans_at_decisions(loaded):
     assert [i for i, r in enumerate(records) if r.plan is not None] == list(range(0, 60, 5))
     assert state.last_record == records[-1]
     assert all(r.log_ego is not None for r in records)
-    log = sim.episode_log(state)
-    assert log.steps == records and log.mode == "closed"
+    history = sim.episode_history(state)
+    assert history.num_steps == len(records) and history.mode == "closed"
+    np.testing.assert_allclose(history.time_s, (times - times[0]) * 1e-6)
+    rear = np.array([[r.ego.x_m, r.ego.y_m] for r in records])
+    heading = np.column_stack([np.cos(history.ego_center[:, 2]), np.sin(history.ego_center[:, 2])])
+    np.testing.assert_allclose(history.ego_center[:, :2] - rear, sim.config.vehicle.rear_axle_to_center_m * heading)
+    present = np.isfinite(history.agent_boxes[..., 0])
+    assert [int(n) for n in present.sum(axis=1)] == [len(r.agents) for r in records]
 
 
 def test_lidar_resimulated_at_the_logged_pose_equals_the_written_sweep(loaded):

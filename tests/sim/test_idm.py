@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from occplan.rules.footprint import box_corners, boxes_overlap
 from occplan.sim.agent_table import AgentTable
 from occplan.sim.agents import AgentArrays, IDMState, IDMTracks, idm_arrays, idm_step
-from occplan.sim.collision import box_corners, boxes_overlap
 from occplan.sim.config import IDMConfig
 from occplan.world.spec import AgentTrack
 
@@ -46,4 +46,5 @@ def test_idm_follows_its_leader_and_stops_behind_a_parked_car():
     final = idm_arrays(tracks, table, state, len(TIMES_US) - 1)
     follower_x, leader_x = final.center_m[:, 0]
     assert np.all(state.speed_mps < 1.0)  # queued (nearly stopped) behind the parked car
-    assert 150.0 - 4.5 - leader_x > 0.5 * cfg.min_gap_m and leader_x - 4.5 - follower_x > 0.5 * cfg.min_gap_m
+    gap_m = cfg.params.min_gap_m
+    assert 150.0 - 4.5 - leader_x > 0.5 * gap_m and leader_x - 4.5 - follower_x > 0.5 * gap_m

@@ -1,18 +1,15 @@
-"""Ego collision checks: ego box vs agent boxes (separating axes, numba), off-road (a corner of the
-ego box outside the drivable area), and occupied non-ground voxels in a height band above the local
-ground under the ego box."""
+"""The ego footprint and box overlap: the ego box from ``VehicleParams`` (centred
+``rear_axle_to_center_m`` ahead of the rear axle), box corners and the separating-axis overlap test
+(numba). Every collision check of the simulator, the metrics and the planners' box tests uses these."""
 
 from __future__ import annotations
 
 import math
-from functools import cache
 
 import numba as nb
 import numpy as np
 
-from occplan.types import EgoState, LabelSet, VehicleParams
-
-GROUND_CLASSES = ("driveable_surface", "other_flat", "sidewalk", "terrain")
+from occplan.types import EgoState, VehicleParams
 
 
 def ego_geometry(vehicle: VehicleParams) -> np.ndarray:
@@ -88,42 +85,3 @@ def ego_hits_boxes(ego: np.ndarray, geometry: np.ndarray, center_xy: np.ndarray,
         if not _separated(corners, other):
             return True
     return False
-
-
-@nb.njit(cache=True)
-def outside_distance(outside_m: np.ndarray, origin_m: np.ndarray, cell_m: float, xy: np.ndarray) -> float:
-    """Largest distance (m) to the drivable area over points (N, 2), from a ``DrivableRaster``'s
-    ``outside_m`` (inf off the raster)."""
-    worst = 0.0
-    for p in range(xy.shape[0]):
-        i = math.floor((xy[p, 0] - origin_m[0]) / cell_m)
-        j = math.floor((xy[p, 1] - origin_m[1]) / cell_m)
-        if 0 <= i < outside_m.shape[0] and 0 <= j < outside_m.shape[1]:
-            worst = max(worst, np.float64(outside_m[i, j]))
-        else:
-            return np.inf
-    return worst
-
-
-@cache
-def ground_table(labels: LabelSet) -> np.ndarray:
-    """(num_classes,) bool: True for the ground classes (``GROUND_CLASSES``)."""
-    return np.isin(np.arange(labels.num_classes), [labels.index(n) for n in GROUND_CLASSES if n in labels.class_names])
-
-
-def obstacle_above_ground(
-    semantics: np.ndarray, labels: LabelSet, voxel_m: float, z_min_m: float, z_max_m: float
-) -> bool:
-    """True when a column of ``semantics`` (X, Y, Z) holds an occupied non-ground voxel overlapping
-    the band ``z_min_m`` .. ``z_max_m`` above its ground. A column's ground is the top of its highest
-    ground-class voxel or, without one, of its lowest occupied voxel (which then counts as ground:
-    on a slope, the road surface may carry any label)."""
-    occupied = semantics != labels.free_index
-    ground = ground_table(labels)[semantics]
-    z = semantics.shape[2]
-    k = np.arange(z)
-    top_ground = z - 1 - np.argmax(ground[..., ::-1], axis=2)
-    support = np.where(ground.any(axis=2), top_ground, np.argmax(occupied, axis=2))[..., None]
-    height = (k - support - 1) * voxel_m  # bottom of voxel k above the top of the support voxel
-    hit = occupied & ~ground & (k > support) & (height + voxel_m > z_min_m) & (height < z_max_m)
-    return bool(hit.any())
