@@ -33,6 +33,14 @@ def obstacle_columns(
 ) -> np.ndarray:
     """(X, Y) bool: columns of ``semantics`` (X, Y, Z) holding an occupied non-ground voxel that
     overlaps ``band_m`` (low, high) metres above the column's ground (see the module docstring)."""
+    return obstacle_voxels(semantics, labels, voxel_m, band_m).any(axis=2)
+
+
+def obstacle_voxels(
+    semantics: np.ndarray, labels: LabelSet, voxel_m: float, band_m: tuple[float, float] = OBSTACLE_BAND_M
+) -> np.ndarray:
+    """(X, Y, Z) bool: the obstacle voxels of ``semantics`` (X, Y, Z), occupied non-ground voxels that
+    overlap ``band_m`` (low, high) metres above their column's ground (see the module docstring)."""
     z_min_m, z_max_m = band_m
     occupied = semantics != labels.free_index
     ground = ground_table(labels)[semantics]
@@ -40,5 +48,4 @@ def obstacle_columns(
     top_ground = semantics.shape[2] - 1 - np.argmax(ground[..., ::-1], axis=2)
     support = np.where(ground.any(axis=2), top_ground, np.argmax(occupied, axis=2))[..., None]
     height = (k - support - 1) * voxel_m  # bottom of voxel k above the top of the support voxel
-    hit = occupied & ~ground & (k > support) & (height + voxel_m > z_min_m) & (height < z_max_m)
-    return hit.any(axis=2)
+    return occupied & ~ground & (k > support) & (height + voxel_m > z_min_m) & (height < z_max_m)
