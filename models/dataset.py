@@ -7,14 +7,11 @@ keyframe points. Keyframes without occupancy GT are skipped.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import torch
 
 from models.torch_base import Batch, TorchOccModel
 from occplan.errors import DataError
-from occplan.interfaces import SensorRequest
 from occplan.types import Frame, LabelSet, OccupancyFrame, SensorFrame
 
 
@@ -28,18 +25,10 @@ def keyframes(source, split: str | None, max_frames: int | None = None) -> list[
     return frames[:max_frames] if max_frames else frames
 
 
-def sensor_frame_for(source, frame: Frame, request: SensorRequest) -> SensorFrame:
-    """The SensorFrame of ``request`` at a logged keyframe. At the start of a log fewer LiDAR sweeps
-    than requested exist; the sweeps that do are used."""
-    sensor = source.sensor_frame(frame, replace(request, lidar_sweeps=0))
-    if request.lidar_sweeps:
-        sensor = replace(sensor, lidar=source.lidar(frame, request.lidar_sweeps, allow_fewer=True))
-    return sensor
-
-
 def load_sample(source, frame: Frame, model: TorchOccModel) -> tuple[SensorFrame, OccupancyFrame, np.ndarray | None]:
-    """SensorFrame for the model's request, GT occupancy and challenge lidarseg of one keyframe."""
-    sensor = sensor_frame_for(source, frame, model.sensor_request())
+    """SensorFrame for the model's request (as the harness serves it: missing LiDAR sweeps repeat the
+    earliest, ``NuScenesSource.lidar``), GT occupancy and challenge lidarseg of one keyframe."""
+    sensor = source.sensor_frame(frame, model.sensor_request())
     occ = source.occupancy(frame)
     if occ is None:
         raise DataError(f"{source.dataroot}: no occupancy GT for scene {frame.scene_name} sample {frame.sample_token}")

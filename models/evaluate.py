@@ -50,7 +50,7 @@ def height_majority(source, split: str, grid: GridSpec, labels: LabelSet, max_fr
 def evaluate(model, source, split: str, max_frames: int | None = None, progress: bool = True) -> dict[str, float]:
     """Run ``model`` (a PerceptionModel, or an (X, Y, Z) uint8 constant volume for the baseline) over the
     keyframes of ``split``; returns occupancy and lidarseg metrics plus ``runtime/model_ms``."""
-    from models.dataset import keyframes, sensor_frame_for
+    from models.dataset import keyframes
 
     frames = keyframes(source, split, max_frames)
     occ_metric = OccupancyMetric()
@@ -65,7 +65,7 @@ def evaluate(model, source, split: str, max_frames: int | None = None, progress:
         if isinstance(model, np.ndarray):
             pred = OccupancyPrediction(model, gt.grid, gt.labels)
         else:
-            sensor = sensor_frame_for(source, frame, model.sensor_request())
+            sensor = source.sensor_frame(frame, model.sensor_request())
             if model.privileged:
                 sensor = replace(sensor, ground_truth=gt)
             t0 = time.perf_counter()

@@ -82,7 +82,7 @@ class PerceptionModel(ABC):
         self.grid.require(out.grid, f"{self.name} output grid")
         self.labels.require(out.labels, f"{self.name} output labels")
         if out.point_labels is not None and frame.lidar is not None:
-            n_key = int(np.count_nonzero(frame.lidar.time_lag_s == 0))
+            n_key = int(np.count_nonzero(frame.lidar.sweep_index == 0))
             if len(out.point_labels) != n_key:
                 raise ValidationError(
                     f"{self.name}: point_labels has {len(out.point_labels)} entries for {n_key} keyframe points"

@@ -90,7 +90,7 @@ class LidarModel(TorchOccModel):
             raise ValidationError(f"{self.name}: SensorFrame {frame.sample_token} has no LiDAR")
         pts, lag = frame.lidar.points, frame.lidar.time_lag_s
         vox = voxelize(pts, lag, self.input_grid)
-        key = lag == 0
+        key = frame.lidar.sweep_index == 0
         return {
             "voxel_features": torch.from_numpy(vox.features),
             "voxel_coords": torch.from_numpy(vox.coords),
@@ -122,7 +122,7 @@ class LidarModel(TorchOccModel):
 
     def targets(self, frame: SensorFrame, occupancy: OccupancyFrame, lidarseg: np.ndarray | None) -> Batch:
         t = occupancy_targets(occupancy, self.grid, self.labels, self.config.loss_mask)
-        n_key = int(np.count_nonzero(frame.lidar.time_lag_s == 0)) if frame.lidar is not None else 0
+        n_key = int(np.count_nonzero(frame.lidar.sweep_index == 0)) if frame.lidar is not None else 0
         if lidarseg is None:
             point = np.zeros(n_key, np.int64)
         elif len(lidarseg) != n_key:

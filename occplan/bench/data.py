@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from occplan.data import NuScenesSource
+from occplan.data.lidar import sweep_chain
 from occplan.errors import DataError
 
 REAL_MINI = Path(
@@ -62,19 +63,16 @@ def run(args: list[str]) -> dict:
 
 
 def _lidar_times(source: NuScenesSource, frames: list, n_sweeps: int) -> tuple[list[float], list[int]]:
-    """Per-keyframe LiDAR load times (ms) and point counts; keyframes without enough earlier sweeps
-    (the start of each scene) are skipped, a dataroot without any raises DataError."""
+    """Per-keyframe LiDAR load times (ms) and point counts over the keyframes that have ``n_sweeps``
+    recorded sweeps (padded loads at the start of each scene are skipped); DataError when none has."""
     times_ms, points = [], []
-    error: DataError | None = None
     for frame in frames:
-        t0 = time.perf_counter()
-        try:
-            sweep = source.lidar(frame, n_sweeps)
-        except DataError as e:
-            error = e
+        if len(sweep_chain(source.nusc, frame.lidar_token, n_sweeps)) < n_sweeps:
             continue
+        t0 = time.perf_counter()
+        sweep = source.lidar(frame, n_sweeps)
         times_ms.append((time.perf_counter() - t0) * 1e3)
         points.append(sweep.num_points)
     if not times_ms:
-        raise error or DataError("no keyframes")
+        raise DataError(f"{source.dataroot}: no keyframe has {n_sweeps} LIDAR_TOP sweeps recorded")
     return times_ms, points

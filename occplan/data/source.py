@@ -163,10 +163,11 @@ class NuScenesSource:
         return self._maps[location]
 
     # --- per-keyframe sensor data ----------------------------------------------------------------------
-    def lidar(self, frame: Frame, n_sweeps: int = 1, allow_fewer: bool = False) -> LidarSweep:
-        """LIDAR_TOP points of ``frame`` (and ``n_sweeps - 1`` earlier sweeps, ego-motion compensated)
-        in the keyframe ego frame. Missing sweeps raise DataError unless ``allow_fewer``."""
-        return load_lidar(self.nusc, frame.lidar_token, frame.world_from_ego.inverse(), n_sweeps, allow_fewer)
+    def lidar(self, frame: Frame, n_sweeps: int = 1) -> LidarSweep:
+        """LIDAR_TOP points of ``frame`` and ``n_sweeps - 1`` earlier sweeps (ego-motion compensated) in
+        the keyframe ego frame; where fewer sweeps exist (the start of a log, a dataroot without
+        ``sweeps/``) the earliest one is repeated (``occplan.data.lidar.pad_sweeps``)."""
+        return load_lidar(self.nusc, frame.lidar_token, frame.world_from_ego.inverse(), n_sweeps)
 
     def lidarseg(self, frame: Frame, labels: LabelSet | None = None) -> np.ndarray | None:
         """(N,) uint8 lidarseg labels of the keyframe points (file order = ``lidar(frame, 1)`` order),

@@ -376,7 +376,11 @@ class Simulator:
         return out
 
     def _lidar(self, state: SimState, frame: Frame, n_sweeps: int) -> LidarSweep:
-        """Re-cast LiDAR at the last ``n_sweeps`` substep poses (0.1 s apart), in the current ego frame."""
+        """Re-cast LiDAR at the last ``n_sweeps`` substep poses (0.1 s apart), in the current ego frame.
+        Near the log's start, where fewer substeps exist, the earliest re-cast sweep is repeated as the
+        logged sweeps are (``occplan.data.lidar.pad_sweeps``)."""
+        from occplan.data.lidar import pad_sweeps
+
         ctx = state.context
         ego_from_world = state.world_from_ego.inverse()
         pts, lags, origins, index = [], [], [], []
@@ -392,8 +396,10 @@ class Simulator:
             origins.append(cur_from_lidar.translation_m)
             index.append(np.full(len(p), k, np.int16))
         if len(pts) == 1:  # no copies for a single sweep
-            return LidarSweep(pts[0], lags[0], np.array(origins), index[0])
-        return LidarSweep(np.concatenate(pts), np.concatenate(lags), np.array(origins), np.concatenate(index))
+            sweep = LidarSweep(pts[0], lags[0], np.array(origins), index[0])
+        else:
+            sweep = LidarSweep(np.concatenate(pts), np.concatenate(lags), np.array(origins), np.concatenate(index))
+        return pad_sweeps(sweep, n_sweeps)
 
     def _cameras(self, state: SimState, frame: Frame, channels: tuple[str, ...]) -> tuple[CameraFrame, ...]:
         """Re-rendered at the logged cameras' resolution where the world can render, else the logged images."""

@@ -68,7 +68,7 @@ class OccupancyPrediction:
 
     ``semantics`` (X, Y, Z) uint8 in ``labels`` (grid frame as in ``grid``); ``flow`` (X, Y, Z, 2)
     float32 m/s or None; ``point_labels`` (N,) uint8 nuScenes-lidarseg challenge labels (1..16) for
-    the keyframe LiDAR points of the SensorFrame (only the points with ``time_lag_s == 0``, in
+    the keyframe LiDAR points of the SensorFrame (only the points with ``sweep_index == 0``, in
     order), or None when the model has no point head.
     """
 

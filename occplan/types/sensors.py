@@ -38,7 +38,9 @@ class LidarSweep:
     ``points`` (N, 5) float32 = x, y, z (m), intensity, ring; ``time_lag_s`` (N,) float32 = keyframe
     time minus the time of the sweep each point came from (0 for the keyframe sweep).
     ``origins_m`` (S, 3) float64 = sensor origin of each aggregated sweep in the same frame, and
-    ``sweep_index`` (N,) int16 = which origin each point belongs to.
+    ``sweep_index`` (N,) int16 = which origin each point belongs to; sweep 0 is the keyframe sweep
+    (where fewer sweeps exist than were asked for, the earliest is repeated: a repeated keyframe's
+    points also have a zero time lag, so keyframe points are told by ``sweep_index == 0``).
     """
 
     points: np.ndarray

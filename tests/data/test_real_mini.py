@@ -53,12 +53,17 @@ def test_lidar_agrees_with_devkit(real_source: NuScenesSource, real_scenarios: l
     assert raw[:, 4].min() >= 0 and raw[:, 4].max() <= 31 and np.all(raw[:, 4] == np.round(raw[:, 4]))  # ring
 
 
-def test_asking_for_missing_sweeps_names_scene_and_sample(real_source: NuScenesSource, real_scenarios: list) -> None:
-    frame = real_scenarios[0].frames[3]
-    message = rf"scene-0523 sample {frame.sample_token}: asked for 10 LIDAR_TOP sweeps, only 1 exist \(9 missing; "
-    with pytest.raises(DataError, match=message + ".*no sweeps recorded"):
-        real_source.lidar(frame, n_sweeps=10)
-    assert real_source.lidar(frame, n_sweeps=10, allow_fewer=True).origins_m.shape == (1, 3)
+def test_without_sweeps_the_keyframe_is_repeated(real_source: NuScenesSource, real_scenarios: list) -> None:
+    """The extract has no sweeps/: a 10-sweep request gets the keyframe 10 times (first and later keyframes)."""
+    for frame in (real_scenarios[0].frames[0], real_scenarios[0].frames[3]):
+        key = real_source.lidar(frame)
+        sweep = real_source.lidar(frame, n_sweeps=10)
+        n = key.num_points
+        np.testing.assert_array_equal(sweep.points, np.tile(key.points, (10, 1)))
+        np.testing.assert_array_equal(sweep.sweep_index, np.repeat(np.arange(10, dtype=np.int16), n))
+        np.testing.assert_array_equal(sweep.origins_m, np.repeat(key.origins_m, 10, axis=0))
+        assert np.all(sweep.time_lag_s == 0)
+        np.testing.assert_array_equal(sweep.points[sweep.sweep_index == 0], key.points)
 
 
 def test_boxes_contain_lidar_points(real_source: NuScenesSource, real_scenarios: list) -> None:

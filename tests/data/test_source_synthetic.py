@@ -11,6 +11,7 @@ import pytest
 from shapely.geometry import Point
 
 from occplan.data import NuScenesSource, read_pcd_bin
+from occplan.data.lidar import sweep_chain
 from occplan.errors import DataError
 from occplan.interfaces import SensorRequest
 from occplan.types import LabelSet
@@ -32,11 +33,17 @@ def test_multisweep_ego_motion_compensation(synth_source: NuScenesSource) -> Non
     np.testing.assert_array_equal(sweep.sweep_index, np.repeat(np.arange(5), 3))
 
 
-def test_sweeps_beyond_the_chain_start(synth_source: NuScenesSource) -> None:
+def test_sweeps_beyond_the_chain_start_repeat_the_earliest(synth_source: NuScenesSource) -> None:
     first = synth_source.scenario(S.SCENE).frames[0]
-    with pytest.raises(DataError, match=r"sample-0: asked for 6 LIDAR_TOP sweeps, only 5 exist \(1 missing; "):
-        synth_source.lidar(first, n_sweeps=6)
-    assert synth_source.lidar(first, n_sweeps=6, allow_fewer=True).origins_m.shape == (5, 3)
+    assert len(sweep_chain(synth_source.nusc, first.lidar_token, 8)) == 5  # 4 sweeps before the first keyframe
+    have, padded = synth_source.lidar(first, n_sweeps=5), synth_source.lidar(first, n_sweeps=8)
+    n = len(S.POINTS_SENSOR)
+    np.testing.assert_array_equal(padded.sweep_index, np.repeat(np.arange(8), n))
+    np.testing.assert_array_equal(padded.points[: 5 * n], have.points)
+    np.testing.assert_array_equal(padded.points[5 * n :], np.tile(have.points[4 * n :], (3, 1)))
+    np.testing.assert_array_equal(padded.time_lag_s[5 * n :], np.full(3 * n, have.time_lag_s[-1]))
+    assert have.time_lag_s[-1] == pytest.approx(0.4)
+    np.testing.assert_array_equal(padded.origins_m, np.vstack([have.origins_m, np.repeat(have.origins_m[-1:], 3, 0)]))
     # Sweeps reach back across the previous keyframe (10 Hz chain through it).
     assert synth_source.lidar(synth_source.scenario(S.SCENE).frames[2], n_sweeps=10).origins_m.shape == (10, 3)
 
@@ -188,5 +195,7 @@ def test_sensor_frame_requests(synth_source: NuScenesSource) -> None:
     frame = synth_source.scenario(S.SCENE).frames[2]
     sf = synth_source.sensor_frame(frame, SensorRequest(cameras=("CAM_FRONT",), lidar_sweeps=3))
     assert sf.lidar.origins_m.shape == (3, 3) and len(sf.history_world_from_ego) == 2
+    first = synth_source.scenario(S.SCENE).frames[0]  # 5 sweeps exist: a 7-sweep model still gets 7
+    assert synth_source.sensor_frame(first, SensorRequest(lidar_sweeps=7)).lidar.origins_m.shape == (7, 3)
     with pytest.raises(DataError, match=r"lacks cameras \['CAM_BACK'\]"):
         synth_source.sensor_frame(frame, SensorRequest(cameras=("CAM_BACK",)))

@@ -70,7 +70,7 @@ def ground_truth() -> OccupancyFrame:
 
 def lidarseg(frame: SensorFrame) -> np.ndarray:
     """Challenge labels of the keyframe points: car (4) inside the car box, driveable_surface (11) else."""
-    key = frame.lidar.points[frame.lidar.time_lag_s == 0, :3]
+    key = frame.lidar.points[frame.lidar.sweep_index == 0, :3]
     in_car = np.all((key >= CAR_MIN_M - 1e-6) & (key <= CAR_MAX_M + 1e-6), axis=1)
     return np.where(in_car, 4, 11).astype(np.uint8)
 

@@ -30,7 +30,7 @@ def test_every_model_passes_the_checker(name):
     pred = check_model(model, frame)
     assert pred.semantics.shape == (200, 200, 16) and pred.flow is not None
     if name == "lidar":
-        assert len(pred.point_labels) == int(np.count_nonzero(frame.lidar.time_lag_s == 0))
+        assert len(pred.point_labels) == int(np.count_nonzero(frame.lidar.sweep_index == 0))
         assert pred.point_labels.min() >= 1
     if name == "oracle":
         np.testing.assert_array_equal(pred.semantics, synth.ground_truth().semantics)
