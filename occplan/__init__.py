@@ -5,7 +5,7 @@ the ``envs`` package is only imported when the environment is made).
 """
 
 __version__ = "0.1.0"
-PROTOCOL_VERSION = "occplan-metrics-1"
+PROTOCOL_VERSION = "occplan-metrics-2"
 
 
 def _fork_safe_numba() -> None:

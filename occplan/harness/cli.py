@@ -27,7 +27,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", help="table version, e.g. v1.0-mini (default: the dataroot's only v1.0-* folder)")
     ap.add_argument("--split", help=f"scene split from splits.json / the devkit, or '{ALL_SPLITS}' (default {d.split})")
     ap.add_argument("--scenes", nargs="+", help="explicit scene names (instead of --split)")
-    ap.add_argument("--mode", choices=MODES, help=f"open: ego follows the log; closed: ego follows the plan ({d.mode})")
+    ap.add_argument(
+        "--mode", choices=MODES,
+        help=f"both: an open-loop pass (ego on the log) and a closed-loop pass; open / closed: one of them ({d.mode})",
+    )  # fmt: skip
     ap.add_argument("--agents", choices=AGENT_MODES, help=f"other agents: log replay or reactive IDM ({d.agents})")
     ap.add_argument("--out", help=f"output directory (default {d.out})")
     ap.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished scenarios")

@@ -14,7 +14,8 @@ import yaml
 
 from occplan.errors import ValidationError
 
-MODES = ("open", "closed")
+MODES = ("both", "open", "closed")
+"""Passes of a run: "both" = an open-loop pass (ego on the log) and a closed-loop pass."""
 AGENT_MODES = ("replay", "idm")
 WANDB_MODES = ("online", "offline", "disabled")
 
@@ -37,7 +38,7 @@ class RunConfig:
     version: str | None = None
     split: str | None = "val"
     scenes: tuple[str, ...] | None = None
-    mode: str = "closed"
+    mode: str = "both"
     agents: str = "replay"
     out: str = "runs/latest"
     resume: bool = False

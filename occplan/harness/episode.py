@@ -1,20 +1,24 @@
-"""One scenario through the simulator core: perception, metrics, planning, simulation, per decision.
+"""One scenario through the simulator core, in an open-loop and/or a closed-loop pass (protocol 2).
 
-Per 0.5 s decision (the same ``occplan.sim.Simulator`` calls as the Gymnasium env):
-``sim.ground_truth`` -> ``sim.observe`` (the model's sensor request; GT attached for privileged
-models) -> ``model.predict`` -> perception metrics against the GT at the simulated pose (occupancy
-mIoU with the GT's masks, RayIoU + flow from the scene's keyframe LiDAR origins, LiDAR-seg against
-the nearest keyframe's lidarseg labels when the data has them) -> ``sim.planner_input`` ->
-``planner.plan`` -> ``sim.step``. At the end, the open-loop planning table (plan vs logged future,
-GT boxes and GT occupancy of the simulated episode) and the closed-loop scores of
-``sim.episode_log``. The result is a JSON-able record carrying the mergeable metric state.
+Open-loop pass (ego on the log, logged sensors), once per keyframe: the model's prediction is
+scored against the dataset's occupancy GT files where they exist (Occ3D ``labels.npz`` with its
+masks, the same code path as ``occplan.evaluate``), else against the simulator's GT at the keyframe;
+the planner's plan fills the open-loop planning table (nuScenes protocols: logged future, GT boxes
+and GT occupancy of the next keyframes) with the logged trajectory as the human reference.
+
+Closed-loop pass (ego on the plan, re-simulated sensors), per 0.5 s decision: perception scored
+against the GT recomputed at the simulated pose (``closed/*`` keys), then ``sim.step``. The episode's
+``EpisodeHistory`` is written to ``<out>/episodes/<scenario>.npz`` and scored (``sim/*``); the log
+replayed through the same simulator gives the human reference (``ref/human/sim/*``).
+
+The result is a JSON-able record carrying the mergeable metric state of each pass.
 """
 
 from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -23,15 +27,19 @@ import numpy as np
 from occplan.harness.accumulate import MetricSet, mask_variants
 from occplan.harness.config import RunConfig
 from occplan.interfaces import PerceptionModel, Planner
-from occplan.metrics import PlanningSample, rayiou_origins
+from occplan.metrics import rayiou_origins
+from occplan.metrics.closed_loop import ClosedLoopMetric
 from occplan.metrics.confusion import confusion_counts
 from occplan.metrics.occupancy import geometric_iou
-from occplan.metrics.planning import box_in_frame
+from occplan.metrics.planning import box_in_frame, planning_sample
+from occplan.metrics.rayiou import scenario_rayiou_origins
 from occplan.sim import SimConfig, SimState, Simulator
-from occplan.types import Frame, LabelSet, OccupancyFrame, OccupancyPrediction, Pose, Scenario, StepRecord, Trajectory
+from occplan.types import Frame, LabelSet, OccupancyFrame, OccupancyPrediction, Scenario
+from occplan.types.history import EpisodeHistory
 from occplan.viz.bev import BevFrame, capture, render, save_gif, save_png
 
 LABELS = LabelSet.occ3d()
+PASSES = {"both": ("open", "closed"), "open": ("open",), "closed": ("closed",)}
 
 
 @cache
@@ -62,21 +70,8 @@ def scenario_seed(seed: int, scene_name: str) -> int:
     return zlib.crc32(f"{seed}:{scene_name}".encode())
 
 
-def sim_config(config: RunConfig) -> SimConfig:
-    return SimConfig(mode=config.mode, agents=config.agents)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What the harness keeps of one decision for the planning table: time, simulated pose (world),
-    plan and logged future in that ego frame, and which logged waypoints lie inside the episode."""
-
-    index: int
-    time_us: int
-    world_from_ego: Pose
-    plan: Trajectory
-    log_future: Trajectory
-    log_valid: np.ndarray
+def sim_config(config: RunConfig, mode: str = "closed") -> SimConfig:
+    return SimConfig(mode=mode, agents=config.agents)
 
 
 def lidar_world_positions(scenario: Scenario) -> np.ndarray:
@@ -89,147 +84,199 @@ def semantics_only(gt: OccupancyFrame) -> OccupancyFrame:
     return OccupancyFrame(gt.semantics, gt.grid, gt.labels, world_from_grid=gt.world_from_grid, time_us=gt.time_us)
 
 
+@dataclass
+class PassResult:
+    """What one pass leaves: its metrics, per-step scalars, BEV frames and (closed loop) the history."""
+
+    metrics: MetricSet
+    steps: list[dict] = field(default_factory=list)
+    bev: list[BevFrame] = field(default_factory=list)
+    history: EpisodeHistory | None = None
+    occ_gt_source: set[str] = field(default_factory=set)  # open loop: "dataset" and/or "simulator"
+
+
 class ScenarioRun:
-    """Runs one scenario and accumulates its metrics (see the module docstring)."""
+    """Runs one scenario's passes and accumulates their metrics (see the module docstring)."""
 
     def __init__(self, config: RunConfig, scene_name: str) -> None:
         self.config = config
         self.source = data_source(config.data, config.version)
         self.scenario = self.source.scenario(scene_name)
-        self.sim = Simulator(sim_config(config))
         self.model = perception_model(config.model)
         self.planner = planner_plugin(config.planner)
-        self.metrics = MetricSet(self.sim.config.grid, LABELS)
         self.lidar_positions_m = lidar_world_positions(self.scenario)
-        self.lidarseg_done: set[str] = set()
-        self.decisions: list[Decision] = []
-        self.gt_by_time: dict[int, OccupancyFrame] = {}
-        self.steps: list[dict] = []
-        self.bev: list[BevFrame] = []
+        self.seed = scenario_seed(config.seed, self.scenario.name)
+        self.route_source = "none"
 
-    # --- perception -------------------------------------------------------------------------
-    def _perception_metrics(self, state: SimState, key: Frame, gt: OccupancyFrame, pred: OccupancyPrediction) -> dict:
-        occ = self.metrics.ensure_occ(mask_variants(gt))
-        occ.update((gt, pred))
-        origins = rayiou_origins(state.world_from_ego, key.ego_from_lidar, self.lidar_positions_m, ref_index=key.index)
+    # --- shared per-decision pieces ---------------------------------------------------------
+    def _start(self, sim: Simulator) -> SimState:
+        self.model.reset(self.scenario)
+        state = sim.reset(self.scenario, self.seed, source=self.source)
+        init = sim.planner_init(state, privileged=self.planner.requires_privileged)
+        self.route_source = init.route_source
+        self.route_world_xy_m = init.route.centreline_xy_m
+        self.planner.reset(init)
+        return state
+
+    def _predict(self, sim: Simulator, state: SimState) -> tuple[OccupancyPrediction, float]:
+        """The model's prediction at the state and the time (ms) spent producing its sensors."""
+        t0 = time.perf_counter()
+        frame = sim.observe(state, self.model.sensor_request(), privileged=self.model.privileged)
+        observe_ms = (time.perf_counter() - t0) * 1e3
+        return self.model.predict(frame), observe_ms
+
+    def _score_occupancy(self, out: PassResult, gt: OccupancyFrame, pred: OccupancyPrediction, origins) -> dict:
+        metrics = out.metrics
+        metrics.ensure_occ(mask_variants(gt)).update((gt, pred))
         flows = (gt.flow, pred.flow) if gt.flow is not None and pred.flow is not None else (None, None)
-        self.metrics.ray.update_arrays(gt.semantics, pred.semantics, origins, *flows)
-        self._lidarseg(state, key, pred)
-        mask = gt.mask_camera if gt.mask_camera is not None else None
-        hist = confusion_counts(gt.semantics, pred.semantics, LABELS.num_classes, mask)
+        metrics.ray.update_arrays(gt.semantics, pred.semantics, origins, *flows)
+        hist = confusion_counts(gt.semantics, pred.semantics, LABELS.num_classes, gt.mask_camera)
         return {"occ_iou_geo": geometric_iou(hist, LABELS.free_index)}
 
-    def _lidarseg(self, state: SimState, key: Frame, pred: OccupancyPrediction) -> None:
-        """Score the nearest keyframe's labelled LiDAR points once: the model's point labels in open
-        loop (same points, same order), else the predicted voxel containing each point (the
-        keyframe points moved into the simulated ego frame)."""
-        if key.sample_token in self.lidarseg_done:
-            return
+    def _score_lidarseg(self, out: PassResult, state: SimState, key: Frame, pred: OccupancyPrediction) -> None:
+        """The keyframe's labelled LiDAR points: the model's point labels when they are those points
+        (open loop), else the predicted voxel holding each point (keyframe points moved into the
+        simulated ego frame)."""
         gt_general = self.source.lidarseg(key)
         if gt_general is None:
             return
-        self.lidarseg_done.add(key.sample_token)
-        if self.config.mode == "open" and pred.point_labels is not None and len(pred.point_labels) == len(gt_general):
-            self.metrics.lidarseg.update((gt_general, pred.point_labels))
-            return
+        if state.context.config.mode == "open" and pred.point_labels is not None:
+            if len(pred.point_labels) == len(gt_general):
+                out.metrics.lidarseg.update((gt_general, pred.point_labels))
+                return
         points = self.source.lidar(key, 1).points[:, :3].astype(np.float64)
         sim_from_key = state.world_from_ego.inverse() @ key.world_from_ego
-        self.metrics.lidarseg.update_from_voxels(
+        out.metrics.lidarseg.update_from_voxels(
             sim_from_key.transform_points(points), gt_general, pred.semantics, pred.grid, pred.labels
         )
 
-    # --- loop -------------------------------------------------------------------------------
-    def run(self) -> SimState:
-        sim, model, planner, cfg = self.sim, self.model, self.planner, self.config
-        model.reset(self.scenario)
-        planner.reset(sim.planner_init(self.scenario, privileged=planner.requires_privileged))
-        n_model, n_planner = len(model.timer.calls_ms), len(planner.timer.calls_ms)
-        sim_ms: list[float] = []
-        state = sim.reset(self.scenario, scenario_seed(cfg.seed, self.scenario.name), source=self.source)
-        limit = cfg.max_decisions if cfg.max_decisions is not None else state.context.num_decisions
-        while not sim.done(state) and state.decision < limit:
-            t0 = time.perf_counter()
-            gt = sim.ground_truth(state)
-            self.gt_by_time[state.time_us] = semantics_only(gt)
-            frame = sim.observe(state, model.sensor_request(), privileged=model.privileged)
-            t_observe_ms = (time.perf_counter() - t0) * 1e3
-            pred = model.predict(frame)
+    def _capture(self, out: PassResult, state: SimState, gt, pred, plan, future_xy_m: np.ndarray, tag: str) -> None:
+        if not self.config.plots:
+            return
+        ego_from_world = state.world_from_ego.inverse()
+        agents = tuple(box_in_frame(b, ego_from_world) for b in state.agents)
+        t = (state.time_us - state.context.log.start_us) * 1e-6
+        title = f"{self.scenario.name} {tag} t={t:.1f}s"
+        out.bev.append(capture(gt.semantics, pred.semantics, LABELS.free_index, agents, plan.poses[:, :2],
+                               future_xy_m, title))  # fmt: skip
+
+    def _limit(self, state: SimState) -> int:
+        cfg = self.config
+        return cfg.max_decisions if cfg.max_decisions is not None else state.context.num_decisions
+
+    # --- open loop ----------------------------------------------------------------------------
+    def run_open(self) -> PassResult:
+        """Ego on the log; each keyframe scored once (perception and the open-loop planning table)."""
+        sim = Simulator(sim_config(self.config, "open"))
+        out = PassResult(MetricSet(sim.config.grid, LABELS))
+        sim_gt: dict[str, OccupancyFrame] = {}
+        dataset_gt: dict[str, OccupancyFrame | None] = {}
+
+        def gt_file(frame: Frame) -> OccupancyFrame | None:
+            if frame.sample_token not in dataset_gt:
+                dataset_gt[frame.sample_token] = self.source.occupancy(frame)
+            return dataset_gt[frame.sample_token]
+
+        def occupancy_of(frame: Frame) -> OccupancyFrame | None:
+            gt = gt_file(frame)
+            return semantics_only(gt) if gt is not None else sim_gt.get(frame.sample_token)
+
+        plans: list[tuple[int, object]] = []
+        scored: set[str] = set()
+        state = self._start(sim)
+        limit = self._limit(state)
+        while True:
             key = sim.keyframe(state)
-            step = {"decision": state.decision, "time_s": (state.time_us - state.context.log.start_us) * 1e-6}
-            step |= self._perception_metrics(state, key, gt, pred)
-            inp = sim.planner_input(state, pred, privileged=planner.requires_privileged)
-            plan = planner.plan(inp)
-            self._record_decision(state, plan, gt, pred)
+            last = sim.done(state) or state.decision >= limit
+            if key.sample_token not in scored:
+                scored.add(key.sample_token)
+                plan = self._open_keyframe(out, sim, state, key, gt_file(key), sim_gt, plan_it=not last)
+                if plan is not None:
+                    plans.append((key.index, plan))
+            if last:
+                break
+            state = sim.step(state, sim.log_future(state))
+        for index, plan in plans:
+            out.metrics.plan.update(planning_sample(self.scenario, index, plan, occupancy_of))
+        return out
+
+    def _open_keyframe(self, out: PassResult, sim: Simulator, state: SimState, key: Frame, gt_dataset,
+                       sim_gt: dict, plan_it: bool):  # fmt: skip
+        """Perception at keyframe ``key`` against its GT, then (``plan_it``) the planner's plan."""
+        sim_frame = sim.ground_truth(state)
+        sim_gt[key.sample_token] = semantics_only(sim_frame)
+        gt = gt_dataset if gt_dataset is not None else sim_frame
+        out.occ_gt_source.add("dataset" if gt_dataset is not None else "simulator")
+        pred, observe_ms = self._predict(sim, state)
+        step = {"pass": "open", "decision": state.decision, "keyframe": key.index}
+        step |= self._score_occupancy(out, gt, pred, scenario_rayiou_origins(self.scenario, key.index))
+        self._score_lidarseg(out, state, key, pred)
+        out.metrics.runtime_ms["model"].append(self.model.timer.calls_ms[-1])
+        out.metrics.runtime_ms["sim"].append(observe_ms)
+        if not plan_it:
+            out.steps.append(step)
+            return None
+        plan = self.planner.plan(sim.planner_input(state, pred, privileged=self.planner.requires_privileged))
+        out.metrics.runtime_ms["planner"].append(self.planner.timer.calls_ms[-1])
+        l2 = np.linalg.norm(plan.poses[:, :2] - key.future.xy_m, axis=1)
+        step |= {"l2_at_3s_m": float(l2[-1]) if key.future_valid[-1] else float("nan")}
+        out.steps.append(step)
+        self._capture(out, state, gt, pred, plan, key.future.xy_m[key.future_valid], "open")
+        return plan
+
+    # --- closed loop ----------------------------------------------------------------------------
+    def run_closed(self) -> PassResult:
+        """Ego on the plan: perception against the GT at the simulated pose, the episode's history."""
+        sim = Simulator(sim_config(self.config, "closed"))
+        out = PassResult(MetricSet(sim.config.grid, LABELS))
+        lidarseg_done: set[str] = set()
+        state = self._start(sim)
+        limit = self._limit(state)
+        while not sim.done(state) and state.decision < limit:
+            gt = sim.ground_truth(state)
+            pred, observe_ms = self._predict(sim, state)
+            key = sim.keyframe(state)
+            origins = rayiou_origins(state.world_from_ego, key.ego_from_lidar, self.lidar_positions_m, key.index)
+            step = {"pass": "closed", "decision": state.decision}
+            step |= self._score_occupancy(out, gt, pred, origins)
+            if key.sample_token not in lidarseg_done:
+                lidarseg_done.add(key.sample_token)
+                self._score_lidarseg(out, state, key, pred)
+            plan = self.planner.plan(sim.planner_input(state, pred, privileged=self.planner.requires_privileged))
+            future = sim.log_future(state)
+            self._capture(out, state, gt, pred, plan, future.xy_m, "closed")
             t1 = time.perf_counter()
             nxt = sim.step(state, plan)
-            sim_ms.append(t_observe_ms + (time.perf_counter() - t1) * 1e3)
-            d = self.decisions[-1]
-            l2 = np.linalg.norm(plan.poses[:, :2] - d.log_future.poses[:, :2], axis=1)
-            step |= {
-                "speed_mps": state.ego.speed_mps,
-                "deviation_m": sim.pose_deviation_m(state),
-                "l2_at_3s_m": float(l2[-1]) if d.log_valid[-1] else float("nan"),
-                "model_ms": model.timer.calls_ms[-1],
-                "planner_ms": planner.timer.calls_ms[-1],
-                "sim_ms": sim_ms[-1],
-            }
-            self.steps.append(step)
+            step_ms = observe_ms + (time.perf_counter() - t1) * 1e3
+            out.metrics.runtime_ms["model"].append(self.model.timer.calls_ms[-1])
+            out.metrics.runtime_ms["planner"].append(self.planner.timer.calls_ms[-1])
+            out.metrics.runtime_ms["sim"].append(step_ms)
+            step |= {"speed_mps": state.ego.speed_mps, "deviation_m": sim.pose_deviation_m(state), "sim_ms": step_ms}
+            out.steps.append(step)
             state = nxt
-        self.gt_by_time[state.time_us] = semantics_only(sim.ground_truth(state))
-        self.metrics.runtime_ms["model"] = model.timer.calls_ms[n_model:]
-        self.metrics.runtime_ms["planner"] = planner.timer.calls_ms[n_planner:]
-        self.metrics.runtime_ms["sim"] = sim_ms
-        return state
+        out.history = sim.episode_history(state, self.route_world_xy_m)
+        out.metrics.closed_loop.update(out.history)
+        return out
 
-    def _record_decision(
-        self, state: SimState, plan: Trajectory, gt: OccupancyFrame, pred: OccupancyPrediction
-    ) -> None:
-        log = state.context.log
-        future = self.sim.log_future(state)
-        times = state.time_us + np.round(future.sampling.times_s * 1e6).astype(np.int64)
-        decision = Decision(state.decision, state.time_us, state.world_from_ego, plan, future, times <= log.end_us)
-        self.decisions.append(decision)
-        if self.config.plots:
-            ego_from_world = state.world_from_ego.inverse()
-            agents = tuple(box_in_frame(b, ego_from_world) for b in state.agents)
-            title = f"{self.scenario.name} t={(state.time_us - log.start_us) * 1e-6:.1f}s"
-            self.bev.append(
-                capture(gt.semantics, pred.semantics, LABELS.free_index, agents, plan.poses[:, :2],
-                        future.xy_m[decision.log_valid], title)
-            )  # fmt: skip
+    def human_reference(self, decisions: int) -> ClosedLoopMetric:
+        """The logged ego replayed through the simulator for ``decisions`` decisions and scored by the
+        same closed-loop code (no perception, no planner)."""
+        sim = Simulator(sim_config(self.config, "open"))
+        state = sim.reset(self.scenario, self.seed, source=self.source)
+        while not sim.done(state) and state.decision < decisions:
+            state = sim.step(state, sim.log_future(state))
+        metric = ClosedLoopMetric()
+        metric.update(sim.episode_history(state, self.route_world_xy_m))
+        return metric
 
-    # --- planning table + closed loop -------------------------------------------------------
-    def finish(self, final: SimState) -> None:
-        """Open-loop planning rows of every decision, then the episode's closed-loop scores."""
-        records = {r.time_us: r for r in final.records}
-        for d in self.decisions:
-            self.metrics.plan.update(self._planning_sample(d, records))
-        self.metrics.closed_loop.update(self.sim.episode_history(final))
-
-    def _planning_sample(self, d: Decision, records: dict[int, StepRecord]) -> PlanningSample:
-        """Logged future in the simulated ego frame; a step is valid when the log and the simulated
-        episode both reach it. GT boxes = the simulated agents at that time; GT occupancy = the
-        simulator's GT at the simulated pose of that decision."""
-        ego_from_world = d.world_from_ego.inverse()
-        times = d.time_us + np.round(d.plan.sampling.times_s * 1e6).astype(np.int64)
-        valid = d.log_valid & np.array([int(t) in records for t in times])
-        agents = tuple(
-            tuple(box_in_frame(b, ego_from_world) for b in records[int(t)].agents) if ok else ()
-            for t, ok in zip(times, valid, strict=True)
-        )
-        occupancy = tuple(self.gt_by_time.get(int(t)) if ok else None for t, ok in zip(times, valid, strict=True))
-        return PlanningSample(
-            f"{self.scenario.name}:{d.index:03d}", d.plan.poses, d.log_future.xy_m.copy(), valid, agents, occupancy,
-            d.world_from_ego,
-        )  # fmt: skip
-
-    def write_plots(self, plots_dir: Path) -> list[str]:
+    def write_plots(self, frames: list[BevFrame], plots_dir: Path, tag: str) -> list[str]:
         """BEV GIF of every decision and a PNG of the middle one; returns paths relative to the run."""
-        if not self.bev:
+        if not frames:
             return []
-        images = [render(f, self.sim.config.grid, LABELS, self.sim.config.vehicle) for f in self.bev]
-        gif = save_gif(images, plots_dir / f"bev_{self.scenario.name}.gif")
-        png = save_png(images[len(images) // 2], plots_dir / f"bev_{self.scenario.name}.png")
+        grid = SimConfig().grid
+        images = [render(f, grid, LABELS, SimConfig().vehicle) for f in frames]
+        gif = save_gif(images, plots_dir / f"bev_{self.scenario.name}_{tag}.gif")
+        png = save_png(images[len(images) // 2], plots_dir / f"bev_{self.scenario.name}_{tag}.png")
         return [f"{plots_dir.name}/{gif.name}", f"{plots_dir.name}/{png.name}"]
 
 
@@ -247,30 +294,84 @@ def json_safe(value):
 
 
 def run_scenario(config: RunConfig, scene_name: str) -> dict:
-    """Run one scenario; returns its JSON-able record: name, seed, per-scenario metrics, per-step
-    scalars, plot paths and the mergeable ``state`` of every metric.
+    """Run the passes of ``config.mode`` on one scenario; returns its JSON-able record: name, seed,
+    per-scenario metrics, per-step scalars, plot paths, meta and the mergeable ``state`` of each pass
+    (``open``, ``closed``, ``human``: None when the pass did not run).
 
     ``config.data`` / ``config.version`` must be resolved (see ``occplan.harness.runner``); plots go
-    to ``<config.out>/plots`` when ``config.plots``.
+    to ``<config.out>/plots`` and episode histories to ``<config.out>/episodes`` (closed loop).
     """
     run = ScenarioRun(config, scene_name)
-    final = run.run()
-    run.finish(final)
-    plots = run.write_plots(Path(config.out) / "plots") if config.plots else []
+    passes = PASSES[config.mode]
+    results = {p: (run.run_open() if p == "open" else run.run_closed()) for p in passes}
+    human = None
+    if "closed" in results:
+        closed = results["closed"]
+        closed.history.save(Path(config.out) / "episodes" / f"{scene_name}.npz")
+        human = run.human_reference(len(closed.steps))
+    states = {p: (results[p].metrics.state() if p in results else None) for p in PASSES["both"]}
+    states["human"] = human.state() if human is not None else None
+    plots = []
+    if config.plots:
+        for p, r in results.items():
+            plots += run.write_plots(r.bev, Path(config.out) / "plots", p)
+    sources = sorted(set().union(*(r.occ_gt_source for r in results.values())))
     return json_safe(
         {
             "scenario": scene_name,
-            "seed": scenario_seed(config.seed, scene_name),
-            "n_decisions": len(run.decisions),
-            "metrics": run.metrics.compute(),
-            "steps": run.steps,
+            "seed": run.seed,
+            "n_steps": {p: len(r.steps) for p, r in results.items()},
+            "metrics": pass_metrics(states),
+            "steps": [s for r in results.values() for s in r.steps],
             "plots": plots,
             "meta": {
-                "grid": run.sim.config.grid.name,
+                "grid": SimConfig().grid.name,
                 "label_set": LABELS.name,
                 "privileged_model": run.model.privileged,
                 "privileged_planner": run.planner.requires_privileged,
+                "route_source": run.route_source,
+                "occ_gt_source": "+".join(sources) or "none",
             },
-            "state": run.metrics.state(),
+            "state": states,
         }
     )
+
+
+PERCEPTION_PREFIXES = ("occ/", "flow/", "lidarseg/")
+
+
+def pass_metrics(states: dict, merged: dict | None = None) -> dict[str, float]:
+    """Flat METRICS.md keys of pass states (``run_scenario``'s ``state``, or MetricSets already merged
+    in ``merged``): the open pass's perception and ``plan/*`` keys with the human planning rows, the
+    closed pass's ``sim/*`` and perception under ``closed/``, the human closed-loop rows under
+    ``ref/human/``, runtimes over both passes."""
+    grid = SimConfig().grid
+    if merged is None:
+        sets = {p: MetricSet.merged(grid, LABELS, [s]) for p, s in states.items() if p != "human" and s is not None}
+    else:
+        sets = {p: m for p, m in merged.items() if p != "human"}
+    out: dict[str, float] = {}
+    runtime: dict[str, list[float]] = {}
+    if "open" in sets:
+        m = sets["open"]
+        out |= {k: v for k, v in m.compute().items() if not k.startswith(("sim/", "runtime/"))}
+        if m.plan.rows:
+            out |= m.plan.compute_human()
+    if "closed" in sets:
+        m = sets["closed"]
+        for k, v in m.compute().items():
+            if k.startswith(PERCEPTION_PREFIXES):
+                out[f"closed/{k}"] = v
+            elif k.startswith("sim/"):
+                out[k] = v
+    human = (merged or {}).get("human")
+    if human is None and states.get("human") is not None:
+        human = ClosedLoopMetric()
+        human.merge_state(states["human"])
+    if human is not None:
+        out |= {f"ref/human/{k}": v for k, v in human.compute().items()}
+    for m in sets.values():
+        for k, calls in m.runtime_ms.items():
+            runtime.setdefault(k, []).extend(calls)
+    out |= {f"runtime/{k}_ms": float(np.median(v)) if v else float("nan") for k, v in runtime.items()}
+    return out

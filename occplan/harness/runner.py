@@ -20,18 +20,24 @@ from occplan import PROTOCOL_VERSION, __version__
 from occplan.errors import ValidationError
 from occplan.harness.accumulate import MetricSet
 from occplan.harness.config import RunConfig
-from occplan.harness.episode import LABELS, data_source, json_safe, run_scenario, sim_config
-from occplan.harness.report import headline_table, markdown_report
+from occplan.harness.episode import LABELS, data_source, json_safe, pass_metrics, run_scenario, sim_config
+from occplan.harness.report import HEADLINE_KEYS, headline_table, markdown_report
 from occplan.harness.store import RunStore
 from occplan.harness.wandb_logger import WandbLogger
+from occplan.metrics.bootstrap import bootstrap_ci
+from occplan.metrics.closed_loop import ClosedLoopMetric
+from occplan.types import GridSpec
 from occplan.viz.plots import horizon_curves, iou_bars
+
+BOOTSTRAP_RESAMPLES = 1000
 
 SCENARIO_TABLE_KEYS = (
     "occ/miou",
     "occ/miou_nomask",
     "occ/rayiou",
     "flow/mave",
-    "plan/l2_avg",
+    "plan/stp3/l2_avg",
+    "plan/stp3/col_vehped_avg",
     "sim/collision_rate",
     "sim/offroad_rate",
     "sim/progress_ratio",
@@ -71,13 +77,41 @@ def scene_list(config: RunConfig) -> list[str]:
     return list(config.scenes)
 
 
-def summarize(config: RunConfig, scenes: list[str], records: dict[str, dict]) -> tuple[dict[str, Any], MetricSet]:
-    """The run summary: the metrics of all scenarios merged in scene order, plus meta data."""
+def merged_passes(grid: GridSpec, states: list[dict]) -> dict[str, Any]:
+    """The pass states of several scenario records merged in the given order: ``open`` / ``closed``
+    MetricSets and the ``human`` ClosedLoopMetric (each only when its pass ran)."""
+    out: dict[str, Any] = {}
+    for p in ("open", "closed"):
+        if states and states[0][p] is not None:
+            out[p] = MetricSet.merged(grid, LABELS, [s[p] for s in states])
+    if states and states[0]["human"] is not None:
+        out["human"] = ClosedLoopMetric()
+        for s in states:
+            out["human"].merge_state(s["human"])
+    return out
+
+
+def confidence_intervals(grid: GridSpec, states: list[dict], present: dict[str, Any], seed: int) -> dict[str, float]:
+    """95 % bootstrap intervals over scenarios of the headline keys the run reports."""
+    keys = [k for k in HEADLINE_KEYS if isinstance(present.get(k), float) and np.isfinite(present[k])]
+
+    def compute(indices: np.ndarray) -> dict[str, float]:
+        return pass_metrics({}, merged_passes(grid, [states[i] for i in indices]))
+
+    return bootstrap_ci(len(states), compute, keys, n_resamples=BOOTSTRAP_RESAMPLES, seed=seed)
+
+
+def summarize(config: RunConfig, scenes: list[str], records: dict[str, dict]) -> tuple[dict[str, Any], dict]:
+    """The run summary: the pass metrics of all scenarios merged in scene order, their 95 % bootstrap
+    intervals over scenarios, plus meta data. Also returns the merged pass accumulators."""
     grid = sim_config(config).grid
-    merged = MetricSet.merged(grid, LABELS, [records[s]["state"] for s in scenes])
-    meta = records[scenes[0]]["meta"]
+    states = [records[s]["state"] for s in scenes]
+    merged = merged_passes(grid, states)
+    metrics = pass_metrics({}, merged)
+    metrics |= confidence_intervals(grid, states, metrics, config.seed)
+    metas = [records[s]["meta"] for s in scenes]
     summary = {
-        **merged.compute(),
+        **metrics,
         "meta/protocol": PROTOCOL_VERSION,
         "meta/occplan_version": __version__,
         "meta/label_set": LABELS.name,
@@ -92,8 +126,11 @@ def summarize(config: RunConfig, scenes: list[str], records: dict[str, dict]) ->
         "meta/version": config.version,
         "meta/mode": config.mode,
         "meta/agents": config.agents,
-        "meta/privileged_model": meta["privileged_model"],
-        "meta/privileged_planner": meta["privileged_planner"],
+        "meta/privileged_model": metas[0]["privileged_model"],
+        "meta/privileged_planner": metas[0]["privileged_planner"],
+        "meta/occ_gt_source": "+".join(sorted({m["occ_gt_source"] for m in metas})),
+        "meta/route_source": "+".join(sorted({m["route_source"] for m in metas})),
+        "meta/bootstrap_resamples": BOOTSTRAP_RESAMPLES,
         "meta/n_scenarios": len(scenes),
         "meta/scenarios": scenes,
         "config": config.to_dict(),
@@ -163,9 +200,10 @@ def run(config: RunConfig) -> dict[str, Any]:
     (out_dir / "report.md").write_text(markdown_report(summary, ordered))
     if config.plots:
         iou_bars(summary, out_dir / "plots" / "iou_per_class.png")
-        if merged.plan.rows:
-            horizon_curves(merged.plan.per_step(), merged.plan.config.interval_s,
-                           out_dir / "plots" / "planning_vs_horizon.png")  # fmt: skip
+        if "open" in merged and merged["open"].plan.rows:
+            plan = merged["open"].plan
+            horizon_curves(plan.per_step(), plan.config.interval_s,
+                           out_dir / "plots" / "planning_vs_horizon.png", human=plan.per_step_human())  # fmt: skip
     _finish_wandb(wandb, summary, ordered, out_dir)
     return summary
 
@@ -174,8 +212,8 @@ def _finish_wandb(wandb: WandbLogger, summary: dict[str, Any], records: list[dic
     if wandb.run is None:
         return
     keys = [k for k in SCENARIO_TABLE_KEYS if any(k in r["metrics"] for r in records)]
-    rows = [[r["scenario"], r["n_decisions"], *[r["metrics"].get(k) for k in keys]] for r in records]
-    wandb.log_table("scenarios", ["scenario", "decisions", *keys], rows)
+    rows = [[r["scenario"], sum(r["n_steps"].values()), *[r["metrics"].get(k) for k in keys]] for r in records]
+    wandb.log_table("scenarios", ["scenario", "steps", *keys], rows)
     for name in ("iou_per_class", "planning_vs_horizon"):
         p = out_dir / "plots" / f"{name}.png"
         if p.is_file():

@@ -11,7 +11,7 @@ from occplan.errors import ValidationError
 from occplan.metrics import ClosedLoopMetric, LidarSegMetric, OccupancyMetric, PlanningMetric, RayIoUMetric
 from occplan.metrics.occupancy import OccupancyMetricConfig
 
-from .test_closed_loop import _agent, _episode
+from .test_closed_loop import history
 from .test_planning import _box, _sample
 
 
@@ -50,5 +50,6 @@ def test_lidarseg_planning_closed_loop_states():
     _split_merge(LidarSegMetric, clouds)
     samples = [_sample(log_y=0.5 * i, agents={3: [_box(8.0, 0.0)]}, token=f"s{i}") for i in range(4)]
     _split_merge(PlanningMetric, samples)
-    episodes = [_episode(), _episode(agents=lambda i: (_agent(12.25, 0.0),)), _episode(road=None)]
+    car = [("a", "vehicle.car", lambda i: (12.25, 0.0, 0.0))]
+    episodes = [history(), history(agents=car), history(road=None)]
     _split_merge(ClosedLoopMetric, episodes)
