@@ -1,0 +1,38 @@
+"""Every registered perception model runs through the harness in open and in closed loop on the tiny set."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from models import MODELS
+from occplan.harness.config import RunConfig
+from occplan.harness.runner import run
+
+HEADLINE = ("occ/miou", "occ/iou_geo", "occ/rayiou")
+
+
+def _occupancy(summary: dict) -> dict:
+    """The occupancy figures (percent) of a summary; counts such as ``occ/n_frames`` left out."""
+    return {k: v for k, v in summary.items() if k.startswith("occ/") and not re.search(r"(^|_)n_", k.split("/")[-1])}
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+@pytest.mark.parametrize("name", MODELS.names())
+def test_every_model_runs_through_the_harness(tiny_dataroot, tmp_path, name, mode):
+    config = RunConfig(
+        model=name, planner="constant_velocity", data=str(tiny_dataroot), scenes=("scene-0001",), mode=mode,
+        max_decisions=2, plots=False, wandb=False, out=str(tmp_path / "run"),
+    )  # fmt: skip
+    summary = run(config)
+    occupancy = _occupancy(summary)
+    for key, value in occupancy.items():  # None: a class absent from both GT and prediction
+        assert value is None or (math.isfinite(value) and 0 <= value <= 100), (key, value)
+    if mode == "open":
+        assert all(math.isfinite(occupancy[k]) for k in HEADLINE), {k: occupancy.get(k) for k in HEADLINE}
+        if name == "oracle":  # privileged: the GT itself
+            assert occupancy["occ/miou"] == occupancy["occ/rayiou"] == 100
+    else:
+        assert summary["sim/n_episodes"] == 1
