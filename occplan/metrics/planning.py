@@ -33,9 +33,9 @@ future (the VAD set, ``plan/n_samples``); ``plan/n_samples_all`` counts every sa
 
 ``col_occ`` (OccPlan's voxel check): the ego box (``VehicleParams`` length, width and
 rear-axle-to-centre offset) rotated to the planned heading is placed in the GT occupancy frame of the
-future keyframe (through the world poses); it collides when the centre of an occupied non-ground
-voxel whose centre height (ego-frame z of that keyframe, origin on the ground; ego-frame grids only)
-is within [0.2, 2.0] m lies inside the box footprint. Its per-step rate is over the samples that have
+future keyframe (through the world poses); it collides when the centre of a voxel column holding an
+obstacle lies inside the box footprint: an occupied non-ground voxel in the band above the column's
+own ground (``occplan.rules.obstacles``, the simulator's rule; ego-frame grids only). Its per-step rate is over the samples that have
 GT occupancy for that step (no GT-collision exclusion); a reduction over a step without any is NaN.
 
 Human reference (``compute_human``, keys ``ref/human/plan/<conv>/<q>_<h>s``): the logged trajectory
@@ -53,11 +53,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from occplan.errors import ValidationError
+from occplan.rules.obstacles import obstacle_columns
 from occplan.interfaces import Metric
 from occplan.types import AgentBox, Frame, OccupancyFrame, Pose, Scenario, Trajectory, VehicleParams
 from occplan.types._check import check_array
 
-GROUND_CLASSES = ("driveable_surface", "other_flat", "sidewalk", "terrain")
 VEHICLE_PREFIX = "vehicle."
 PEDESTRIAN_PREFIX = "human.pedestrian."
 
@@ -74,7 +74,6 @@ class PlanningMetricConfig:
     num_steps: int = 6
     interval_s: float = 0.5
     horizons_s: tuple[float, ...] = (1.0, 2.0, 3.0)
-    occ_height_band_m: tuple[float, float] = (0.2, 2.0)
     vehicle: VehicleParams = field(default_factory=VehicleParams)
 
     @property
@@ -251,7 +250,8 @@ def planning_sample(
 def occ_box_collision(
     box_center_xy_m: np.ndarray, box_yaw_rad: float, occ: OccupancyFrame, grid_from_ego: Pose, cfg: PlanningMetricConfig
 ) -> bool:
-    """True when an occupied non-ground voxel centre within the height band lies in the ego box.
+    """True when the centre of a voxel column holding an obstacle (``occplan.rules.obstacles``: occupied,
+    not ground, in the band above the column's ground, as the simulator's check) lies in the ego box.
 
     ``box_center_xy_m`` / ``box_yaw_rad``: ego box centre and heading in the planning-time ego frame;
     ``grid_from_ego`` maps that frame into ``occ``'s grid frame.
@@ -266,11 +266,7 @@ def occ_box_collision(
     lo, hi = np.maximum(lo, 0), np.minimum(hi, np.asarray(grid.shape[:2]) - 1)
     if np.any(hi < lo):
         return False
-    zc = grid.range_min_m[2] + (np.arange(grid.shape[2]) + 0.5) * grid.voxel_size_m
-    band = (zc >= cfg.occ_height_band_m[0]) & (zc <= cfg.occ_height_band_m[1])
-    sem = occ.semantics[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1][:, :, band]
-    ground = [occ.labels.index(n) for n in GROUND_CLASSES if n in occ.labels.class_names]
-    solid = (~np.isin(sem, [*ground, occ.labels.free_index])).any(axis=2)
+    solid = obstacle_columns(occ.semantics[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1], occ.labels, grid.voxel_size_m)
     if not solid.any():
         return False
     ii, jj = np.nonzero(solid)

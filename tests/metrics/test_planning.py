@@ -130,13 +130,10 @@ def test_samples_without_full_future_are_counted_but_not_scored():
 
 
 def test_voxel_collision_uses_rotated_box_and_height_band():
-    grid, labels = GridSpec.occ3d_nuscenes(), LabelSet.occ3d()
     pose = Pose.from_xy_yaw(300.0, 200.0, 0.3)
 
     def occ_with(label, x, y, z):
-        sem = np.full(grid.shape, 17, dtype=np.uint8)
-        sem[tuple(grid.index_of(np.array([[x, y, z]]))[0])] = label
-        return OccupancyFrame(sem, grid, labels, world_from_grid=pose)
+        return _occ_with(label, x, y, z, pose)
 
     # step 2 plan pose (4, 0, yaw 0): box centre 5.3 m ahead of the rear axle, 4.084 x 1.85 m
     cases = {"car_in_box": (occ_with(4, 6.0, 0.5, 1.0), 100.0), "ground": (occ_with(11, 6.0, 0.5, 1.0), 0.0),
@@ -225,8 +222,10 @@ def test_reductions_match_stp3_and_uniad_loops():
 
 
 def _occ_with(label, x, y, z, pose):
+    """One voxel of ``label`` at (x, y, z) above a road surface (top at z = 0) in its column."""
     grid, labels = GridSpec.occ3d_nuscenes(), LabelSet.occ3d()
     sem = np.full(grid.shape, 17, dtype=np.uint8)
+    sem[tuple(grid.index_of(np.array([[x, y, -0.2]]))[0])] = labels.index("driveable_surface")
     sem[tuple(grid.index_of(np.array([[x, y, z]]))[0])] = label
     return OccupancyFrame(sem, grid, labels, world_from_grid=pose)
 
