@@ -8,7 +8,7 @@ all read it through ``outside_distance`` / ``DrivableRaster``."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numba as nb
 import numpy as np
@@ -77,7 +77,8 @@ class DrivableRaster:
 
     def bev(self, world_from_ego: Pose, grid: GridSpec) -> np.ndarray:
         """(X, Y) bool drivable mask on the xy cells of ``grid`` (ego frame) at the pose."""
-        g = grid.all_centers()[:, :, 0, :2].reshape(-1, 2)
+        layer = replace(grid, shape=(*grid.shape[:2], 1))  # the xy cells only
+        g = layer.all_centers()[:, :, 0, :2].reshape(-1, 2)
         world = g @ world_from_ego.rotation[:2, :2].T + world_from_ego.translation_m[:2]
         return (self.distance_outside(world) == 0).reshape(grid.shape[:2])
 
