@@ -35,8 +35,8 @@ future (the VAD set, ``plan/n_samples``); ``plan/n_samples_all`` counts every sa
 rear-axle-to-centre offset) rotated to the planned heading is placed in the GT occupancy frame of the
 future keyframe (through the world poses); it collides when the centre of a voxel column holding an
 obstacle lies inside the box footprint: an occupied non-ground voxel in the band above the column's
-own ground (``occplan.rules.obstacles``, the simulator's rule; ego-frame grids only). Its per-step rate is over the samples that have
-GT occupancy for that step (no GT-collision exclusion); a reduction over a step without any is NaN.
+own ground (``occplan.rules.obstacles``, the simulator's rule; ego-frame grids only). Its per-step
+rate is over the samples that have GT occupancy for that step (no GT-collision exclusion); a reduction over a step without any is NaN.
 
 Human reference (``compute_human``, keys ``ref/human/plan/<conv>/<q>_<h>s``): the logged trajectory
 scored by the same code over the same samples. Its L2 is 0; its box collisions are the logged
@@ -53,8 +53,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from occplan.errors import ValidationError
-from occplan.rules.obstacles import obstacle_columns
 from occplan.interfaces import Metric
+from occplan.rules.obstacles import obstacle_columns
 from occplan.types import AgentBox, Frame, OccupancyFrame, Pose, Scenario, Trajectory, VehicleParams
 from occplan.types._check import check_array
 
