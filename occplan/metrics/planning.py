@@ -36,7 +36,8 @@ rear-axle-to-centre offset) rotated to the planned heading is placed in the GT o
 future keyframe (through the world poses); it collides when the centre of a voxel column holding an
 obstacle lies inside the box footprint: an occupied non-ground voxel in the band above the column's
 own ground (``occplan.rules.obstacles``, the simulator's rule; ego-frame grids only). Its per-step
-rate is over the samples that have GT occupancy for that step (no GT-collision exclusion); a reduction over a step without any is NaN.
+rate is over the samples that have GT occupancy for that step (no GT-collision exclusion); a reduction
+over a step without any is NaN.
 
 Human reference (``compute_human``, keys ``ref/human/plan/<conv>/<q>_<h>s``): the logged trajectory
 scored by the same code over the same samples. Its L2 is 0; its box collisions are the logged
