@@ -110,7 +110,7 @@ class ScenarioRun:
 
     # --- shared per-decision pieces ---------------------------------------------------------
     def _start(self, sim: Simulator) -> SimState:
-        self.model.reset(self.scenario)
+        self.model.reset(self.scenario.name)
         state = sim.reset(self.scenario, self.seed, source=self.source)
         init = sim.planner_init(state, privileged=self.planner.requires_privileged)
         self.route_source = init.route_source
