@@ -17,7 +17,7 @@ def test_defaults_then_yaml_then_flags(tmp_path):
     got = (c.model, c.planner, c.scenes, c.workers, c.split, c.plots)
     assert got == ("oracle", "pdm", ("scene-0001",), 2, None, False)
     assert config_from_args([]) == RunConfig()
-    assert RunConfig().model == "occnet" and RunConfig().planner == "pdm" and RunConfig().mode == "closed"
+    assert RunConfig().model == "occnet" and RunConfig().planner == "pdm" and RunConfig().mode == "both"
 
 
 @pytest.mark.parametrize(
