@@ -17,7 +17,7 @@ from functools import cache
 import numpy as np
 
 from occplan.interfaces import PlannerInit, PlannerInput, PrivilegedPlannerInit, SensorRequest
-from occplan.rules.footprint import ego_geometry
+from occplan.rules.footprint import ego_corners_vec, ego_geometry, points_in_ego_box
 from occplan.rules.obstacles import OBSTACLE_BAND_M, obstacle_columns
 from occplan.rules.offroad import OFFROAD_TOLERANCE_M, DrivableRaster
 from occplan.sim import kernel
@@ -43,7 +43,6 @@ from occplan.types import (
     SensorFrame,
     Trajectory,
     TrajectorySampling,
-    VehicleParams,
     se2_transform,
     wrap_angle,
 )
@@ -68,18 +67,19 @@ def _source_for(dataroot: str, version: str):
     return NuScenesSource(dataroot, version)
 
 
-def collision_grid(grid: GridSpec, vehicle: VehicleParams, z_max_m: float) -> GridSpec:
-    """The columns of ``grid``'s voxels (same lattice) whose centres lie inside the ego box's
-    footprint, from the grid's bottom to ``z_max_m``: the occupancy-collision query."""
+def swept_grid(grid: GridSpec, lo_xy_m: np.ndarray, hi_xy_m: np.ndarray, z_max_m: float) -> GridSpec:
+    """The columns of ``grid``'s voxels (same lattice, same frame) whose centres lie within the box
+    ``lo_xy_m`` .. ``hi_xy_m`` (2,), from the grid's bottom to ``z_max_m``: the occupancy-collision
+    query of the ego boxes of one decision."""
     v, origin = grid.voxel_size_m, np.asarray(grid.range_min_m)
-    lo = np.array([vehicle.rear_axle_to_center_m - vehicle.length_m / 2, -vehicle.width_m / 2, origin[2]])
-    hi = np.array([vehicle.rear_axle_to_center_m + vehicle.length_m / 2, vehicle.width_m / 2, z_max_m])
+    lo = np.array([lo_xy_m[0], lo_xy_m[1], origin[2]])
+    hi = np.array([hi_xy_m[0], hi_xy_m[1], z_max_m])
     i0 = np.ceil((lo - origin) / v - 0.5 - 1e-6).astype(int)
     i1 = np.floor((hi - origin) / v - 0.5 + 1e-6).astype(int) + 1
     i0[2] = 0
-    i1 = np.minimum(i1, grid.shape)
+    i1[2] = min(i1[2], grid.shape[2])
     range_min = tuple(float(c) for c in origin + i0 * v)
-    return GridSpec(f"{grid.name}:ego_box", range_min, v, tuple(int(n) for n in i1 - i0), grid.frame)
+    return GridSpec(f"{grid.name}:swept", range_min, v, tuple(int(n) for n in np.maximum(i1 - i0, 1)), grid.frame)
 
 
 def scene_arrays(scenario: Scenario, world: World, config: SimConfig) -> SceneArrays:
@@ -134,8 +134,6 @@ class Simulator:
         self._gains = tracker_gains(cfg.tracker)
         self._limits = vehicle_limits(v, cfg.tracker.max_steer_rate_radps)
         self._geometry = ego_geometry(v)
-        self._collision_grid = collision_grid(cfg.grid, v, OBSTACLE_BAND_M[1] + 1.0)
-        self._column_xy_m = self._collision_grid.all_centers()[:, :, 0, :2]
 
     # --- episode -------------------------------------------------------------------------
     def reset(self, scenario: Scenario, seed: int, world: World | None = None, source=None) -> SimState:
@@ -332,23 +330,32 @@ class Simulator:
         return np.array([ego[0] + ahead * c, ego[1] + ahead * s, ego[2], w, length, ego[3] * c, ego[3] * s])
 
     def _check_occupancy(self, state: SimState) -> SimState:
-        """With ``occupancy_collision``: at every substep of the state's trace, the static GT occupancy
-        of the ego box's voxel columns (agents are checked exactly by the box test) holding an obstacle
-        (``occplan.rules.obstacles``) is a contact: the trace keeps the world xy of the hit columns per
-        substep (so that a metric can tell one object from another) and ``collided`` latches."""
+        """With ``occupancy_collision``: the static GT occupancy (agents are checked exactly by the box
+        test) of the Occ3D lattice at the pose of the trace's first substep, over the area swept by the
+        ego boxes of all its substeps, gives the obstacle columns (``occplan.rules.obstacles``); each
+        substep whose box holds an obstacle column centre is a contact. The trace keeps the world xy of
+        those columns per substep (so that a metric can tell one object from another); ``collided``
+        latches."""
         if not self.config.occupancy_collision:
             return state
-        ctx, trace, labels = state.context, state.trace, LabelSet.occ3d()
-        contacts: list[tuple[int, np.ndarray]] = []
+        ctx, trace, cfg = state.context, state.trace, self.config
+        t0 = ctx.log.start_us + trace.first_row * cfg.dt_us
+        ref = Pose.from_xy_yaw(trace.ego[0, 0], trace.ego[0, 1], trace.ego[0, 2], ctx.log.z_at(t0))
+        corners = np.stack([ego_corners_vec(e, self._geometry) for e in trace.ego]).reshape(-1, 2)
+        c, s = math.cos(trace.ego[0, 2]), math.sin(trace.ego[0, 2])
+        rot = np.array([[c, s], [-s, c]])  # world -> reference frame (row vectors)
+        local = (corners - trace.ego[0, :2]) @ rot.T
+        grid = swept_grid(cfg.grid, local.min(axis=0), local.max(axis=0), OBSTACLE_BAND_M[1] + 1.0)
+        block = ctx.world.static_semantics(ref, t0, grid)
+        hit = obstacle_columns(block, LabelSet.occ3d(), cfg.grid.voxel_size_m)
+        if not hit.any():
+            return state
+        xy = grid.all_centers()[:, :, 0, :2][hit] @ rot + trace.ego[0, :2]
+        contacts = []
         for i, ego in enumerate(trace.ego):
-            t = ctx.log.start_us + (trace.first_row + i) * self.config.dt_us
-            pose = Pose.from_xy_yaw(ego[0], ego[1], ego[2], ctx.log.z_at(t))
-            block = ctx.world.static_semantics(pose, t, self._collision_grid)
-            hit = obstacle_columns(block, labels, self.config.grid.voxel_size_m)
-            if hit.any():
-                c, s = math.cos(ego[2]), math.sin(ego[2])
-                xy = self._column_xy_m[hit] @ np.array([[c, s], [-s, c]]) + ego[:2]
-                contacts.append((i, xy))
+            inside = points_in_ego_box(xy, ego, self._geometry)
+            if inside.any():
+                contacts.append((i, xy[inside]))
         if not contacts:
             return state
         return replace(state, trace=replace(trace, occ_contacts=tuple(contacts)), collided=True, memo={})

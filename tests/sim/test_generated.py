@@ -9,7 +9,7 @@ import pytest
 from occplan.interfaces import SensorRequest
 from occplan.sim import Control, SimConfig, Simulator
 from occplan.sim.agent_table import AgentTable
-from occplan.sim.simulator import scene_arrays
+from occplan.sim.simulator import scene_arrays, swept_grid
 from occplan.world import World
 
 
@@ -115,11 +115,14 @@ def test_agent_table_agrees_with_the_worlds_own_sampling(loaded):
 
 
 def test_occupancy_collision_block_matches_the_full_grid(loaded):
-    """The collision query (a small block of the Occ3D lattice) sees the same static voxels as the full grid."""
+    """The collision query (a block of the Occ3D lattice around the swept ego boxes) sees the same
+    static voxels as the full grid."""
     sim = Simulator(SimConfig())
     state = sim.reset(loaded.scenario, 0, world=loaded.world, source=loaded.source)
     state = sim.step(state, sim.log_future(state))
-    world, grid, block_grid = loaded.world, sim.config.grid, sim._collision_grid
+    world, grid = loaded.world, sim.config.grid
+    block_grid = swept_grid(grid, np.array([-1.7, -2.3]), np.array([9.1, 1.1]), 3.0)
+    assert block_grid.shape == (27, 9, 10)
     full = world.occupancy(state.world_from_ego, state.time_us, grid, agents=(), with_masks=False).semantics
     block = world.occupancy(state.world_from_ego, state.time_us, block_grid, agents=(), with_masks=False).semantics
     i0 = np.round((np.array(block_grid.range_min_m) - grid.range_min_m) / grid.voxel_size_m).astype(int)
