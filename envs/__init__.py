@@ -1,5 +1,9 @@
-"""Gymnasium adapter ``OccDrive-v0`` over ``occplan.sim`` (registered on ``import occplan`` or ``import envs``)."""
+"""Gymnasium adapter ``OccDrive-v0`` over ``occplan.sim`` (registered on ``import occplan`` or ``import envs``)
+and its single-purpose wrappers for learning: ``BEVObservation`` and ``NormalizedAction`` (docs/RL.md)."""
 
 import occplan  # noqa: F401  (registers OccDrive-v0)
+from envs.bev import BEV_INPUTS, BEVObservation
+from envs.normalized_action import NormalizedAction
 
 ENV_IDS = ("OccDrive-v0",)
+__all__ = ["BEV_INPUTS", "ENV_IDS", "BEVObservation", "NormalizedAction"]

@@ -1,25 +1,45 @@
 """``OccDrive-v0``: a thin Gymnasium adapter over the stateless ``occplan.sim.Simulator``.
 
-One env step = one 0.5 s decision. Actions: "trajectory" = 6 x (x, y, yaw) waypoints in the ego
-frame (0.5 s apart), or "control" = (acceleration m/s^2, steering rate rad/s) held for the decision.
+One env step = one 0.5 s decision. Actions (``action_type``):
+
+- "trajectory": (6, 3) float32, 6 waypoints (x m, y m, yaw rad) in the ego frame, 0.5 s apart;
+  Box x in [-20, 80], y in [-40, 40], yaw in [-pi, pi];
+- "control": (2,) float32 (acceleration m/s^2, steering rate rad/s) held for the decision; Box = the
+  vehicle's deceleration / acceleration limits and the tracker's steering-rate limit.
+
+An action must have exactly the Box's shape (no reshaping) and finite values, else ``step`` raises a
+``ValidationError`` naming the action. Out-of-range values are clipped to the Box, for both action
+types, and ``info["action_clipped"]`` says so (``gymnasium.wrappers`` and ``envs.NormalizedAction``
+stay inside the Box). ``step`` after ``terminated`` or ``truncated`` (or before ``reset``) raises
+``gymnasium.error.ResetNeeded``.
+
 Observation (a Dict of fixed shapes), by the names in ``observation``:
 
 - "occupancy": ``occupancy`` (X, Y, Z) uint8 Occ3D labels (17 = free) from ``perception``;
 - "flow": ``flow`` (X, Y, Z, 2) float32 m/s, ego frame, clipped to +-``FLOW_LIMIT_MPS`` (occupancy and
-  flow are the perception output's arrays, shared with ``info["ground_truth"]`` under oracle
-  perception: copy before modifying them);
+  flow are the perception output's arrays: copy before modifying them);
 - "ego": ``ego_state`` (4,) float32 (speed m/s, accel m/s^2, yaw rate rad/s, steer rad) and
   ``ego_history`` (H, 3) float32 past decision poses (x, y, yaw) in the ego frame, oldest first;
-- "route": ``route`` (K, 2) float32 route ahead in the ego frame and ``command`` (0 right, 1 left, 2 straight);
-- "lidar": ``lidar_points`` (max_lidar_points, 5) float32 ego frame (x y z intensity ring), zero
-  padded, and ``lidar_count`` the number of valid rows;
+- "route": ``route`` (K, 2) float32 the map route's centreline ahead in the ego frame
+  (``Simulator.route_ahead``), zero rows past ``route_count`` (0 where the map gives no route), and
+  ``command`` (0 right, 1 left, 2 straight);
+- "drivable": ``drivable`` (X, Y) uint8, 1 where the map's drivable area covers the grid cell's centre
+  (all 0 without a map);
+- "lidar": ``lidar_points`` (max_lidar_points, 5) float32 ego frame (x y z intensity ring) of the
+  keyframe sweep, zero padded, and ``lidar_count`` the number of valid rows;
 - "cameras": ``cameras`` (6, H, W, 3) uint8 in ``CAMERA_CHANNELS`` order, resized.
 
+For learning, ``envs.BEVObservation`` turns these into a channel-first uint8 bird's-eye-view image
+and ``envs.NormalizedAction`` maps [-1, 1] onto the action Box (docs/RL.md).
+
 Reward = sum of the named terms in ``info["reward_terms"]`` (progress, collision, off-road, comfort).
-Terminated on collision or off-road; truncated at the end of the log. ``info`` carries the pose
-deviation from the log and, with ``rich_info`` (default), the GT ``OccupancyFrame`` (when computed),
-the world-frame agent boxes and the last ``StepRecord`` (objects holding arrays, which Gymnasium's
-``check_env`` cannot compare with ``==``: it runs with ``rich_info=False``).
+Terminated on collision or off-road; truncated at the end of the log. ``info`` holds plain values
+(scenario name, reward terms, pose deviation from the log, collided, offroad, action_clipped), so
+Gymnasium's and Stable-Baselines3's ``check_env`` compare it. ``rich_info=True`` (opt-in) adds the GT
+``OccupancyFrame`` (when computed), the world-frame agent boxes and the last ``StepRecord``: objects
+holding arrays that ``==`` cannot compare, so Gymnasium's determinism check rejects that setting. The
+same objects are always at hand through ``env.unwrapped``: ``state.agents``, ``state.last_record``,
+``sim.ground_truth(state)``.
 """
 
 from __future__ import annotations
@@ -31,23 +51,40 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 from PIL import Image
 
 from envs.render import bev_image
 from envs.scenarios import DatasetScenarios, ScenarioSource
+from occplan.errors import ValidationError
 from occplan.interfaces import SensorRequest
 from occplan.sim import Control, SimConfig, SimState, Simulator
 from occplan.sim.reward import reward_terms
-from occplan.types import CAMERA_CHANNELS, OccupancyPrediction, Trajectory, se2_transform
+from occplan.types import (
+    CAMERA_CHANNELS,
+    OccupancyFrame,
+    OccupancyPrediction,
+    SensorFrame,
+    Trajectory,
+    se2_transform,
+)
 
-OBSERVATIONS = ("occupancy", "flow", "ego", "route", "lidar", "cameras")
+OBSERVATIONS = ("occupancy", "flow", "ego", "route", "drivable", "lidar", "cameras")
 ACTION_TYPES = ("trajectory", "control")
 FLOW_LIMIT_MPS = 100.0
 STATE_LIMIT = 1e4
+TRAJECTORY_LOW = (-20.0, -40.0, -np.pi)
+"""Lower bound of one trajectory waypoint (x m, y m, yaw rad) in the action Box."""
+TRAJECTORY_HIGH = (80.0, 40.0, np.pi)
+"""Upper bound of one trajectory waypoint (x m, y m, yaw rad) in the action Box."""
 
 
 class OccDriveEnv(gym.Env):
-    """Closed- or open-loop driving on nuScenes-format scenarios (see the module docstring)."""
+    """Closed- or open-loop driving on nuScenes-format scenarios (see the module docstring).
+
+    ``dataroot`` / ``version`` follow ``occplan.data.dataroot.resolve_dataroot`` (checked here, at
+    ``make``); without a dataroot the generated "mini" set is used (built on first ``reset``).
+    """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 2}
 
@@ -66,7 +103,7 @@ class OccDriveEnv(gym.Env):
         camera_size_px: tuple[int, int] = (160, 90),
         sim_config: SimConfig | None = None,
         scenario_source: ScenarioSource | None = None,
-        rich_info: bool = True,
+        rich_info: bool = False,
         render_mode: str | None = None,
     ) -> None:
         if action_type not in ACTION_TYPES:
@@ -95,11 +132,17 @@ class OccDriveEnv(gym.Env):
             import models
 
             self._model = models.create(perception)
+        self._sensors = self._sensor_request()
         self.observation_space = self._observation_space()
         self.action_space = self._action_space()
+        self._action_low = self.action_space.low.astype(np.float64)
+        self._action_high = self.action_space.high.astype(np.float64)
+        self._zero_flow = np.zeros((*self.sim.config.grid.shape, 2), np.float32)
+        self._zero_flow.flags.writeable = False
         self.state: SimState | None = None
+        self._ended: str | None = None  # "terminated" / "truncated" once the episode is over
         self._last_plan: np.ndarray | None = None
-        self._occupancy: OccupancyPrediction | None = None
+        self._occupancy: OccupancyFrame | OccupancyPrediction | None = None
 
     # --- spaces --------------------------------------------------------------------------
     def _observation_space(self) -> spaces.Dict:
@@ -115,7 +158,10 @@ class OccDriveEnv(gym.Env):
             out["ego_history"] = spaces.Box(-STATE_LIMIT, STATE_LIMIT, (cfg.history_len, 3), np.float32)
         if "route" in self.observation_names:
             out["route"] = spaces.Box(-STATE_LIMIT, STATE_LIMIT, (cfg.route_points, 2), np.float32)
+            out["route_count"] = spaces.Box(0, cfg.route_points, (), np.int64)
             out["command"] = spaces.Discrete(3)
+        if "drivable" in self.observation_names:
+            out["drivable"] = spaces.Box(0, 1, shape[:2], np.uint8)
         if "lidar" in self.observation_names:
             out["lidar_points"] = spaces.Box(-STATE_LIMIT, STATE_LIMIT, (self.max_lidar_points, 5), np.float32)
             out["lidar_count"] = spaces.Box(0, self.max_lidar_points, (), np.int64)
@@ -132,9 +178,16 @@ class OccDriveEnv(gym.Env):
                 np.array([-v.max_decel_mps2, -rate], np.float32), np.array([v.max_accel_mps2, rate], np.float32)
             )
         n = self.sim.sampling.num_poses
-        low = np.tile(np.array([-20.0, -40.0, -np.pi], np.float32), (n, 1))
-        high = np.tile(np.array([80.0, 40.0, np.pi], np.float32), (n, 1))
+        low = np.tile(np.array(TRAJECTORY_LOW, np.float32), (n, 1))
+        high = np.tile(np.array(TRAJECTORY_HIGH, np.float32), (n, 1))
         return spaces.Box(low, high, dtype=np.float32)
+
+    def _sensor_request(self) -> SensorRequest:
+        """One request for the perception model and the sensor observations together (one LiDAR cast)."""
+        model = self._model.sensor_request() if self._model is not None else SensorRequest()
+        want_cams = set(model.cameras) | (set(CAMERA_CHANNELS) if "cameras" in self.observation_names else set())
+        sweeps = max(model.lidar_sweeps, int("lidar" in self.observation_names))
+        return SensorRequest(tuple(c for c in CAMERA_CHANNELS if c in want_cams), sweeps)
 
     # --- gym API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -147,19 +200,21 @@ class OccDriveEnv(gym.Env):
         loaded = self.source.load(name)
         sim_seed = int(self.np_random.integers(2**31 - 1))
         if self._model is not None:
-            self._model.reset(loaded.scenario)
+            self._model.reset(loaded.scenario.name)
         self.state = self.sim.reset(loaded.scenario, sim_seed, world=loaded.world, source=loaded.source)
+        self._ended = None
         self._last_plan = None
         obs = self._observe()
-        return obs, self._info({})
+        return obs, self._info({}, False)
 
     def step(self, action):
-        if self.state is None:
-            raise RuntimeError("OccDrive-v0: call reset() before step()")
+        if self.state is None or self._ended is not None:
+            why = f"the episode is over ({self._ended})" if self._ended else "no episode has started"
+            raise ResetNeeded(f"OccDrive-v0: {why}; call reset() before step()")
+        a, clipped = self._checked_action(action)
         prev = self.state
-        a = np.asarray(action, dtype=np.float64)
         if self.action_type == "trajectory":
-            plan = Trajectory(a.reshape(self.sim.sampling.num_poses, 3).copy(), self.sim.sampling)
+            plan = Trajectory(a, self.sim.sampling)
             self.state = self.sim.step(prev, plan)
             self._last_plan = plan.xy_m
         else:
@@ -168,8 +223,9 @@ class OccDriveEnv(gym.Env):
         terms = reward_terms(prev, self.state, self.sim.config.reward)
         terminated = self.state.collided or self.state.offroad
         truncated = self.sim.done(self.state) and not terminated
+        self._ended = "terminated" if terminated else "truncated" if truncated else None
         obs = self._observe()
-        return obs, float(sum(terms.values())), bool(terminated), bool(truncated), self._info(terms)
+        return obs, float(sum(terms.values())), bool(terminated), bool(truncated), self._info(terms, clipped)
 
     def render(self):
         if self.render_mode != "rgb_array" or self.state is None:
@@ -182,51 +238,88 @@ class OccDriveEnv(gym.Env):
         )  # fmt: skip
 
     # --- internals -----------------------------------------------------------------------
-    def _perceive(self) -> OccupancyPrediction | None:
-        state = self.state
+    def _checked_action(self, action) -> tuple[np.ndarray, bool]:
+        """The action as float64 of the Box's exact shape, clipped to the Box; and whether it was clipped.
+        A wrong shape, a non-numeric or a non-finite value raises a ValidationError naming the action."""
+        what = f"OccDrive-v0 {self.action_type} action"
+        shape = self.action_space.shape
+        try:
+            a = np.array(action, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(
+                f"{what}: expected a numeric array of shape {shape}, got {action!r:.80} ({exc})"
+            ) from exc
+        if a.shape != shape:
+            layout = "6 waypoints (x, y, yaw)" if self.action_type == "trajectory" else "(accel, steering rate)"
+            raise ValidationError(f"{what}: expected shape {shape} = {layout}, got shape {a.shape}")
+        if not np.isfinite(a).all():
+            bad = np.argwhere(~np.isfinite(a)).tolist()
+            raise ValidationError(f"{what}: non-finite values at indices {bad}: {a.tolist()}")
+        clipped = np.minimum(np.maximum(a, self._action_low), self._action_high)
+        return clipped, not np.array_equal(clipped, a)
+
+    def _sense(self) -> tuple[OccupancyFrame | OccupancyPrediction | None, SensorFrame | None]:
+        """The perception output and the sensor frame (None when nothing reads sensors), one
+        ``Simulator.observe`` serving both the model and the sensor observations."""
+        state, model, req = self.state, self._model, self._sensors
+        frame = None
+        if req.lidar_sweeps or req.cameras:
+            frame = self.sim.observe(state, req, privileged=model is not None and model.privileged)
         if self.perception is None:
-            return None
-        if self.perception == "oracle":
-            gt = self.sim.ground_truth(state, with_masks=False)
-            return OccupancyPrediction(gt.semantics, gt.grid, gt.labels, gt.flow)
-        frame = self.sim.observe(state, self._model.sensor_request(), privileged=self._model.privileged)
-        return self._model.predict(frame)
+            return None, frame
+        if model is None:  # oracle: the GT frame itself (no copy, no re-validation)
+            return self.sim.ground_truth(state, with_masks=False), frame
+        want = model.sensor_request()
+        mine = replace(
+            frame,
+            lidar=frame.lidar if want.lidar_sweeps else None,
+            cameras=tuple(c for c in frame.cameras if c.channel in want.cameras),
+        )
+        return model.predict(mine), frame
 
     def _observe(self) -> dict[str, Any]:
-        state, cfg = self.state, self.sim.config
-        self._occupancy = occ = self._perceive()
+        state, cfg, names = self.state, self.sim.config, self.observation_names
+        occ, frame = self._sense()
+        self._occupancy = occ
         obs: dict[str, Any] = {}
-        if "occupancy" in self.observation_names:
+        if "occupancy" in names:
             obs["occupancy"] = occ.semantics
-        if "flow" in self.observation_names:
-            flow = occ.flow if occ.flow is not None else np.zeros((*cfg.grid.shape, 2), np.float32)
-            within = flow.size and -FLOW_LIMIT_MPS <= flow.min() and flow.max() <= FLOW_LIMIT_MPS
+        if "flow" in names:
+            flow = occ.flow if occ.flow is not None else self._zero_flow
+            within = -FLOW_LIMIT_MPS <= flow.min() and flow.max() <= FLOW_LIMIT_MPS
             obs["flow"] = flow if within else np.clip(flow, -FLOW_LIMIT_MPS, FLOW_LIMIT_MPS, dtype=np.float32)
-        if "ego" in self.observation_names:
+        pose = state.world_from_ego if {"ego", "drivable"} & set(names) else None
+        if "ego" in names:
             e = state.ego
             obs["ego_state"] = np.array([e.speed_mps, e.accel_mps2, e.yaw_rate_radps, e.steer_rad], np.float32)
-            obs["ego_history"] = np.clip(self._history(state), -STATE_LIMIT, STATE_LIMIT).astype(np.float32)
-        if "route" in self.observation_names:
-            route = state.context.route.ahead(state.world_from_ego, cfg.route_points, cfg.route_spacing_m)
-            obs["route"] = np.clip(route, -STATE_LIMIT, STATE_LIMIT).astype(np.float32)
+            history = se2_transform(state.history, pose.inverse())
+            obs["ego_history"] = np.clip(history, -STATE_LIMIT, STATE_LIMIT).astype(np.float32)
+        if "route" in names:
+            ahead = self.sim.route_ahead(state)
+            route = np.zeros((cfg.route_points, 2), np.float32)
+            route[: len(ahead)] = np.clip(ahead, -STATE_LIMIT, STATE_LIMIT)
+            obs["route"], obs["route_count"] = route, np.asarray(len(ahead), np.int64)
             obs["command"] = int(self.sim.keyframe(state).command)
-        if "lidar" in self.observation_names or "cameras" in self.observation_names:
-            want_cams = CAMERA_CHANNELS if "cameras" in self.observation_names else ()
-            frame = self.sim.observe(state, SensorRequest(want_cams, int("lidar" in self.observation_names)))
-            if frame.lidar is not None:
-                pts = frame.lidar.points[: self.max_lidar_points]
-                padded = np.zeros((self.max_lidar_points, 5), np.float32)
-                padded[: len(pts)] = np.clip(pts, -STATE_LIMIT, STATE_LIMIT)
-                obs["lidar_points"], obs["lidar_count"] = padded, np.asarray(len(pts), np.int64)
-            if want_cams:
-                w, h = self.camera_size_px
-                obs["cameras"] = np.stack([np.asarray(Image.fromarray(c.load()).resize((w, h))) for c in frame.cameras])
+        if "drivable" in names:
+            drivable = state.context.drivable
+            mask = drivable.bev(pose, cfg.grid) if drivable is not None else np.zeros(cfg.grid.shape[:2], bool)
+            obs["drivable"] = mask.view(np.uint8)
+        if "lidar" in names:
+            lidar = frame.lidar
+            pts = lidar.points if len(lidar.origins_m) == 1 else lidar.points[lidar.sweep_index == 0]
+            n = min(len(pts), self.max_lidar_points)
+            padded = np.zeros((self.max_lidar_points, 5), np.float32)
+            np.clip(pts[:n], -STATE_LIMIT, STATE_LIMIT, out=padded[:n])
+            obs["lidar_points"], obs["lidar_count"] = padded, np.asarray(n, np.int64)
+        if "cameras" in names:
+            w, h = self.camera_size_px
+            by_channel = {c.channel: c for c in frame.cameras}
+            obs["cameras"] = np.stack(
+                [np.asarray(Image.fromarray(by_channel[c].load()).resize((w, h))) for c in CAMERA_CHANNELS]
+            )
         return obs
 
-    def _history(self, state: SimState) -> np.ndarray:
-        return se2_transform(state.history, state.world_from_ego.inverse())
-
-    def _info(self, terms: dict[str, float]) -> dict[str, Any]:
+    def _info(self, terms: dict[str, float], action_clipped: bool) -> dict[str, Any]:
         state = self.state
         info = {
             "scenario": state.context.scenario.name,
@@ -234,6 +327,7 @@ class OccDriveEnv(gym.Env):
             "pose_deviation_m": self.sim.pose_deviation_m(state),
             "collided": state.collided,
             "offroad": state.offroad,
+            "action_clipped": action_clipped,
         }
         if self.rich_info:
             gt = state.memo.get("gt")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from occplan.data.dataroot import resolve_dataroot
 from occplan.types import Scenario
 from occplan.world import World
 
@@ -30,8 +31,11 @@ class ScenarioSource(Protocol):
 class DatasetScenarios:
     """Scenes of a dataroot (default: the generated embedded "mini" set, built on first use).
 
-    ``split`` selects scenes from ``splits.json`` / the devkit splits; ``scenes`` restricts them
-    further. Sources and worlds are opened lazily and cached per scene.
+    ``dataroot`` and ``version`` follow ``occplan.data.dataroot.resolve_dataroot`` (``version`` None:
+    the dataroot's only ``v1.0-*`` table folder), checked at construction: a folder that is not a
+    nuScenes dataroot, or a version it lacks, raises a ``ValidationError`` here. ``split`` selects
+    scenes from ``splits.json`` / the devkit splits; ``scenes`` restricts them further. Sources and
+    worlds are opened lazily and cached per scene.
     """
 
     dataroot: str | Path | None = None
@@ -41,16 +45,19 @@ class DatasetScenarios:
     _source: Any = field(default=None, init=False, repr=False)
     _cache: dict[str, LoadedScenario] = field(default_factory=dict, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.dataroot is not None:
+            self.dataroot, self.version = resolve_dataroot(self.dataroot, self.version)
+
     def _open(self):
         if self._source is None:
             from occplan.data import NuScenesSource
 
-            root, version = self.dataroot, self.version
-            if root is None:
+            if self.dataroot is None:
                 from scenarios.datasets import ensure
 
-                root, version = ensure("mini"), version or "v1.0-occplan"
-            self._source = NuScenesSource(root, version or "v1.0-mini")
+                self.dataroot, self.version = resolve_dataroot(ensure("mini"), self.version)
+            self._source = NuScenesSource(self.dataroot, self.version)
         return self._source
 
     def names(self) -> list[str]:

@@ -1,5 +1,6 @@
-"""OccDrive-v0 through Gymnasium's checker, determinism, agreement with the core, vector envs
-(generated tiny set), and a constant-velocity plan on a curved real road (real extract)."""
+"""OccDrive-v0 through Gymnasium's and Stable-Baselines3's checkers, dataroot resolution at make,
+determinism, agreement with the core, vector envs (generated tiny set), and a constant-velocity plan
+on a curved real road (real extract)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import envs
+from occplan.errors import ValidationError
+from occplan.interfaces import PerceptionModel, SensorRequest
 from occplan.sim import Simulator
-from occplan.types import Trajectory
+from occplan.types import OccupancyPrediction, Trajectory
 
 SETTINGS = [
     {"action_type": "trajectory"},
@@ -19,6 +22,7 @@ SETTINGS = [
     {"action_type": "trajectory", "perception": None, "observation": ("ego", "route", "lidar")},
     {"action_type": "control", "mode": "open", "perception": None, "observation": ("ego", "lidar")},
     {"action_type": "control", "observation": ("occupancy", "ego", "route", "lidar", "cameras")},
+    {"action_type": "control", "observation": envs.BEV_INPUTS},
 ]
 
 
@@ -32,9 +36,40 @@ def test_every_env_is_registered():
 
 
 @pytest.mark.parametrize("env_id", envs.ENV_IDS)
+def test_the_default_env_passes_gymnasium_and_sb3_checkers(tiny_dataroot, env_id):
+    """Only the dataroot is given: default observation, actions and info (plain values)."""
+    sb3_check_env = pytest.importorskip("stable_baselines3.common.env_checker").check_env
+    env = gym.make(env_id, dataroot=str(tiny_dataroot))
+    check_env(env.unwrapped)
+    sb3_check_env(env.unwrapped)
+    _, info = env.reset(seed=0)
+    assert all(isinstance(v, str | bool | float | dict) for v in info.values())
+
+
+def test_rich_info_is_opt_in_and_holds_the_core_objects(kwargs):
+    env = gym.make("OccDrive-v0", **kwargs, rich_info=True).unwrapped
+    _, info = env.reset(seed=0)
+    assert info["step_record"].time_us == env.state.time_us and len(info["agents"]) == len(env.state.agents)
+    assert info["ground_truth"] is env.sim.ground_truth(env.state, with_masks=False)
+
+
+def test_the_dataroot_version_is_resolved_at_make(tiny_dataroot, tmp_path):
+    """No version: the dataroot's only v1.0-* folder (the rule of occplan.data.dataroot); a folder that
+    is not a dataroot, or a version it lacks, fails at make, not at reset."""
+    env = gym.make("OccDrive-v0", dataroot=str(tiny_dataroot), perception=None, observation=("ego",))
+    assert env.unwrapped.source.version == "v1.0-occplan"
+    _, info = env.reset(seed=0)
+    assert info["scenario"] in env.unwrapped.source.names()
+    with pytest.raises(ValidationError, match="not a nuScenes dataroot"):
+        gym.make("OccDrive-v0", dataroot=str(tmp_path))
+    with pytest.raises(ValidationError, match="no table version 'v1.0-mini'"):
+        gym.make("OccDrive-v0", dataroot=str(tiny_dataroot), version="v1.0-mini")
+
+
+@pytest.mark.parametrize("env_id", envs.ENV_IDS)
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: "-".join(str(v) for v in s.values()))
 def test_check_env_passes(kwargs, env_id, setting):
-    env = gym.make(env_id, **kwargs, **setting, rich_info=False, render_mode="rgb_array")
+    env = gym.make(env_id, **kwargs, **setting, render_mode="rgb_array")
     check_env(env.unwrapped)
     obs, _ = env.reset(seed=0)
     assert env.observation_space.contains(obs)
@@ -42,7 +77,7 @@ def test_check_env_passes(kwargs, env_id, setting):
 
 
 def test_env_and_core_produce_the_same_trajectory(kwargs):
-    env = gym.make("OccDrive-v0", **kwargs).unwrapped
+    env = gym.make("OccDrive-v0", **kwargs, rich_info=True).unwrapped
     env.reset(seed=7)
     sim = Simulator(env.sim.config)
     name = env.state.context.scenario.name
@@ -90,7 +125,7 @@ def test_async_vector_env_with_the_default_context(kwargs):
 
     # a parallel numba kernel runs in this process before the workers fork (the case that used to crash)
     mark_segments(np.zeros((1, 3)), np.ones((8, 3)), GridSpec.occ3d_nuscenes())
-    vec = gym.make_vec("OccDrive-v0", num_envs=2, vectorization_mode="async", **kwargs, rich_info=False)
+    vec = gym.make_vec("OccDrive-v0", num_envs=2, vectorization_mode="async", **kwargs)
     obs, _ = vec.reset(seed=0)
     assert obs["occupancy"].shape == (2, 200, 200, 16)
     obs, reward, *_ = vec.step(vec.action_space.sample())
@@ -112,3 +147,38 @@ def test_constant_velocity_on_a_curved_road_leaves_it(real_mini):
         fired |= {k for k in ("offroad", "collision") if info["reward_terms"][k] < 0}
         assert not trunc, "the straight plan should leave the road before the log ends"
     assert fired and (info["offroad"] or info["collided"])
+
+
+class _SweepModel(PerceptionModel):
+    """A model asking for 3 LiDAR sweeps; predicts all free and keeps the frames it was given."""
+
+    name = "three_sweeps"
+
+    def __init__(self):
+        super().__init__()
+        self.frames = []
+
+    def sensor_request(self):
+        return SensorRequest(lidar_sweeps=3)
+
+    def _predict(self, frame):
+        self.frames.append(frame)
+        return OccupancyPrediction(np.full(self.grid.shape, 17, np.uint8), self.grid, self.labels)
+
+
+def test_one_lidar_cast_serves_the_model_and_the_observation(kwargs, monkeypatch):
+    import models
+
+    model = _SweepModel()
+    monkeypatch.setattr(models, "create", lambda name: model)
+    env = gym.make("OccDrive-v0", **kwargs, perception="three_sweeps", observation=("occupancy", "lidar")).unwrapped
+    calls = []
+    observe = env.sim.observe
+    monkeypatch.setattr(env.sim, "observe", lambda *a, **k: calls.append(a[1]) or observe(*a, **k))
+    obs, _ = env.reset(seed=0)
+    obs, *_ = env.step(env.sim.log_future(env.state).poses.astype(np.float32))
+    assert calls == [SensorRequest(lidar_sweeps=3)] * 2 and len(model.frames) == 2
+    lidar = model.frames[-1].lidar
+    assert len(lidar.origins_m) == 3 and (lidar.sweep_index > 0).any()
+    keyframe = lidar.points[lidar.sweep_index == 0]
+    assert obs["lidar_count"] == len(keyframe) and np.array_equal(obs["lidar_points"][: len(keyframe)], keyframe)

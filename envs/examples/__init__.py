@@ -1,0 +1,1 @@
+"""Runnable examples of OccDrive-v0 for learning (docs/RL.md)."""
