@@ -16,13 +16,16 @@ from occplan.types import (
     EgoState,
     GridSpec,
     LabelSet,
+    MapInfo,
     OccupancyPrediction,
     Scenario,
     SensorFrame,
     Trajectory,
     TrajectorySampling,
+    VehicleParams,
 )
 from occplan.types._check import check_array
+from occplan.types.route import ROUTE_SOURCES, LaneRoute
 
 
 class CallTimer:
@@ -61,8 +64,9 @@ class PerceptionModel(ABC):
     def sensor_request(self) -> SensorRequest:
         return SensorRequest()
 
-    def reset(self, scenario: Scenario | None) -> None:
-        """Clear temporal memory at the start of a scene."""
+    def reset(self, scene_name: str | None) -> None:
+        """Clear temporal memory at the start of scene ``scene_name`` (None: no scene). A model gets
+        the scene's name only; everything it sees of the scene comes through ``SensorFrame``."""
 
     def predict(self, frame: SensorFrame) -> OccupancyPrediction:
         frame.validate()
@@ -94,14 +98,58 @@ class PerceptionModel(ABC):
 
 
 @dataclass(frozen=True)
+class PlannerInit:
+    """What a planner is initialised with at the start of a scenario (never the Scenario itself).
+
+    ``route``: the map route (``occplan.data.routes``), source "map_lanes" or "none" (with its
+    reason); ``map``: the location's map handle (drivable area); ``vehicle``: the ego's parameters;
+    ``mission_goal`` (3,) world x, y, yaw of the log's final pose (nuPlan's mission goal).
+    """
+
+    scenario_name: str
+    route: LaneRoute
+    map: MapInfo
+    vehicle: VehicleParams
+    mission_goal: np.ndarray
+
+    @property
+    def route_source(self) -> str:
+        return self.route.source
+
+    def validate(self) -> None:
+        if not isinstance(self.route, LaneRoute):
+            raise ValidationError(f"PlannerInit.route: expected LaneRoute, got {type(self.route).__name__}")
+        self.route.validate()
+        if not isinstance(self.map, MapInfo) or not isinstance(self.vehicle, VehicleParams):
+            raise ValidationError("PlannerInit: map must be a MapInfo and vehicle a VehicleParams")
+        check_array(self.mission_goal, "PlannerInit.mission_goal", (3,), np.float64, finite=True)
+
+
+@dataclass(frozen=True)
+class PrivilegedPlannerInit(PlannerInit):
+    """The init record of a privileged planner (``requires_privileged``): adds the Scenario (logs,
+    annotations) and ``expert_path_xy_m`` (K, 2) the logged ego path, world frame."""
+
+    scenario: Scenario
+    expert_path_xy_m: np.ndarray
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.scenario, Scenario):
+            raise ValidationError("PrivilegedPlannerInit.scenario: expected a Scenario")
+        check_array(self.expert_path_xy_m, "PrivilegedPlannerInit.expert_path_xy_m", (None, 2), np.float64, finite=True)
+
+
+@dataclass(frozen=True)
 class PlannerInput:
     """What a planner sees at a decision (all in the ego frame at ``time_us`` unless stated).
 
     ``occupancy``: predicted (or oracle) semantics + flow in its grid; ``ego_state`` world frame
     (speed, acceleration and yaw rate are frame-free); ``ego_history`` (H, 3) past (x, y, yaw);
-    ``route_xy_m`` (K, 2) route polyline ahead; ``command``; ``drivable_bev`` optional (X, Y) bool
-    map-derived drivable raster on the occupancy grid's xy cells (None without a map).
-    ``log_future`` is the logged trajectory, present only for privileged planners.
+    ``route_xy_m`` (K, 2) the map route's centreline ahead, (0, 2) when ``route_source`` is "none";
+    ``command``; ``drivable_bev`` optional (X, Y) bool map-derived drivable raster on the occupancy
+    grid's xy cells (None without a map); ``goal_xy_m`` (2,) the mission goal (the log's final
+    position) or None. ``log_future`` is the logged trajectory, present only for privileged planners.
     """
 
     time_us: int
@@ -113,18 +161,33 @@ class PlannerInput:
     drivable_bev: np.ndarray | None = None
     log_future: Trajectory | None = None
     sampling: TrajectorySampling = field(default_factory=TrajectorySampling)
+    route_source: str = "none"
+    goal_xy_m: np.ndarray | None = None
 
     def validate(self) -> None:
         self.occupancy.validate()
         self.ego_state.validate()
         check_array(self.ego_history, "PlannerInput.ego_history", (None, 3), np.float64, finite=True)
         check_array(self.route_xy_m, "PlannerInput.route_xy_m", (None, 2), np.float64, finite=True)
+        if self.route_source not in ROUTE_SOURCES:
+            raise ValidationError(
+                f"PlannerInput.route_source: expected one of {ROUTE_SOURCES}, got {self.route_source!r}"
+            )
+        if self.route_source == "none" and len(self.route_xy_m):
+            raise ValidationError("PlannerInput.route_xy_m: must be empty (0, 2) when route_source is 'none'")
+        if self.goal_xy_m is not None:
+            check_array(self.goal_xy_m, "PlannerInput.goal_xy_m", (2,), np.float64, finite=True)
         if self.drivable_bev is not None:
             check_array(self.drivable_bev, "PlannerInput.drivable_bev", self.occupancy.grid.shape[:2], np.bool_)
 
 
 class Planner(ABC):
-    """Turns a PlannerInput into a Trajectory. ``requires_privileged`` marks planners reading GT."""
+    """Turns a PlannerInput into a Trajectory.
+
+    ``requires_privileged`` marks planners reading ground truth: only they are reset with a
+    ``PrivilegedPlannerInit`` and given ``PlannerInput.log_future``; the framework refuses either for
+    any other planner. Plugins implement ``_plan`` and, when they keep state, ``_reset``.
+    """
 
     name: str = "planner"
     requires_privileged: bool = False
@@ -132,13 +195,26 @@ class Planner(ABC):
     def __init__(self) -> None:
         self.timer = CallTimer()
 
-    def reset(self, scenario: Scenario | None) -> None:
-        """Clear state at the start of a scene."""
+    def reset(self, init: PlannerInit) -> None:
+        """Start a scenario: check ``init`` against the planner's privilege, then ``_reset``."""
+        if not isinstance(init, PlannerInit):
+            raise ValidationError(f"{self.name}.reset: expected a PlannerInit, got {type(init).__name__}")
+        privileged = isinstance(init, PrivilegedPlannerInit)
+        if privileged != self.requires_privileged:
+            want = "PrivilegedPlannerInit" if self.requires_privileged else "PlannerInit without privileged data"
+            raise ValidationError(f"{self.name}.reset: requires_privileged={self.requires_privileged} needs a {want}")
+        init.validate()
+        self._reset(init)
+
+    def _reset(self, init: PlannerInit) -> None:
+        """Clear per-scenario state (default: none)."""
 
     def plan(self, inp: PlannerInput) -> Trajectory:
         inp.validate()
         if self.requires_privileged and inp.log_future is None:
             raise ValidationError(f"{self.name}: privileged planner needs PlannerInput.log_future")
+        if not self.requires_privileged and inp.log_future is not None:
+            raise ValidationError(f"{self.name}: PlannerInput.log_future is for privileged planners only")
         t0 = time.perf_counter()
         out = self._plan(inp)
         self.timer.calls_ms.append((time.perf_counter() - t0) * 1e3)

@@ -15,7 +15,7 @@ import numpy as np
 from occplan.errors import ValidationError
 from occplan.interfaces import Planner, PlannerInput
 from occplan.types import GridSpec, LabelSet, OccupancyPrediction, Trajectory
-from planners.synthetic import make_input, random_input, straight_route
+from planners.synthetic import make_init, make_input, random_input, straight_route
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,18 @@ def _check_output(planner: Planner, inp: PlannerInput, out: Trajectory, case: st
 
 
 def check_planner(planner: Planner, n_random: int = 8, seed: int = 0) -> PlannerCheckReport:
-    """Run ``planner`` on ``n_random`` random valid inputs and on ``edge_inputs()``; raise
+    """Reset ``planner`` with a synthetic init record of its privilege, run it on ``n_random`` random
+    valid inputs and on ``edge_inputs()`` (the logged future only for a privileged planner); raise
     ``ValidationError`` naming the planner and the case on the first invalid output."""
     rng = np.random.default_rng(seed)
     cases = {f"random#{i}": random_input(rng) for i in range(n_random)} | edge_inputs()
-    planner.reset(None)
+    planner.reset(make_init(planner.requires_privileged))
     n_before = len(planner.timer.calls_ms)
     for case, inp in cases.items():
         if planner.requires_privileged and inp.log_future is None:
             inp = replace(inp, log_future=Trajectory(np.zeros((inp.sampling.num_poses, 3)), inp.sampling))
+        if not planner.requires_privileged:
+            inp = replace(inp, log_future=None)
         _check_output(planner, inp, planner.plan(inp), case)
     calls = planner.timer.calls_ms[n_before:]
     return PlannerCheckReport(planner.name, len(calls), float(np.median(calls)), float(np.max(calls)))

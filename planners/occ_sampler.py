@@ -1,7 +1,9 @@
 """``occ_sampler``: ST-P3-style sampling planner over predicted occupancy and flow.
 
-Candidates = constant-acceleration speed profiles x curvatures, plus route-following candidates at
-lateral offsets (``planners.lattice``). Each is scored against the occupancy forecast (obstacles moved
+Candidates = constant-acceleration speed profiles x curvatures, plus candidates following the
+reference path (``planners.reference``: the map route's lane centrelines, or without lanes a path to
+the mission goal over the drivable area) at lateral offsets (``planners.lattice``), speeds capped at
+the reference's speed limit. Each is scored against the occupancy forecast (obstacles moved
 with their flow to every waypoint time): collision (weighted by speed, earlier = worse), clearance,
 drivable area, sidewalk, progress along the route, route deviation, comfort and consistency with the
 previous decision's plan. The cheapest wins.
@@ -9,17 +11,18 @@ previous decision's plan. The cheapest wins.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from occplan.interfaces import Planner, PlannerInput
-from occplan.types import Scenario, Trajectory, VehicleParams
+from occplan.interfaces import Planner, PlannerInit, PlannerInput
+from occplan.types import Trajectory, VehicleParams
 from planners import costs
 from planners.consistency import PreviousPlan
 from planners.footprint import Footprint
 from planners.kinematics import ComfortBounds, motion_profile
 from planners.lattice import Candidates, LatticeConfig, lattice_with_route
+from planners.reference import ReferenceConfig, ReferenceFollower
 from planners.route import Path
 from planners.scene import SceneConfig, SceneForecast, build_scene
 
@@ -43,6 +46,7 @@ class OccSamplerConfig:
     """
 
     lattice: LatticeConfig = field(default_factory=LatticeConfig)
+    reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     scene: SceneConfig = field(default_factory=SceneConfig)
     vehicle: VehicleParams = field(default_factory=VehicleParams)
     comfort: ComfortBounds = field(default_factory=ComfortBounds)
@@ -125,9 +129,11 @@ class OccSamplerPlanner(Planner):
         super().__init__()
         self.config = config or OccSamplerConfig()
         self._previous: PreviousPlan | None = None
+        self._reference = ReferenceFollower(None, self.config.reference)
 
-    def reset(self, scenario: Scenario | None) -> None:
+    def _reset(self, init: PlannerInit) -> None:
         self._previous = None
+        self._reference = ReferenceFollower(init, self.config.reference)
 
     def evaluate(self, inp: PlannerInput) -> ScoredCandidates:
         """Build the forecast, the candidates and their costs (exposed for inspection and tests)."""
@@ -136,8 +142,10 @@ class OccSamplerPlanner(Planner):
         r = cfg.lattice.check_steps
         step_s, n_steps = inp.sampling.interval_s / r, inp.sampling.num_poses * r
         scene = build_scene(inp.occupancy, step_s, n_steps, fp.corners_m, inp.drivable_bev, cfg.scene)
-        path = Path.from_polyline(inp.route_xy_m)
-        cand = lattice_with_route(inp.ego_state, path, inp.sampling, cfg.lattice)
+        ref = self._reference.refine(self._reference.reference(inp), scene, cfg.scene.moving_threshold_mps)
+        path = Path.from_polyline(ref.xy_m)
+        lattice = replace(cfg.lattice, speed_limit_mps=ref.speed_limit_mps)
+        cand = lattice_with_route(inp.ego_state, path, inp.sampling, lattice)
         previous = self._previous.overlap(inp) if self._previous is not None else None
         return score_candidates(cand, scene, path, inp, cfg, previous)
 

@@ -1,10 +1,11 @@
 """``pdm``: a PDM-Closed-style planner on occupancy (Dauner et al. 2023, tuplan_garage).
 
-Proposals follow the route centreline (map lane centreline, or the logged path without a map) at
-lateral offsets, each driven by IDM towards one of several target speeds; the leading obstacle of
-each proposal is read from the occupancy forecast (obstacles moved with their flow) along the
-proposal's corridor. Proposals are scored with the PDMS terms: no collision x drivable area x
-(5 TTC + 5 progress + 2 comfort) / 12; the best one is returned.
+Proposals follow the reference path (``planners.reference``: the map route's lane centrelines, or
+without lanes a path to the mission goal over the drivable area) at lateral offsets, each driven by
+IDM towards a fraction of the speed limit (the map's, else the documented default), capped where the
+path curves; the leading obstacle of each proposal is read from the occupancy forecast (obstacles
+moved with their flow) along the proposal's corridor. Proposals are scored with the PDMS terms: no
+collision x drivable area x (5 TTC + 5 progress + 2 comfort) / 12; the best one is returned.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import minimum_filter1d
 
-from occplan.interfaces import Planner, PlannerInput
+from occplan.interfaces import Planner, PlannerInit, PlannerInput
 from occplan.rules.idm import IDMParams, idm_accel
 from occplan.types import Trajectory, VehicleParams
 from planners import costs
 from planners.footprint import Footprint
 from planners.kinematics import ComfortBounds, fine_times, motion_profile
 from planners.lattice import follow_path
+from planners.reference import ReferenceConfig, ReferenceFollower
 from planners.route import Path
 from planners.scene import SceneConfig, SceneForecast, build_scene
 
@@ -30,8 +32,8 @@ PDM_IDM = IDMParams(decel_comfort_mps2=3.0, min_gap_m=1.0, decel_max_mps2=6.0)
 
 @dataclass(frozen=True)
 class PDMConfig:
-    """Proposals: ``speed_fractions`` of ``speed_limit_mps`` (0 = stop) x ``lateral_offsets_m`` (ties
-    go to the earlier entry); curves cap the target speed to ``sqrt(max_lat_accel / curvature)`` over
+    """Proposals: ``speed_fractions`` of the reference's speed limit (0 = stop) x ``lateral_offsets_m``
+    (ties go to the earlier entry); curves cap the target speed to ``sqrt(max_lat_accel / curvature)`` over
     ``curve_preview_m`` ahead. Leaders: obstacles within the corridor (ego width + 2 x
     ``corridor_margin_m``) occupied at the current forecast step or up to ``leader_lookahead_s``
     later, up to ``lookahead_m`` ahead. IDM is integrated with ``integration_steps`` per waypoint
@@ -39,7 +41,6 @@ class PDMConfig:
     Scoring: off-road beyond ``offroad_tolerance_m`` fails drivable-area compliance; when the best
     passing progress is below ``min_progress_m`` every proposal gets full progress."""
 
-    speed_limit_mps: float = 11.0
     speed_fractions: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
     lateral_offsets_m: tuple[float, ...] = (0.0, -1.0, 1.0)
     max_lat_accel_mps2: float = 2.5
@@ -59,6 +60,7 @@ class PDMConfig:
     scene: SceneConfig = field(default_factory=SceneConfig)
     vehicle: VehicleParams = field(default_factory=VehicleParams)
     comfort: ComfortBounds = field(default_factory=ComfortBounds)
+    reference: ReferenceConfig = field(default_factory=ReferenceConfig)
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,10 @@ class PDMPlanner(Planner):
     def __init__(self, config: PDMConfig | None = None) -> None:
         super().__init__()
         self.config = config or PDMConfig()
+        self._reference = ReferenceFollower(None, self.config.reference)
+
+    def _reset(self, init: PlannerInit) -> None:
+        self._reference = ReferenceFollower(init, self.config.reference)
 
     def proposals(self, inp: PlannerInput) -> Proposals:
         """Build the forecast and the proposals and score them (exposed for inspection and tests)."""
@@ -211,14 +217,15 @@ class PDMPlanner(Planner):
         step_s, n_steps = inp.sampling.interval_s / r, inp.sampling.num_poses * r
         scene = build_scene(inp.occupancy, step_s, n_steps, fp.corners_m, inp.drivable_bev, cfg.scene)
         v0 = max(inp.ego_state.speed_mps, 0.0)
-        route_path = Path.from_polyline(inp.route_xy_m, extend_front_m=cfg.lookahead_m)
-        # without a route, drive straight ahead along the current heading (progress = forward motion)
+        ref = self._reference.refine(self._reference.reference(inp), scene, cfg.scene.moving_threshold_mps)
+        route_path = Path.from_polyline(ref.xy_m, extend_front_m=cfg.lookahead_m)
+        # without a reference, drive straight ahead along the current heading (progress = forward motion)
         path = route_path or Path.from_polyline(np.array([[0.0, 0.0], [1.0, 0.0]]), extend_front_m=cfg.lookahead_m)
         offsets = np.asarray(cfg.lateral_offsets_m, dtype=np.float64)
         corr = _corridors(scene, path, v0, offsets, cfg)
         fractions = np.asarray(cfg.speed_fractions, dtype=np.float64)
         o_idx = np.repeat(np.arange(len(offsets)), len(fractions))
-        targets = np.tile(fractions * cfg.speed_limit_mps, len(offsets))
+        targets = np.tile(fractions * ref.speed_limit_mps, len(offsets))
         t = fine_times(inp.sampling, cfg.integration_steps)
         front_m = cfg.vehicle.rear_axle_to_center_m + cfg.vehicle.length_m / 2
         travel, speed = _idm_rollout(corr, o_idx, targets, v0, t, step_s, front_m, cfg)

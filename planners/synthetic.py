@@ -8,16 +8,20 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from occplan.interfaces import PlannerInput
+from occplan.interfaces import PlannerInit, PlannerInput, PrivilegedPlannerInit
 from occplan.types import (
     Command,
     EgoState,
     GridSpec,
     LabelSet,
+    MapInfo,
     OccupancyPrediction,
+    Scenario,
     Trajectory,
     TrajectorySampling,
+    VehicleParams,
 )
+from occplan.types.route import DEFAULT_SPEED_LIMIT_MPS, LaneRoute
 from planners.route import Path
 
 
@@ -96,8 +100,11 @@ def make_input(
     command: Command = Command.STRAIGHT,
     log_future: Trajectory | None = None,
     sampling: TrajectorySampling | None = None,
+    goal_xy_m: np.ndarray | None = None,
 ) -> PlannerInput:
-    """A PlannerInput with the ego at the origin driving straight at ``speed_mps`` (history consistent)."""
+    """A PlannerInput with the ego at the origin driving straight at ``speed_mps`` (history consistent);
+    the route's source is "map_lanes" when ``route_xy_m`` has points, else "none"."""
+    route = np.asarray(route_xy_m, dtype=np.float64).reshape(-1, 2)
     sampling = sampling or TrajectorySampling()
     hist_t = -np.arange(4, 0, -1) * sampling.interval_s
     history = np.column_stack([speed_mps * hist_t, np.zeros(4), np.zeros(4)])
@@ -106,12 +113,25 @@ def make_input(
         occupancy=occupancy,
         ego_state=EgoState(time_us=0, x_m=0.0, y_m=0.0, yaw_rad=0.0, speed_mps=float(speed_mps)),
         ego_history=history,
-        route_xy_m=np.asarray(route_xy_m, dtype=np.float64).reshape(-1, 2),
+        route_xy_m=route,
         command=command,
         drivable_bev=drivable_bev,
         log_future=log_future,
         sampling=sampling,
+        route_source="map_lanes" if len(route) else "none",
+        goal_xy_m=None if goal_xy_m is None else np.asarray(goal_xy_m, dtype=np.float64),
     )
+
+
+def make_init(privileged: bool = False, route: LaneRoute | None = None) -> PlannerInit:
+    """A PlannerInit without a map (route ``route`` or none); ``privileged`` gives a PrivilegedPlannerInit
+    with an empty Scenario and a straight logged path."""
+    route = route or LaneRoute.none("synthetic input without a map", DEFAULT_SPEED_LIMIT_MPS)
+    base = ("synthetic", route, MapInfo("synthetic", "none"), VehicleParams(), np.array([80.0, 0.0, 0.0]))
+    if not privileged:
+        return PlannerInit(*base)
+    scenario = Scenario("synthetic", "synthetic", "synthetic", (), base[2], "", "")
+    return PrivilegedPlannerInit(*base, scenario=scenario, expert_path_xy_m=straight_route())
 
 
 def random_input(rng: np.random.Generator, grid: GridSpec | None = None) -> PlannerInput:
