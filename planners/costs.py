@@ -24,6 +24,30 @@ def collisions(scene: SceneForecast, poses: np.ndarray, steps: np.ndarray, footp
     )
 
 
+def at_fault_collisions(
+    scene: SceneForecast,
+    poses: np.ndarray,
+    steps: np.ndarray,
+    speeds_mps: np.ndarray,
+    footprint: Footprint,
+    out_of_lane: np.ndarray,
+    front_depth_m: float = 0.5,
+    stopped_mps: float = 0.05,
+) -> np.ndarray:
+    """(N, M) bool: contacts the ego would be at fault for (nuPlan's rule, as ``sim/at_fault_collision_rate``
+    decides it): while the ego moves (``speeds_mps`` (N, M) above ``stopped_mps``), its front (the box's
+    front ``front_depth_m``) touching any obstacle, any part touching a static obstacle, or any part
+    touching anything when the proposal leaves its lane (``out_of_lane`` (N,) bool). Moving obstacles
+    touching the sides or the rear of an ego in its lane are theirs."""
+    pts = footprint.points_m
+    front = pts[pts[:, 0] >= pts[:, 0].max() - front_depth_m]
+    args = (np.asarray(steps, np.int64), scene.min_xy_m, scene.cell_m)
+    hit_front = footprint_hits(poses, front, scene.obstacles, *args)
+    hit_static = footprint_hits(poses, pts, scene.static_obstacles, *args)
+    hit_any = footprint_hits(poses, pts, scene.obstacles, *args) & np.asarray(out_of_lane)[:, None]
+    return (hit_front | hit_static | hit_any) & (speeds_mps > stopped_mps)
+
+
 def clearance_m(scene: SceneForecast, poses: np.ndarray, steps: np.ndarray, footprint: Footprint) -> np.ndarray:
     """(N, M) free distance between the ego disc cover and the nearest obstacle (negative = overlap, at
     the grid's resolution: an obstacle cell counts from its centre minus half a cell)."""

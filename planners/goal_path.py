@@ -19,12 +19,13 @@ not used (the ego's half width plus a margin):
    width left and right (``d_l``, ``d_r``, capped at ``max_kerb_m``) and the sample moves to the middle
    of the driving-side half, ``(d_l - 3 d_r) / 4`` to the left in right-hand traffic (Boston) and
    ``(3 d_l - d_r) / 4`` in left-hand traffic (Singapore); the shift is median-filtered over
-   ``shift_median_m``, Gaussian-smoothed (``shift_sigma_m``), at most ``max_shift_m`` and keeps
-   ``min_clearance_m``.
+   ``shift_median_m``, Gaussian-smoothed (``shift_sigma_m``), at most ``max_shift_m``, and fades out
+   where the shifted path would come closer than ``min_clearance_m`` to a blocked cell.
 
 Grid paths are staircases: every path (and the local path again after the shift) is
-Gaussian-smoothed along its length (``smooth_sigma_m``) and resampled every ``spacing_m``, so that
-its curvature (which caps the planners' speed) is the road's, not the grid's.
+Gaussian-smoothed along its length (``smooth_sigma_m``, ends held by point reflection) and resampled
+every ``spacing_m``, so that its curvature (which caps the planners' speed) is the road's, not the
+grid's.
 """
 
 from __future__ import annotations
@@ -156,11 +157,14 @@ def _resample(xy: np.ndarray, spacing_m: float) -> np.ndarray:
 
 
 def _smooth(xy: np.ndarray, cfg: GoalPathConfig) -> np.ndarray:
-    """The polyline Gaussian-smoothed along its length and resampled every ``spacing_m``."""
+    """The polyline Gaussian-smoothed along its length and resampled every ``spacing_m``; the ends are
+    extended by point reflection first, so they stay in place and a straight end stays straight."""
     xy = _resample(xy, cfg.spacing_m)
-    return _resample(
-        ndimage.gaussian_filter1d(xy, cfg.smooth_sigma_m / cfg.spacing_m, axis=0, mode="nearest"), cfg.spacing_m
-    )
+    sigma = cfg.smooth_sigma_m / cfg.spacing_m
+    n = min(int(np.ceil(3 * sigma)), len(xy) - 1)
+    padded = np.vstack([2 * xy[0] - xy[n:0:-1], xy, 2 * xy[-1] - xy[-2 : -n - 2 : -1]])
+    smooth = ndimage.gaussian_filter1d(padded, sigma, axis=0, mode="nearest")[n : n + len(xy)]
+    return _resample(smooth, cfg.spacing_m)
 
 
 def _keep_side(
@@ -188,4 +192,12 @@ def _keep_side(
     shift = ndimage.gaussian_filter1d(shift, cfg.shift_sigma_m / cfg.spacing_m, mode="nearest")
     shift = np.clip(shift, -cfg.max_shift_m, cfg.max_shift_m)
     shift = np.clip(shift, -np.maximum(d_r - cfg.min_clearance_m, 0), np.maximum(d_l - cfg.min_clearance_m, 0))
-    return xy + shift[:, None] * normal
+    # where the shifted sample would come closer than min_clearance_m to a blocked cell, the shift fades out
+    clearance = ndimage.distance_transform_edt(free) * cell_m
+    idx = np.floor((xy + shift[:, None] * normal - min_xy_m) / cell_m).astype(np.int64)
+    inside = np.all((idx >= 0) & (idx < free.shape), axis=1)
+    tight = np.zeros(len(xy))
+    tight[inside] = clearance[idx[inside, 0], idx[inside, 1]] < cfg.min_clearance_m
+    n = 2 * round(cfg.shift_sigma_m / cfg.spacing_m) + 1
+    tight = ndimage.gaussian_filter1d(ndimage.maximum_filter1d(tight, n), cfg.shift_sigma_m / cfg.spacing_m)
+    return xy + (shift * (1.0 - np.clip(2.0 * tight, 0.0, 1.0)))[:, None] * normal

@@ -144,6 +144,8 @@ class OccSamplerPlanner(Planner):
         scene = build_scene(inp.occupancy, step_s, n_steps, fp.corners_m, inp.drivable_bev, cfg.scene)
         ref = self._reference.refine(self._reference.reference(inp), scene, cfg.scene.moving_threshold_mps)
         path = Path.from_polyline(ref.xy_m)
+        if path is not None:
+            scene = scene.along(path, cfg.scene)
         lattice = replace(cfg.lattice, speed_limit_mps=ref.speed_limit_mps)
         cand = lattice_with_route(inp.ego_state, path, inp.sampling, lattice)
         previous = self._previous.overlap(inp) if self._previous is not None else None

@@ -168,14 +168,18 @@ def score_proposals(
     poses: np.ndarray,
     speeds: np.ndarray,
     per_waypoint: int,
+    offsets_m: np.ndarray,
     inp: PlannerInput,
     cfg: PDMConfig,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """PDMS-form score (N,) of proposals (poses (N, M, 3) at the scene's steps 1..M) and its terms."""
+    """PDMS-form score (N,) of proposals (poses (N, M, 3) at the scene's steps 1..M, ``offsets_m`` (N,)
+    their lateral offsets from the reference) and its terms. A collision is one the ego would be at fault
+    for (``costs.at_fault_collisions``; an offset proposal counts as leaving its lane), as PDM-Closed
+    and nuPlan's no-at-fault-collision multiplier count them."""
     fp = Footprint.from_vehicle(cfg.vehicle)
     steps = np.arange(poses.shape[1]) + 1
     wp, wp_steps = poses[:, per_waypoint - 1 :: per_waypoint], steps[per_waypoint - 1 :: per_waypoint]
-    col = costs.collisions(scene, poses, steps, fp)
+    col = costs.at_fault_collisions(scene, poses, steps, speeds, fp, offsets_m != 0)
     off = costs.offroad_m(scene, poses, fp)
     ttc = costs.time_to_collision_violated(scene, wp, wp_steps, speeds[:, per_waypoint - 1 :: per_waypoint], fp)
     ego = inp.ego_state
@@ -221,6 +225,8 @@ class PDMPlanner(Planner):
         route_path = Path.from_polyline(ref.xy_m, extend_front_m=cfg.lookahead_m)
         # without a reference, drive straight ahead along the current heading (progress = forward motion)
         path = route_path or Path.from_polyline(np.array([[0.0, 0.0], [1.0, 0.0]]), extend_front_m=cfg.lookahead_m)
+        if route_path is not None:
+            scene = scene.along(route_path, cfg.scene)
         offsets = np.asarray(cfg.lateral_offsets_m, dtype=np.float64)
         corr = _corridors(scene, path, v0, offsets, cfg)
         fractions = np.asarray(cfg.speed_fractions, dtype=np.float64)
@@ -232,7 +238,7 @@ class PDMPlanner(Planner):
         keep = slice(cfg.integration_steps // r, None, cfg.integration_steps // r)
         travel, speed = travel[:, keep], speed[:, keep]
         poses = follow_path(path, v0, travel, offsets[o_idx], cfg.min_blend_m, cfg.blend_time_s)
-        score, terms = score_proposals(scene, route_path, poses, speed, r, inp, cfg)
+        score, terms = score_proposals(scene, route_path, poses, speed, r, offsets[o_idx], inp, cfg)
         return Proposals(poses, speed, targets, offsets[o_idx], score, terms, r)
 
     def _plan(self, inp: PlannerInput) -> Trajectory:

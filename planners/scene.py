@@ -9,7 +9,7 @@ velocity) to each horizon step; a distance transform of every step gives the cle
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import cv2
@@ -19,6 +19,7 @@ from scipy import ndimage
 
 from occplan.errors import ValidationError
 from occplan.types import LabelSet, OccupancyPrediction
+from planners.route import Path
 
 GROUND_CLASSES = ("driveable_surface", "other_flat", "sidewalk", "terrain")
 UNKNOWN_GROUND = 255
@@ -33,13 +34,15 @@ class SceneConfig:
     (ground + ``obstacle_min_height_m``, ground + ``obstacle_max_height_m``), ground being the top face
     of the column's top ground voxel. Columns moving slower than ``moving_threshold_mps`` stay put.
     Obstacle cells inside the current ego box grown by ``ego_clear_margin_m`` are dropped (the ego's
-    own returns, or a collision no plan can undo).
+    own returns, or a collision no plan can undo). ``SceneForecast.along`` moves the columns within
+    ``road_lateral_m`` of a reference path along the road instead of in a straight line.
     """
 
     obstacle_min_height_m: float = 0.2
     obstacle_max_height_m: float = 2.0
     moving_threshold_mps: float = 0.3
     ego_clear_margin_m: float = 0.1
+    road_lateral_m: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,21 @@ class SceneForecast:
     @cached_property
     def _static(self) -> bool:
         return bool((self.obstacles[1:] == self.obstacles[0]).all())
+
+    @cached_property
+    def static_obstacles(self) -> np.ndarray:
+        """(S+1, X, Y) bool: the obstacle cells that do not move (velocity 0)."""
+        return self.obstacles & ~np.any(self.obstacle_velocity_mps != 0, axis=-1)
+
+    def along(self, path: Path, config: SceneConfig) -> SceneForecast:
+        """The same scene with its moving columns within ``config.road_lateral_m`` of ``path`` (ego
+        frame) forecast along the road: constant speed along and across the path at their distance
+        from it (a car following a curve stays in its lane; one crossing the road still crosses)."""
+        obstacles, velocity = _propagate(
+            self.obstacles[0], self.obstacle_velocity_mps[0], self.min_xy_m, self.cell_m, self.dt_s, self.num_steps,
+            config.moving_threshold_mps, path, config.road_lateral_m,
+        )  # fmt: skip
+        return replace(self, obstacles=obstacles, obstacle_velocity_mps=velocity, _clearance={})
 
     @property
     def num_steps(self) -> int:
@@ -196,11 +214,16 @@ def _propagate(
     step_s: float,
     num_steps: int,
     min_speed_mps: float,
+    path: Path | None = None,
+    road_lateral_m: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Move obstacle columns (X, Y) bool with their velocity (X, Y, 2) to t = 0, dt, ..., S dt.
 
     Returns obstacles (S+1, X, Y) bool and the velocity of the occupying obstacle (S+1, X, Y, 2);
     columns slower than ``min_speed_mps`` stay put with velocity 0. Cells leaving the grid are dropped.
+    With a ``path``, moving columns within ``road_lateral_m`` of it move in its curvilinear frame
+    (arc length and lateral offset change at their initial rates; the velocity turns with the path);
+    the others move in a straight line.
     """
     nx, ny = col.shape
     ix, iy = np.nonzero(col)
@@ -210,14 +233,28 @@ def _propagate(
     obstacles = np.zeros((n, nx, ny), np.bool_)
     velocity = np.zeros((n, nx, ny, 2), np.float32)
     obstacles[:, ix[~moving], iy[~moving]] = True
-    mx, my, mv = ix[moving], iy[moving], vel[moving]
+    mx, my, mv = ix[moving], iy[moving], vel[moving].astype(np.float64)
     start = min_xy_m + (np.column_stack([mx, my]) + 0.5) * cell_m
+    on_road = np.zeros(len(start), bool)
+    if path is not None and len(start):
+        s0, l0 = path.project(start)
+        on_road = np.abs(l0) <= road_lateral_m
+        yaw0 = np.interp(s0, path.s_m, path.yaw_rad)
+        v_s = mv[:, 0] * np.cos(yaw0) + mv[:, 1] * np.sin(yaw0)
+        v_l = -mv[:, 0] * np.sin(yaw0) + mv[:, 1] * np.cos(yaw0)
     for k in range(n):
         p = start + mv * (k * step_s)
+        v = mv
+        if on_road.any():
+            pose = path.sample(s0[on_road] + v_s[on_road] * k * step_s, l0[on_road] + v_l[on_road] * k * step_s)
+            c, sn = np.cos(pose[:, 2]), np.sin(pose[:, 2])
+            p, v = p.copy(), v.copy()
+            p[on_road] = pose[:, :2]
+            v[on_road] = np.column_stack([v_s[on_road] * c - v_l[on_road] * sn, v_s[on_road] * sn + v_l[on_road] * c])
         jx, jy = (np.floor((p[:, a] - min_xy_m[a]) / cell_m).astype(np.int64) for a in (0, 1))
         ok = (jx >= 0) & (jx < nx) & (jy >= 0) & (jy < ny)
         obstacles[k, jx[ok], jy[ok]] = True
-        velocity[k, jx[ok], jy[ok]] = mv[ok]
+        velocity[k, jx[ok], jy[ok]] = v[ok]
     return obstacles, velocity
 
 
