@@ -286,7 +286,7 @@ class OccDriveEnv(gym.Env):
             obs["occupancy"] = occ.semantics
         if "flow" in names:
             flow = occ.flow if occ.flow is not None else self._zero_flow
-            within = -FLOW_LIMIT_MPS <= flow.min() and flow.max() <= FLOW_LIMIT_MPS
+            within = flow is self._zero_flow or (-FLOW_LIMIT_MPS <= flow.min() and flow.max() <= FLOW_LIMIT_MPS)
             obs["flow"] = flow if within else np.clip(flow, -FLOW_LIMIT_MPS, FLOW_LIMIT_MPS, dtype=np.float32)
         pose = state.world_from_ego if {"ego", "drivable"} & set(names) else None
         if "ego" in names:
