@@ -95,13 +95,15 @@ def bev_channels(
     return out
 
 
-class BEVObservation(gym.ObservationWrapper):
+class BEVObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """``OccDrive-v0`` observation -> Dict(``bev`` (C, H, W) uint8 image, ``ego_state`` (4,) float32,
     ``command`` Discrete(3)). The env must observe ``BEV_INPUTS``:
-    ``gym.make("OccDrive-v0", observation=BEV_INPUTS)``."""
+    ``gym.make("OccDrive-v0", observation=BEV_INPUTS)``. Recorded in the env's spec (``gym.make(env.spec)``
+    rebuilds the wrapped env)."""
 
     def __init__(self, env: gym.Env, pool: int = 2, flow_full_scale_mps: float = FLOW_FULL_SCALE_MPS) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, pool=pool, flow_full_scale_mps=flow_full_scale_mps)
+        gym.ObservationWrapper.__init__(self, env)
         base = env.observation_space
         missing = [k for k in _REQUIRED_KEYS if k not in base.spaces]
         if missing:

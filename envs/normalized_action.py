@@ -16,11 +16,12 @@ from gymnasium import spaces
 from occplan.errors import ValidationError
 
 
-class NormalizedAction(gym.ActionWrapper):
+class NormalizedAction(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     """The wrapped env's Box actions as [-1, 1] per component (module docstring)."""
 
     def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ActionWrapper.__init__(self, env)
         box = env.action_space
         if not isinstance(box, spaces.Box) or not (np.isfinite(box.low).all() and np.isfinite(box.high).all()):
             raise ValueError(f"NormalizedAction: needs a bounded Box action space, got {box}")

@@ -1,5 +1,6 @@
 """The learning wrappers: ``bev_channels`` against a plain per-cell reference and golden cells,
-``BEVObservation`` spaces (clean under Stable-Baselines3's checker), ``NormalizedAction``'s mapping."""
+``BEVObservation`` spaces (clean under Stable-Baselines3's checker, passing Gymnasium's),
+``NormalizedAction``'s mapping."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import spaces
+from gymnasium.utils.env_checker import check_env
 
 from envs import BEV_INPUTS, BEVObservation, NormalizedAction
 from envs.bev import BEV_CHANNELS, VEHICLE_CLASSES, VULNERABLE_CLASSES, bev_channels
@@ -98,6 +100,9 @@ def test_bev_observation_spaces_pass_sb3_checks_without_warnings(tiny_dataroot):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "unconventional shape", image-bounds or action-space advice
         sb3_check_env(env)
+    check_env(env, skip_render_check=True)  # Gymnasium's checker on the wrapped env (determinism included)
+    rebuilt = gym.make(env.spec)  # the wrappers are recorded in the spec (vector envs rebuild from it)
+    assert rebuilt.observation_space == env.observation_space and rebuilt.action_space == env.action_space
     obs, _ = env.reset(seed=0)
     ego = env.unwrapped.state.ego
     assert env.observation_space.contains(obs) and obs["ego_state"][0] == np.float32(ego.speed_mps)
