@@ -9,9 +9,8 @@ One env step = one 0.5 s decision. Actions (``action_type``):
 
 An action must have exactly the Box's shape (no reshaping) and finite values, else ``step`` raises a
 ``ValidationError`` naming the action. Out-of-range values are clipped to the Box, for both action
-types, and ``info["action_clipped"]`` says so (``gymnasium.wrappers`` and ``envs.NormalizedAction``
-stay inside the Box). ``step`` after ``terminated`` or ``truncated`` (or before ``reset``) raises
-``gymnasium.error.ResetNeeded``.
+types, and ``info["action_clipped"]`` says so. ``step`` after ``terminated`` or ``truncated`` (or before
+``reset``) raises ``gymnasium.error.ResetNeeded``.
 
 Observation (a Dict of fixed shapes), by the names in ``observation``:
 
