@@ -55,7 +55,7 @@ import numpy as np
 
 from occplan.errors import ValidationError
 from occplan.interfaces import Metric
-from occplan.rules.obstacles import obstacle_columns
+from occplan.rules.obstacles import contact_inset_m, obstacle_columns
 from occplan.types import AgentBox, Frame, OccupancyFrame, Pose, Scenario, Trajectory, VehicleParams
 from occplan.types._check import check_array
 
@@ -251,8 +251,8 @@ def planning_sample(
 def occ_box_collision(
     box_center_xy_m: np.ndarray, box_yaw_rad: float, occ: OccupancyFrame, grid_from_ego: Pose, cfg: PlanningMetricConfig
 ) -> bool:
-    """True when the centre of a voxel column holding an obstacle (``occplan.rules.obstacles``: occupied,
-    not ground, in the band above the column's ground, as the simulator's check) lies in the ego box.
+    """True when the ego box touches a voxel column holding an obstacle (``occplan.rules.obstacles``:
+    occupied, not ground, in the band above the column's ground; the contact rule of the simulator).
 
     ``box_center_xy_m`` / ``box_yaw_rad``: ego box centre and heading in the planning-time ego frame;
     ``grid_from_ego`` maps that frame into ``occ``'s grid frame.
@@ -275,7 +275,8 @@ def occ_box_collision(
     y = grid.range_min_m[1] + (jj + lo[1] + 0.5) * grid.voxel_size_m - c[1]
     cos, sin = np.cos(yaw), np.sin(yaw)
     lx, ly = x * cos + y * sin, -x * sin + y * cos
-    return bool(np.any((np.abs(lx) <= length / 2) & (np.abs(ly) <= width / 2)))
+    inset = contact_inset_m(grid.voxel_size_m)
+    return bool(np.any((np.abs(lx) <= length / 2 - inset) & (np.abs(ly) <= width / 2 - inset)))
 
 
 def occ_collisions(sample: PlanningSample, cfg: PlanningMetricConfig) -> np.ndarray:

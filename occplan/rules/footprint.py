@@ -38,13 +38,15 @@ def ego_corners_vec(ego: np.ndarray, geometry: np.ndarray) -> np.ndarray:
     return box_corners(center, np.array([[geometry[0], geometry[1]]]), np.array([ego[2]]))[0]
 
 
-def points_in_ego_box(points_xy_m: np.ndarray, ego: np.ndarray, geometry: np.ndarray) -> np.ndarray:
+def points_in_ego_box(
+    points_xy_m: np.ndarray, ego: np.ndarray, geometry: np.ndarray, inset_m: float = 0.0
+) -> np.ndarray:
     """(N, 2) world points -> (N,) bool: inside the ego box of the ego vector ``ego`` (rear axle x, y,
-    yaw, ...) with ``ego_geometry`` (boundary included)."""
+    yaw, ...) with ``ego_geometry``, shrunk by ``inset_m`` on every side (boundary included)."""
     c, s = math.cos(ego[2]), math.sin(ego[2])
     rel = points_xy_m - np.array([ego[0] + geometry[2] * c, ego[1] + geometry[2] * s])
     lon, lat = rel[:, 0] * c + rel[:, 1] * s, -rel[:, 0] * s + rel[:, 1] * c
-    return (np.abs(lon) <= geometry[1] / 2) & (np.abs(lat) <= geometry[0] / 2)
+    return (np.abs(lon) <= geometry[1] / 2 - inset_m) & (np.abs(lat) <= geometry[0] / 2 - inset_m)
 
 
 def ego_corners(ego: EgoState, vehicle: VehicleParams) -> np.ndarray:

@@ -1,10 +1,18 @@
 """The voxel-obstacle rule: which occupied voxels are obstacles to the ego.
 
-A voxel is an obstacle when it is occupied, not of a ground class, and overlaps the height band
-``OBSTACLE_BAND_M`` above its column's local ground. A column's ground is the top of its highest
-ground-class voxel or, without one, of its lowest occupied voxel (which then counts as ground: on a
-slope, the road surface may carry any label). The simulator's occupancy-collision check, the
+A voxel is an obstacle when it is occupied, not of a ground class, and its centre lies in the height
+band ``OBSTACLE_BAND_M`` (low exclusive, high inclusive) above its column's local ground. A column's
+ground is the top of its highest ground-class voxel or, without one, of its lowest occupied voxel
+(which then counts as ground: on a slope, the road surface may carry any label). With 0.4 m voxels
+the first layer above the ground (centre 0.2 m) is not an obstacle: it cannot tell a kerb, a speed
+bump or a mislabelled ramp from a wall, and the second layer (centre 0.6 m) holds every obstacle
+taller than 0.4 m. The simulator's occupancy-collision check, the
 open-loop ``col_occ`` metric and the planners' obstacle maps all use ``obstacle_columns``.
+
+The ego box touches an obstacle column when the column's centre lies inside the box shrunk by
+``contact_inset_m`` (half a voxel) on every side, i.e. when the column's cell lies inside the box
+(exactly for cells aligned with the box): a voxel that merely straddles the box's outline cannot tell
+whether its content does.
 """
 
 from __future__ import annotations
@@ -18,8 +26,13 @@ from occplan.types import LabelSet
 GROUND_CLASSES = ("driveable_surface", "other_flat", "sidewalk", "terrain")
 """Occ3D classes that are driving or walking surfaces, never obstacles."""
 
-OBSTACLE_BAND_M = (0.2, 2.0)
-"""Height band (m) above the local ground in which a non-ground voxel blocks the ego box."""
+OBSTACLE_BAND_M = (0.3, 2.0)
+"""Height band (m) above the local ground of the centres of the non-ground voxels that block the ego box."""
+
+
+def contact_inset_m(voxel_m: float) -> float:
+    """How far inside the ego box's outline an obstacle column's centre must lie to touch the box."""
+    return voxel_m / 2
 
 
 @cache
@@ -31,21 +44,20 @@ def ground_table(labels: LabelSet) -> np.ndarray:
 def obstacle_columns(
     semantics: np.ndarray, labels: LabelSet, voxel_m: float, band_m: tuple[float, float] = OBSTACLE_BAND_M
 ) -> np.ndarray:
-    """(X, Y) bool: columns of ``semantics`` (X, Y, Z) holding an occupied non-ground voxel that
-    overlaps ``band_m`` (low, high) metres above the column's ground (see the module docstring)."""
+    """(X, Y) bool: columns of ``semantics`` (X, Y, Z) holding an obstacle voxel (``obstacle_voxels``)."""
     return obstacle_voxels(semantics, labels, voxel_m, band_m).any(axis=2)
 
 
 def obstacle_voxels(
     semantics: np.ndarray, labels: LabelSet, voxel_m: float, band_m: tuple[float, float] = OBSTACLE_BAND_M
 ) -> np.ndarray:
-    """(X, Y, Z) bool: the obstacle voxels of ``semantics`` (X, Y, Z), occupied non-ground voxels that
-    overlap ``band_m`` (low, high) metres above their column's ground (see the module docstring)."""
+    """(X, Y, Z) bool: the obstacle voxels of ``semantics`` (X, Y, Z): occupied non-ground voxels whose
+    centre lies in ``band_m`` (low exclusive, high inclusive) metres above their column's ground."""
     z_min_m, z_max_m = band_m
     occupied = semantics != labels.free_index
     ground = ground_table(labels)[semantics]
     k = np.arange(semantics.shape[2])
     top_ground = semantics.shape[2] - 1 - np.argmax(ground[..., ::-1], axis=2)
     support = np.where(ground.any(axis=2), top_ground, np.argmax(occupied, axis=2))[..., None]
-    height = (k - support - 1) * voxel_m  # bottom of voxel k above the top of the support voxel
-    return occupied & ~ground & (k > support) & (height + voxel_m > z_min_m) & (height < z_max_m)
+    centre = (k - support - 0.5) * voxel_m  # centre of voxel k above the top of the support voxel
+    return occupied & ~ground & (k > support) & (centre > z_min_m) & (centre <= z_max_m)

@@ -18,7 +18,7 @@ import numpy as np
 
 from occplan.interfaces import PlannerInit, PlannerInput, PrivilegedPlannerInit, SensorRequest
 from occplan.rules.footprint import ego_corners_vec, ego_geometry, points_in_ego_box
-from occplan.rules.obstacles import OBSTACLE_BAND_M, obstacle_columns
+from occplan.rules.obstacles import OBSTACLE_BAND_M, contact_inset_m, obstacle_columns
 from occplan.rules.offroad import OFFROAD_TOLERANCE_M, DrivableRaster
 from occplan.sim import kernel
 from occplan.sim.agent_table import AgentTable
@@ -333,9 +333,9 @@ class Simulator:
         """With ``occupancy_collision``: the static GT occupancy (agents are checked exactly by the box
         test) of the Occ3D lattice at the pose of the trace's first substep, over the area swept by the
         ego boxes of all its substeps, gives the obstacle columns (``occplan.rules.obstacles``); each
-        substep whose box holds an obstacle column centre is a contact. The trace keeps the world xy of
-        those columns per substep (so that a metric can tell one object from another); ``collided``
-        latches."""
+        substep whose box touches an obstacle column (the rule's ``contact_inset_m``) is a contact. The
+        trace keeps the world xy of those columns per substep (so that a metric can tell one object from
+        another); ``collided`` latches."""
         if not self.config.occupancy_collision:
             return state
         ctx, trace, cfg = state.context, state.trace, self.config
@@ -353,7 +353,7 @@ class Simulator:
         xy = grid.all_centers()[:, :, 0, :2][hit] @ rot + trace.ego[0, :2]
         contacts = []
         for i, ego in enumerate(trace.ego):
-            inside = points_in_ego_box(xy, ego, self._geometry)
+            inside = points_in_ego_box(xy, ego, self._geometry, contact_inset_m(cfg.grid.voxel_size_m))
             if inside.any():
                 contacts.append((i, xy[inside]))
         if not contacts:

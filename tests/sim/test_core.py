@@ -10,12 +10,11 @@ import pytest
 from shapely.geometry import Polygon
 
 from occplan.rules.footprint import box_corners, boxes_overlap
-from occplan.rules.obstacles import obstacle_columns
 from occplan.sim import TrackerConfig
 from occplan.sim.controller import track, tracker_gains
 from occplan.sim.dynamics import Control, bicycle, bicycle_step, vehicle_limits
 from occplan.sim.route import ExpertPath
-from occplan.types import EgoState, LabelSet, VehicleParams
+from occplan.types import EgoState, VehicleParams
 
 
 def test_bicycle_constant_steer_drives_a_circle_of_radius_wheelbase_over_tan_steer():
@@ -53,25 +52,6 @@ def test_route_projection_and_ahead_on_a_straight_log():
     s, d = route.project(np.array([[5.0, 2.0], [25.0, -1.0]]))
     assert np.allclose(s, [5.0, 25.0]) and np.allclose(d, [2.0, 1.0])
     assert route.expert_length_m == 20.0
-
-
-def test_obstacle_above_ground_uses_each_columns_own_ground():
-    labels = LabelSet.occ3d()
-    free, road, wall = labels.free_index, labels.index("driveable_surface"), labels.index("manmade")
-    col = np.full((1, 1, 8), free, np.uint8)
-    flat = col.copy()
-    flat[0, 0, 2] = road
-    assert not obstacle_columns(flat, labels, 0.4, (0.2, 2.0)).any()
-    on_road = flat.copy()
-    on_road[0, 0, 3] = wall  # standing on the road
-    assert obstacle_columns(on_road, labels, 0.4, (0.2, 2.0)).any()
-    overhead = flat.copy()
-    overhead[0, 0, 7] = wall  # bottom 1.6 m above the road top: inside the 2 m band
-    assert obstacle_columns(overhead, labels, 0.4, (0.2, 2.0)).any()
-    assert not obstacle_columns(overhead, labels, 0.4, (0.2, 1.5)).any()
-    slope = col.copy()
-    slope[0, 0, 4] = wall  # unlabelled raised road surface: the lowest occupied voxel is the ground
-    assert not obstacle_columns(slope, labels, 0.4, (0.2, 2.0)).any()
 
 
 def test_tracking_the_logged_path_of_a_curve_stays_on_it():
