@@ -18,7 +18,7 @@ import numpy as np
 
 from occplan.interfaces import PlannerInit, PlannerInput, PrivilegedPlannerInit, SensorRequest
 from occplan.rules.footprint import ego_corners_vec, ego_geometry, points_in_ego_box
-from occplan.rules.obstacles import OBSTACLE_BAND_M, contact_inset_m, obstacle_columns
+from occplan.rules.obstacles import OBSTACLE_BAND_M, contact_inset_m, ground_table, obstacle_columns
 from occplan.rules.offroad import OFFROAD_TOLERANCE_M, DrivableRaster
 from occplan.sim import kernel
 from occplan.sim.agent_table import AgentTable
@@ -57,6 +57,7 @@ _NO_CONTROL = np.zeros(2)  # kernel.advance arguments unused by the driver at ha
 _NO_REFERENCE = Reference.still()
 _SCENES: weakref.WeakKeyDictionary[World, dict[tuple, SceneArrays]] = weakref.WeakKeyDictionary()
 _ROUTES: dict[tuple, LaneRoute] = {}
+_OBSTACLE_CLASSES = ~ground_table(LabelSet.occ3d())  # the classes that may block (occplan.rules.obstacles)
 _ROUTE_EXTENSION_M = 80.0  # the route polyline continues straight this far past the route's end
 
 
@@ -346,6 +347,8 @@ class Simulator:
         rot = np.array([[c, s], [-s, c]])  # world -> reference frame (row vectors)
         local = (corners - trace.ego[0, :2]) @ rot.T
         grid = swept_grid(cfg.grid, local.min(axis=0), local.max(axis=0), OBSTACLE_BAND_M[1] + 1.0)
+        if not (ctx.world.static_classes_within(ref, t0, grid) & _OBSTACLE_CLASSES).any():
+            return state  # ground classes alone are never obstacles: no need to voxelise
         block = ctx.world.static_semantics(ref, t0, grid)
         hit = obstacle_columns(block, LabelSet.occ3d(), cfg.grid.voxel_size_m)
         if not hit.any():

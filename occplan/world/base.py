@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occplan.types import AgentBox, GridSpec, OccupancyFrame, Pose
+from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,15 @@ class World(ABC):
         """(X, Y, Z) uint8 Occ3D labels of the static scene alone (no agents) in ``grid`` at the pose:
         ``occupancy(..., agents=(), with_masks=False).semantics``, which worlds may compute faster."""
         return self.occupancy(world_from_ego, time_us, grid, agents=(), with_masks=False).semantics
+
+    def static_classes_within(self, world_from_ego: Pose, time_us: int, grid: GridSpec) -> np.ndarray:
+        """(C,) bool over the Occ3D classes, True at least for every class that ``static_semantics`` with
+        the same arguments holds: a cheap superset that lets a caller skip the voxelisation (here every
+        occupied class; worlds that can tell faster narrow it, e.g. from the faces near the grid)."""
+        labels = LabelSet.occ3d()
+        present = np.ones(labels.num_classes, np.bool_)
+        present[labels.free_index] = False
+        return present
 
     def render_cameras(
         self,

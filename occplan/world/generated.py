@@ -30,8 +30,9 @@ import numpy as np
 from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, wrap_angle
 from occplan.world.base import LidarScan, RayHits
 from occplan.world.camera import ShadingConfig, pixel_rays, shade
+from occplan.world.face_buckets import FaceBuckets
 from occplan.world.lidar import LidarReturns, lidar_returns
-from occplan.world.occupancy_gt import SurfaceLattice, VoteScratch, voxelise_boxes, voxelise_static
+from occplan.world.occupancy_gt import SurfaceLattice, VoteScratch, grid_world_box, voxelise_boxes, voxelise_static
 from occplan.world.raycast import BoxSet, StaticScene, SurfaceHits, azimuth_bins, cast_nearest, cast_world
 from occplan.world.rig import SensorRig
 from occplan.world.spec import WorldSpec
@@ -175,6 +176,12 @@ class GeneratedWorld(TrackedWorld):
         """The static faces' sampling lattices (computed on first use, then cached)."""
         return SurfaceLattice.from_mesh(self.spec.static, self.config.occupancy.surface_spacing_m)
 
+    @cached_property
+    def face_buckets(self) -> FaceBuckets:
+        """The static faces' bounding boxes bucketed over xy (computed on first use, then cached)."""
+        lattice = self.surface_lattice
+        return FaceBuckets.from_bboxes(lattice.bbox_min, lattice.bbox_max)
+
     def _grid_from_world(self, world_from_ego: Pose, grid: GridSpec) -> Pose:
         world_from_grid = world_from_ego if grid.frame == "ego" else world_from_ego @ self.rig.ego_from_lidar()
         return world_from_grid.inverse()
@@ -213,6 +220,16 @@ class GeneratedWorld(TrackedWorld):
 
     def static_semantics(self, world_from_ego: Pose, time_us: int, grid: GridSpec) -> np.ndarray:
         return self._static(self._grid_from_world(world_from_ego, grid), grid)
+
+    def static_classes_within(self, world_from_ego: Pose, time_us: int, grid: GridSpec) -> np.ndarray:
+        """The classes of the static faces whose bounding box meets the grid's (the faces that
+        ``static_semantics`` samples): a superset of its classes, without voxelising."""
+        lo, hi = grid_world_box(self._grid_from_world(world_from_ego, grid), grid)
+        labels = LabelSet.occ3d()
+        present = np.zeros(labels.num_classes, np.bool_)
+        present[self.surface_lattice.label[self.face_buckets.faces_in_box(lo, hi)]] = True
+        present[labels.free_index] = False
+        return present
 
     def _static(self, grid_from_world: Pose, grid: GridSpec) -> np.ndarray:
         """(X, Y, Z) uint8 Occ3D labels of the static faces' lattice votes (free elsewhere)."""

@@ -181,6 +181,17 @@ class VoteScratch:
         return cls(np.empty(v, np.int32), np.zeros((v, _OCC3D.num_classes), np.uint8))
 
 
+_CORNERS = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], np.bool_)  # x slowest, z fastest
+
+
+def grid_world_box(grid_from_world: Pose, grid: GridSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) (3,) world-frame corners of the axis-aligned box around ``grid``: the box whose static
+    faces ``voxelise_static`` samples."""
+    corners = np.where(_CORNERS, np.asarray(grid.range_max_m), np.asarray(grid.range_min_m))
+    world_corners = grid_from_world.inverse().transform_points(corners)
+    return world_corners.min(axis=0), world_corners.max(axis=0)
+
+
 def voxelise_static(
     lattice: SurfaceLattice, grid_from_world: Pose, grid: GridSpec, out: np.ndarray, scratch: VoteScratch
 ) -> None:
@@ -188,9 +199,7 @@ def voxelise_static(
     C-contiguous): each voxel holding samples takes their majority class. Only the faces whose
     bounding box meets the grid's and only the lattice points inside the grid are generated.
     ``scratch`` is the grid shape's ``VoteScratch`` (its counts are left zeroed)."""
-    corners = np.array(np.meshgrid(*zip(grid.range_min_m, grid.range_max_m), indexing="ij")).reshape(3, -1).T
-    world_corners = grid_from_world.inverse().transform_points(corners)
-    lo, hi = world_corners.min(axis=0), world_corners.max(axis=0)
+    lo, hi = grid_world_box(grid_from_world, grid)
     faces = _faces_in_box(lattice.bbox_min, lattice.bbox_max, lo, hi)
     _voxelise_lattice(
         faces,

@@ -12,6 +12,7 @@ import pytest
 from occplan.metrics.closed_loop import agent_contacts, closed_loop_scores, offroad_rows, static_objects
 from occplan.sim import Control, SimConfig, Simulator
 from occplan.types import EpisodeHistory, LabelSet
+from occplan.world import World
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,8 @@ class _ThinPole:
 
     def __getattr__(self, name):
         return getattr(self.world, name)
+
+    static_classes_within = World.static_classes_within  # every class: the block below is always voxelised
 
     def static_semantics(self, pose, time_us, grid):
         labels = LabelSet.occ3d()
