@@ -71,9 +71,14 @@ class LogTrack:
         return EgoState(int(time_us), *(float(v) for v in self.vectors_at(np.array([time_us]))[0]))
 
     def future(self, world_from_ego: Pose, time_us: int, sampling: TrajectorySampling) -> Trajectory:
-        """The logged waypoints after ``time_us`` in the ego frame ``world_from_ego`` (clamped at the log's end)."""
+        """The logged waypoints after ``time_us`` in the ego frame ``world_from_ego``. Past the log's end
+        the last pose moves on at the last logged speed along the last heading (the log does not say
+        that the driver stopped there, so the waypoints do not either)."""
         times = time_us + np.round(sampling.times_s * 1e6)
         world = self.poses_at(times)
+        beyond_s = np.maximum(times - self.end_us, 0) * 1e-6
+        heading = np.array([np.cos(world[:, 2]), np.sin(world[:, 2])]).T
+        world[:, :2] += (self.speed_mps[-1] * beyond_s)[:, None] * heading
         rot = world_from_ego.rotation[:2, :2]
         xy = (world[:, :2] - world_from_ego.translation_m[:2]) @ rot
         yaw = wrap_angle(world[:, 2] - world_from_ego.yaw_rad)

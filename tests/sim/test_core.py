@@ -13,8 +13,9 @@ from occplan.rules.footprint import box_corners, boxes_overlap
 from occplan.sim import TrackerConfig
 from occplan.sim.controller import track, tracker_gains
 from occplan.sim.dynamics import Control, bicycle, bicycle_step, vehicle_limits
+from occplan.sim.log import LogTrack
 from occplan.sim.route import ExpertPath
-from occplan.types import EgoState, VehicleParams
+from occplan.types import EgoState, Pose, TrajectorySampling, VehicleParams
 
 
 def test_bicycle_constant_steer_drives_a_circle_of_radius_wheelbase_over_tan_steer():
@@ -68,3 +69,13 @@ def test_tracking_the_logged_path_of_a_curve_stays_on_it():
                                                   v.max_steer_rad, 0.1)  # fmt: skip
         ego = bicycle(ego, accel, rate, 0.1, limits)
         assert abs(np.hypot(ego[0], ego[1] - 20.0) - 20.0) < 0.3
+
+
+def test_log_future_moves_on_past_the_logs_end():
+    """Waypoints after the last logged pose continue at the last speed along the last heading."""
+    t_us = np.arange(5) * 500_000
+    xy = np.column_stack([5.0 * t_us * 1e-6, np.zeros(5)])
+    log = LogTrack(t_us, xy, np.zeros(5), np.zeros(5), np.full(5, 5.0))
+    future = log.future(Pose.from_xy_yaw(5.0, 0.0, 0.0), 1_000_000, TrajectorySampling())
+    np.testing.assert_allclose(future.poses[:, 0], 2.5 * np.arange(1, 7))
+    np.testing.assert_allclose(future.poses[:, 1:], 0.0, atol=1e-12)
