@@ -9,10 +9,45 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from occplan.errors import ValidationError
 from occplan.types import Pose
+
+
+@nb.njit(cache=True)
+def _project(points, xy, arc):  # pragma: no cover - compiled
+    """``RoutePolyline.project`` of points (N, 2) onto the polyline ``xy`` (K, 2) with arc lengths (K,)."""
+    n = points.shape[0]
+    s_out, d_out = np.empty(n), np.empty(n)
+    for i in range(n):
+        best, best_u, best_k = np.inf, 0.0, 0
+        for k in range(xy.shape[0] - 1):
+            dx, dy = xy[k + 1, 0] - xy[k, 0], xy[k + 1, 1] - xy[k, 1]
+            seg2 = max(dx * dx + dy * dy, 1e-12)
+            rx, ry = points[i, 0] - xy[k, 0], points[i, 1] - xy[k, 1]
+            u = min(max((rx * dx + ry * dy) / seg2, 0.0), 1.0)
+            ex, ey = rx - u * dx, ry - u * dy
+            dist2 = ex * ex + ey * ey
+            if dist2 < best:
+                best, best_u, best_k = dist2, u, k
+        dx, dy = xy[best_k + 1, 0] - xy[best_k, 0], xy[best_k + 1, 1] - xy[best_k, 1]
+        s_out[i] = arc[best_k] + best_u * np.sqrt(max(dx * dx + dy * dy, 1e-12))
+        d_out[i] = np.sqrt(best)
+    return s_out, d_out
+
+
+@nb.njit(cache=True)
+def _ahead(xy_m, num_points, spacing_m, xy, arc):  # pragma: no cover - compiled
+    """World points (num_points, 2) every ``spacing_m`` along the polyline from the projection of
+    ``xy_m`` (2,), held at the polyline's end."""
+    s0, _ = _project(xy_m.reshape(1, 2), xy, arc)
+    s = np.minimum(s0[0] + np.arange(num_points) * spacing_m, arc[-1])
+    out = np.empty((num_points, 2))
+    out[:, 0] = np.interp(s, arc, xy[:, 0])
+    out[:, 1] = np.interp(s, arc, xy[:, 1])
+    return out
 
 
 @dataclass(frozen=True)
@@ -44,22 +79,14 @@ class RoutePolyline:
         return cls(dense, samples, length)
 
     def project(self, xy_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 2) world points -> (arc length along the polyline (N,), unsigned distance to it (N,))."""
-        p = np.asarray(xy_m, dtype=np.float64).reshape(-1, 2)
-        a, d = self.xy_m[:-1], np.diff(self.xy_m, axis=0)
-        seg2 = np.maximum(np.einsum("ij,ij->i", d, d), 1e-12)
-        rel = p[:, None, :] - a[None]
-        u = np.clip(np.einsum("nkj,kj->nk", rel, d) / seg2, 0.0, 1.0)
-        dist2 = np.sum((rel - u[..., None] * d[None]) ** 2, axis=-1)
-        k = np.argmin(dist2, axis=1)
-        n = np.arange(len(p))
-        return self.arc_m[k] + u[n, k] * np.sqrt(seg2[k]), np.sqrt(dist2[n, k])
+        """(N, 2) world points -> (arc length along the polyline (N,), unsigned distance to it (N,)):
+        the nearest point over every segment (the first segment on ties)."""
+        p = np.ascontiguousarray(np.asarray(xy_m, dtype=np.float64).reshape(-1, 2))
+        return _project(p, self.xy_m, self.arc_m)
 
     def ahead(self, world_from_ego: Pose, num_points: int, spacing_m: float) -> np.ndarray:
         """``num_points`` samples every ``spacing_m`` from the ego's projection, ego frame (K, 2)."""
-        s0, _ = self.project(world_from_ego.translation_m[None, :2])
-        s = np.minimum(s0[0] + np.arange(num_points) * spacing_m, self.arc_m[-1])
-        pts = np.column_stack([np.interp(s, self.arc_m, self.xy_m[:, 0]), np.interp(s, self.arc_m, self.xy_m[:, 1])])
+        pts = _ahead(world_from_ego.translation_m[:2], num_points, float(spacing_m), self.xy_m, self.arc_m)
         rot = world_from_ego.rotation[:2, :2]
         return (pts - world_from_ego.translation_m[:2]) @ rot
 

@@ -14,6 +14,7 @@ import weakref
 from dataclasses import replace
 from functools import cache
 
+import numba as nb
 import numpy as np
 
 from occplan.interfaces import PlannerInit, PlannerInput, PrivilegedPlannerInit, SensorRequest
@@ -72,15 +73,21 @@ def swept_grid(grid: GridSpec, lo_xy_m: np.ndarray, hi_xy_m: np.ndarray, z_max_m
     """The columns of ``grid``'s voxels (same lattice, same frame) whose centres lie within the box
     ``lo_xy_m`` .. ``hi_xy_m`` (2,), from the grid's bottom to ``z_max_m``: the occupancy-collision
     query of the ego boxes of one decision."""
-    v, origin = grid.voxel_size_m, np.asarray(grid.range_min_m)
-    lo = np.array([lo_xy_m[0], lo_xy_m[1], origin[2]])
-    hi = np.array([hi_xy_m[0], hi_xy_m[1], z_max_m])
-    i0 = np.ceil((lo - origin) / v - 0.5 - 1e-6).astype(int)
-    i1 = np.floor((hi - origin) / v - 0.5 + 1e-6).astype(int) + 1
-    i0[2] = 0
-    i1[2] = min(i1[2], grid.shape[2])
-    range_min = tuple(float(c) for c in origin + i0 * v)
-    return GridSpec(f"{grid.name}:swept", range_min, v, tuple(int(n) for n in np.maximum(i1 - i0, 1)), grid.frame)
+    v, origin = grid.voxel_size_m, grid.range_min_m
+    i0 = [math.ceil((float(lo_xy_m[a]) - origin[a]) / v - 0.5 - 1e-6) for a in range(2)] + [0]
+    i1 = [math.floor((float(hi_xy_m[a]) - origin[a]) / v - 0.5 + 1e-6) + 1 for a in range(2)]
+    i1.append(min(math.floor((z_max_m - origin[2]) / v - 0.5 + 1e-6) + 1, grid.shape[2]))
+    range_min = tuple(origin[a] + i0[a] * v for a in range(3))
+    return GridSpec(f"{grid.name}:swept", range_min, v, tuple(max(i1[a] - i0[a], 1) for a in range(3)), grid.frame)
+
+
+@nb.njit(cache=True)
+def _box_corners(egos: np.ndarray, geometry: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """(S * 4, 2) world-frame corners of the ego boxes of S ego vectors (``ego_corners_vec`` of each)."""
+    out = np.empty((4 * egos.shape[0], 2))
+    for i in range(egos.shape[0]):
+        out[4 * i : 4 * i + 4] = ego_corners_vec(egos[i], geometry)
+    return out
 
 
 def scene_arrays(scenario: Scenario, world: World, config: SimConfig) -> SceneArrays:
@@ -252,8 +259,9 @@ class Simulator:
 
     def keyframe(self, state: SimState) -> Frame:
         """The scenario keyframe nearest in time to the state."""
-        log = state.context.log
-        k = int(np.argmin(np.abs(log.times_us - state.time_us)))
+        k = state.memo.get("keyframe")
+        if k is None:
+            k = state.memo["keyframe"] = int(np.argmin(np.abs(state.context.log.times_us - state.time_us)))
         return state.context.scenario.frames[k]
 
     def pose_deviation_m(self, state: SimState) -> float:
@@ -342,7 +350,7 @@ class Simulator:
         ctx, trace, cfg = state.context, state.trace, self.config
         t0 = ctx.log.start_us + trace.first_row * cfg.dt_us
         ref = Pose.from_xy_yaw(trace.ego[0, 0], trace.ego[0, 1], trace.ego[0, 2], ctx.log.z_at(t0))
-        corners = np.stack([ego_corners_vec(e, self._geometry) for e in trace.ego]).reshape(-1, 2)
+        corners = _box_corners(trace.ego, self._geometry)
         c, s = math.cos(trace.ego[0, 2]), math.sin(trace.ego[0, 2])
         rot = np.array([[c, s], [-s, c]])  # world -> reference frame (row vectors)
         local = (corners - trace.ego[0, :2]) @ rot.T

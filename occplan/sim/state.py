@@ -151,8 +151,9 @@ class SimState:
     def time_us(self) -> int:
         return self.ego.time_us
 
-    @property
+    @cached_property
     def world_from_ego(self) -> Pose:
+        """The ego pose (z from the log), computed once per state."""
         return Pose.from_xy_yaw(self.ego.x_m, self.ego.y_m, self.ego.yaw_rad, self.context.log.z_at(self.ego.time_us))
 
     @cached_property

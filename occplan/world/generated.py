@@ -43,6 +43,7 @@ from occplan.world.voxel_traversal import mark_segments
 SENSOR_MODEL_VERSION = 2
 """Bumped whenever sensor or ground-truth outputs change for the same WorldSpec (cached datasets
 written by an older model must be regenerated)."""
+_BOX_PAD_M = 1e-6
 
 
 @dataclass(frozen=True)
@@ -182,9 +183,11 @@ class GeneratedWorld(TrackedWorld):
         lattice = self.surface_lattice
         return FaceBuckets.from_bboxes(lattice.bbox_min, lattice.bbox_max)
 
+    def _world_from_grid(self, world_from_ego: Pose, grid: GridSpec) -> Pose:
+        return world_from_ego if grid.frame == "ego" else world_from_ego @ self.rig.ego_from_lidar()
+
     def _grid_from_world(self, world_from_ego: Pose, grid: GridSpec) -> Pose:
-        world_from_grid = world_from_ego if grid.frame == "ego" else world_from_ego @ self.rig.ego_from_lidar()
-        return world_from_grid.inverse()
+        return self._world_from_grid(world_from_ego, grid).inverse()
 
     def occupancy(
         self,
@@ -223,8 +226,10 @@ class GeneratedWorld(TrackedWorld):
 
     def static_classes_within(self, world_from_ego: Pose, time_us: int, grid: GridSpec) -> np.ndarray:
         """The classes of the static faces whose bounding box meets the grid's (the faces that
-        ``static_semantics`` samples): a superset of its classes, without voxelising."""
-        lo, hi = grid_world_box(self._grid_from_world(world_from_ego, grid), grid)
+        ``static_semantics`` samples, in a box padded by ``_BOX_PAD_M`` against the rounding of the
+        pose's inverse there): a superset of its classes, without voxelising."""
+        lo, hi = grid_world_box(self._world_from_grid(world_from_ego, grid), grid)
+        lo, hi = lo - _BOX_PAD_M, hi + _BOX_PAD_M
         labels = LabelSet.occ3d()
         present = np.zeros(labels.num_classes, np.bool_)
         present[self.surface_lattice.label[self.face_buckets.faces_in_box(lo, hi)]] = True

@@ -181,15 +181,30 @@ class VoteScratch:
         return cls(np.empty(v, np.int32), np.zeros((v, _OCC3D.num_classes), np.uint8))
 
 
-_CORNERS = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], np.bool_)  # x slowest, z fastest
+@nb.njit(cache=True)
+def _box_around(rotation, translation, range_min, range_max):  # pragma: no cover - compiled
+    """(lo, hi) (3,) of the 8 grid corners (``range_min`` / ``range_max`` (3,)) moved by
+    ``rotation @ p + translation``."""
+    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
+    for c in range(8):
+        x = range_max[0] if c & 4 else range_min[0]
+        y = range_max[1] if c & 2 else range_min[1]
+        z = range_max[2] if c & 1 else range_min[2]
+        for a in range(3):
+            p = rotation[a, 0] * x + rotation[a, 1] * y + rotation[a, 2] * z + translation[a]
+            lo[a], hi[a] = min(lo[a], p), max(hi[a], p)
+    return lo, hi
 
 
-def grid_world_box(grid_from_world: Pose, grid: GridSpec) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi) (3,) world-frame corners of the axis-aligned box around ``grid``: the box whose static
-    faces ``voxelise_static`` samples."""
-    corners = np.where(_CORNERS, np.asarray(grid.range_max_m), np.asarray(grid.range_min_m))
-    world_corners = grid_from_world.inverse().transform_points(corners)
-    return world_corners.min(axis=0), world_corners.max(axis=0)
+def grid_world_box(world_from_grid: Pose, grid: GridSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) (3,) world-frame corners of the axis-aligned box around ``grid`` placed by
+    ``world_from_grid``: the box whose static faces ``voxelise_static`` samples."""
+    return _box_around(
+        world_from_grid.rotation,
+        world_from_grid.translation_m,
+        np.asarray(grid.range_min_m, np.float64),
+        np.asarray(grid.range_max_m, np.float64),
+    )
 
 
 def voxelise_static(
@@ -199,7 +214,7 @@ def voxelise_static(
     C-contiguous): each voxel holding samples takes their majority class. Only the faces whose
     bounding box meets the grid's and only the lattice points inside the grid are generated.
     ``scratch`` is the grid shape's ``VoteScratch`` (its counts are left zeroed)."""
-    lo, hi = grid_world_box(grid_from_world, grid)
+    lo, hi = grid_world_box(grid_from_world.inverse(), grid)
     faces = _faces_in_box(lattice.bbox_min, lattice.bbox_max, lo, hi)
     _voxelise_lattice(
         faces,

@@ -8,7 +8,7 @@ from occplan.errors import ValidationError
 from occplan.rules.obstacles import ground_table
 from occplan.types import GridSpec, LabelSet, Pose
 from occplan.world.face_buckets import FaceBuckets
-from occplan.world.occupancy_gt import _faces_in_box
+from occplan.world.occupancy_gt import _faces_in_box, grid_world_box
 
 OCC3D = LabelSet.occ3d()
 
@@ -56,3 +56,14 @@ def test_a_block_on_the_road_holds_ground_classes_only(world, keyframe):
     pose, time_us = keyframe
     present = world.static_classes_within(pose, time_us, BLOCK)
     assert present[OCC3D.index("driveable_surface")] and not (present & ~ground_table(OCC3D)).any()
+
+
+def test_grid_world_box_bounds_the_moved_grid_corners():
+    rng = np.random.default_rng(2)
+    for grid in (GridSpec.occ3d_nuscenes(), BLOCK):
+        for _ in range(20):
+            pose = Pose.from_xy_yaw(*rng.uniform(-500, 500, 2), rng.uniform(-4, 4), rng.normal())
+            corners = np.array(np.meshgrid(*zip(grid.range_min_m, grid.range_max_m), indexing="ij")).reshape(3, -1).T
+            world = pose.transform_points(corners)
+            lo, hi = grid_world_box(pose, grid)
+            assert np.array_equal(lo, world.min(axis=0)) and np.array_equal(hi, world.max(axis=0))
