@@ -1,10 +1,11 @@
 """Bird's-eye view of an occupancy prediction, forecast over the planning horizon with its flow.
 
 The (X, Y, Z) semantic grid collapses to BEV maps on the grid's xy cells (ego frame of the planning
-time): obstacles (non-ground occupied voxels in a height band above the local ground), drivable
-surface and sidewalk (label of the top ground voxel of each column; columns without ground take the
-label of the nearest column that has one). Obstacle columns move with their mean flow (constant
-velocity) to each horizon step; a distance transform of every step gives the clearance.
+time): obstacles (the voxel-obstacle rule of ``occplan.rules.obstacles``, the one the simulator's
+collision check uses), drivable surface and sidewalk (label of the top ground voxel of each column;
+columns without ground take the label of the nearest column that has one). Obstacle columns move
+with their mean flow (constant velocity, or along the road: ``SceneForecast.along``) to each horizon
+step; a distance transform of every step gives the clearance.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from numba import njit
 from scipy import ndimage
 
 from occplan.errors import ValidationError
+from occplan.rules.obstacles import ground_table, obstacle_voxels
 from occplan.types import LabelSet, OccupancyPrediction
 from planners.route import Path
 
-GROUND_CLASSES = ("driveable_surface", "other_flat", "sidewalk", "terrain")
 UNKNOWN_GROUND = 255
 FAR_M = 1.0e3  # clearance / off-road distance reported where nothing is near
 
@@ -30,16 +31,13 @@ FAR_M = 1.0e3  # clearance / off-road distance reported where nothing is near
 class SceneConfig:
     """How voxels become BEV maps.
 
-    A voxel is an obstacle when it is occupied, not a ground class, and its vertical extent overlaps
-    (ground + ``obstacle_min_height_m``, ground + ``obstacle_max_height_m``), ground being the top face
-    of the column's top ground voxel. Columns moving slower than ``moving_threshold_mps`` stay put.
+    Obstacle voxels follow ``occplan.rules.obstacles.obstacle_voxels``; a column moves with the mean
+    flow of its obstacle voxels, and columns slower than ``moving_threshold_mps`` stay put.
     Obstacle cells inside the current ego box grown by ``ego_clear_margin_m`` are dropped (the ego's
     own returns, or a collision no plan can undo). ``SceneForecast.along`` moves the columns within
     ``road_lateral_m`` of a reference path along the road instead of in a straight line.
     """
 
-    obstacle_min_height_m: float = 0.2
-    obstacle_max_height_m: float = 2.0
     moving_threshold_mps: float = 0.3
     ego_clear_margin_m: float = 0.1
     road_lateral_m: float = 10.0
@@ -149,61 +147,17 @@ def _ground_top(sem: np.ndarray, is_ground: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
-def _obstacle_columns(
-    sem: np.ndarray,
-    is_obstacle: np.ndarray,
-    ground_top_m: np.ndarray,
-    z_min_m: float,
-    voxel_m: float,
-    min_height_m: float,
-    max_height_m: float,
-    flow: np.ndarray,
-    has_flow: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Obstacle columns (X, Y) bool and the mean flow (X, Y, 2) float32 of their obstacle voxels.
-
-    A voxel counts when its label is an obstacle class and its extent overlaps
-    (ground + min_height, ground + max_height)."""
-    nx, ny, nz = sem.shape
-    occ = np.zeros((nx, ny), np.bool_)
-    vel = np.zeros((nx, ny, 2), np.float32)
-    for i in range(nx):
-        for j in range(ny):
-            g = ground_top_m[i, j]
-            n = 0
-            vx = 0.0
-            vy = 0.0
-            for k in range(nz):
-                lo = z_min_m + k * voxel_m - g
-                if lo + voxel_m > min_height_m and lo < max_height_m and is_obstacle[sem[i, j, k]]:
-                    n += 1
-                    if has_flow:
-                        vx += flow[i, j, k, 0]
-                        vy += flow[i, j, k, 1]
-            if n:
-                occ[i, j] = True
-                vel[i, j, 0] = vx / n
-                vel[i, j, 1] = vy / n
-    return occ, vel
-
-
-def _ground(sem: np.ndarray, labels: LabelSet, z_min_m: float, voxel_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per column: label of the top ground voxel and the height of its top face, (X, Y) uint8 / float64.
-    Columns without ground take the values of the nearest column that has ground; when the whole grid
-    has none, the label is ``UNKNOWN_GROUND`` and the height the grid's floor."""
-    lut = np.zeros(labels.num_classes, np.bool_)
-    lut[[labels.index(c) for c in GROUND_CLASSES]] = True
-    k_top = _ground_top(sem, lut)
+def _ground(sem: np.ndarray, labels: LabelSet) -> np.ndarray:
+    """(X, Y) uint8 label of each column's top ground voxel; columns without ground take the label of the
+    nearest column that has one (``UNKNOWN_GROUND`` when the whole grid has none)."""
+    k_top = _ground_top(sem, ground_table(labels))
     has = k_top >= 0
     if not has.any():
-        return np.full(has.shape, UNKNOWN_GROUND, np.uint8), np.full(has.shape, z_min_m)
+        return np.full(has.shape, UNKNOWN_GROUND, np.uint8)
     if has.all():
-        ix, iy = np.indices(k_top.shape, sparse=True)
-    else:  # source column of each column's ground: itself, or the nearest column with ground
-        ix, iy = ndimage.distance_transform_edt(~has, return_distances=False, return_indices=True)
-        k_top = k_top[ix, iy]
-    return sem[ix, iy, k_top], z_min_m + (k_top + 1.0) * voxel_m
+        return np.take_along_axis(sem, k_top[..., None].astype(np.int64), axis=2)[..., 0]
+    ix, iy = ndimage.distance_transform_edt(~has, return_distances=False, return_indices=True)
+    return sem[ix, iy, k_top[ix, iy]]
 
 
 def _propagate(
@@ -283,22 +237,13 @@ def build_scene(
     cell = grid.voxel_size_m
     min_xy = np.asarray(grid.range_min_m[:2], dtype=np.float64)
 
-    ground_label, ground_z = _ground(sem, labels, grid.range_min_m[2], cell)
-    lut = np.ones(labels.num_classes, np.bool_)
-    lut[[labels.index(c) for c in GROUND_CLASSES]] = False
-    lut[labels.free_index] = False
-    flow = occ.flow if occ.flow is not None else np.zeros((1, 1, 1, 2), np.float32)
-    col, col_vel = _obstacle_columns(
-        sem,
-        lut,
-        ground_z,
-        grid.range_min_m[2],
-        cell,
-        config.obstacle_min_height_m,
-        config.obstacle_max_height_m,
-        flow,
-        occ.flow is not None,
-    )
+    ground_label = _ground(sem, labels)
+    vox = obstacle_voxels(sem, labels, cell)
+    col = vox.any(axis=2)
+    col_vel = np.zeros((*col.shape, 2), np.float32)
+    if occ.flow is not None:
+        n = np.maximum(vox.sum(axis=2), 1)[..., None]
+        col_vel[col] = (np.einsum("xyzc,xyz->xyc", occ.flow, vox.astype(np.float32)) / n)[col]
     lo = ego_corners_m.min(axis=0) - config.ego_clear_margin_m
     hi = ego_corners_m.max(axis=0) + config.ego_clear_margin_m
     i0, j0 = (max(int(np.ceil((lo[a] - min_xy[a]) / cell - 0.5)), 0) for a in (0, 1))

@@ -1,15 +1,16 @@
-"""SceneForecast: voxel collapse to BEV, ground classes, flow propagation, agreement with a plain path."""
+"""SceneForecast: voxel collapse to BEV (the shared obstacle rule), ground classes, flow propagation,
+agreement with a plain path."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from occplan.errors import ValidationError
+from occplan.rules.obstacles import obstacle_columns, obstacle_voxels
 from occplan.types import GridSpec, LabelSet, OccupancyPrediction, VehicleParams
 from planners.footprint import Footprint
-from planners.scene import GROUND_CLASSES, SceneConfig, build_scene
+from planners.scene import SceneConfig, build_scene
 from planners.synthetic import BoxObstacle, road_scene, straight_route
 
 GRID = GridSpec.occ3d_nuscenes()
@@ -21,20 +22,13 @@ def _cell(x_m: float, y_m: float) -> tuple[int, int]:
     return int(np.floor((x_m + 40) / 0.4)), int(np.floor((y_m + 40) / 0.4))
 
 
-def _reference_obstacles(occ: OccupancyPrediction, cfg: SceneConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Plain numpy reference for the obstacle columns and their mean flow (t = 0)."""
-    sem = occ.semantics
-    is_ground = np.isin(sem, [LABELS.index(c) for c in GROUND_CLASSES])
-    has = is_ground.any(axis=2)
-    k_top = 15 - np.argmax(is_ground[:, :, ::-1], axis=2)
-    ix, iy = ndimage.distance_transform_edt(~has, return_distances=False, return_indices=True)
-    g = -1.0 + (k_top[ix, iy] + 1) * 0.4
-    z_lo = -1.0 + np.arange(16) * 0.4
-    rel = z_lo[None, None, :] - g[..., None]
-    vox = ~is_ground & (sem != 17) & (rel + 0.4 > cfg.obstacle_min_height_m) & (rel < cfg.obstacle_max_height_m)
-    n = vox.sum(axis=2)
-    vel = (occ.flow * vox[..., None]).sum(axis=2) / np.maximum(n, 1)[..., None]
-    return n > 0, vel
+def _reference_mean_flow(occ: OccupancyPrediction) -> np.ndarray:
+    """Plain loop: the mean flow of each column's obstacle voxels (0 where it has none)."""
+    vox = obstacle_voxels(occ.semantics, LABELS, 0.4)
+    out = np.zeros((*vox.shape[:2], 2))
+    for i, j in zip(*np.nonzero(vox.any(axis=2)), strict=True):
+        out[i, j] = occ.flow[i, j][vox[i, j]].mean(axis=0)
+    return out
 
 
 def test_static_car_becomes_obstacle_and_road_is_drivable():
@@ -55,14 +49,15 @@ def test_height_band_ignores_overhangs_and_low_debris():
     sem = np.full(GRID.shape, 17, np.uint8)
     sem[:, :, 2] = LABELS.index("driveable_surface")  # ground top face at z = 0.2 m
     i, j = _cell(10.0, 0.0)
-    sem[i, j, 8:] = LABELS.index("vegetation")  # starts 2.2 m above ground: overhang
-    sem[i + 10, j, 3] = LABELS.index("manmade")  # [0.2, 0.6] m above: obstacle
+    sem[i, j, 8:] = LABELS.index("vegetation")  # centres from 2.2 m above ground: overhang
+    sem[i + 10, j, 3] = LABELS.index("manmade")  # centre 0.2 m above: a kerb or debris, not an obstacle
+    sem[i + 20, j, 4] = LABELS.index("manmade")  # centre 0.6 m above: obstacle
     scene = build_scene(OccupancyPrediction(sem, GRID, LABELS), 0.5, 6, EGO)
-    assert not scene.obstacles[0, i, j]
-    assert scene.obstacles[0, i + 10, j]
+    assert not scene.obstacles[0, i, j] and not scene.obstacles[0, i + 10, j]
+    assert scene.obstacles[0, i + 20, j]
 
 
-def test_ground_gaps_take_the_nearest_ground_height():
+def test_a_car_hiding_the_ground_is_an_obstacle_on_drivable_ground():
     sem = np.full(GRID.shape, 17, np.uint8)
     sem[:, :, 0] = LABELS.index("driveable_surface")  # ground top face at -0.6 m
     i, j = _cell(15.0, 5.0)
@@ -84,7 +79,7 @@ def test_moving_obstacle_moves_with_flow():
     assert scene.obstacles[k].sum() == scene.obstacles[0].sum()  # the shape is carried, not smeared
 
 
-def test_numba_collapse_agrees_with_plain_numpy_on_random_grids():
+def test_obstacles_are_the_simulators_obstacle_columns_on_random_grids():
     rng = np.random.default_rng(3)
     cfg = SceneConfig(ego_clear_margin_m=-100.0)  # keep every cell
     for _ in range(3):
@@ -92,8 +87,7 @@ def test_numba_collapse_agrees_with_plain_numpy_on_random_grids():
         flow = rng.normal(0, 0.1, (*GRID.shape, 2)).astype(np.float32)  # below the moving threshold
         occ = OccupancyPrediction(sem, GRID, LABELS, flow=flow)
         scene = build_scene(occ, 0.5, 6, EGO, config=cfg)
-        ref_occ, _ = _reference_obstacles(occ, cfg)
-        assert np.array_equal(scene.obstacles[0], ref_occ)
+        assert np.array_equal(scene.obstacles[0], obstacle_columns(sem, LABELS, 0.4))
 
 
 def test_mean_flow_of_obstacle_voxels_agrees_with_reference():
@@ -104,9 +98,9 @@ def test_mean_flow_of_obstacle_voxels_agrees_with_reference():
     occ = OccupancyPrediction(sem, GRID, LABELS, flow=flow)
     cfg = SceneConfig(ego_clear_margin_m=-100.0, moving_threshold_mps=0.0)
     scene = build_scene(occ, 0.5, 6, EGO, config=cfg)
-    ref_occ, ref_vel = _reference_obstacles(occ, cfg)
+    ref_occ = obstacle_columns(sem, LABELS, 0.4)
     # at t = 0 each obstacle cell holds its own mean flow (cells are not displaced yet)
-    np.testing.assert_allclose(scene.obstacle_velocity_mps[0][ref_occ], ref_vel[ref_occ], atol=1e-5)
+    np.testing.assert_allclose(scene.obstacle_velocity_mps[0][ref_occ], _reference_mean_flow(occ)[ref_occ], atol=1e-5)
 
 
 def test_ego_own_cells_are_cleared_and_drivable_bev_overrides():
