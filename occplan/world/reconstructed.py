@@ -13,10 +13,12 @@ Reconstruction (documented once here):
   into a column bit-mask (64 voxels per (x, y) column, from ``z_min_m`` above the log's mean ego
   height) with a per-voxel label (majority) and mean intensity.
 - Labels: nuScenes-lidarseg general classes when the dataroot has lidarseg; otherwise a geometric
-  fallback: points within ``ground_height_m`` of the local ground (the lowest point per
-  ``ground_cell_m`` cell, median-filtered) are ``flat.driveable_surface`` inside the map's drivable
-  area and ``flat.sidewalk`` outside, everything else ``static.manmade``; points under the ego's
-  logged path (below ``ego_clearance_m``) are ``flat.driveable_surface``.
+  fallback, computed per LiDAR frame in its own ego frame (nuScenes ego poses carry no height, so a
+  sloped road seen from afar lands metres above or below its later near view in the world frame and
+  a world-frame ground estimate would call it a wall): points within ``ground_height_m`` of the local
+  ground (the lowest point per ``ground_cell_m`` cell, median-filtered) are ``flat.driveable_surface``
+  inside the map's drivable area and ``flat.sidewalk`` outside, everything else ``static.manmade``;
+  points under the ego's logged path (below ``ego_clearance_m``) are ``flat.driveable_surface``.
 - Agents: every annotated instance becomes a moving oriented box, interpolated between keyframes
   (``occplan.world.tracks.AgentTracks``).
 - LiDAR: the nuScenes LIDAR_TOP beam pattern (``occplan.world.rig.LidarSpec``) at the log's LiDAR
@@ -374,10 +376,10 @@ def ego_path_zone(
     )  # fmt: skip
 
 
-def ground_fallback_labels(points_m: np.ndarray, cell_m: float, height_m: float, on_road=None) -> np.ndarray:
-    """Geometric labels for (P, 3) world points without lidarseg (see the module docstring).
-
-    ``on_road``: optional ``(N, 2) world xy -> (N,) bool`` drivable-area test (None = all drivable)."""
+def ground_fallback_labels(points_m: np.ndarray, cell_m: float, height_m: float) -> np.ndarray:
+    """Geometric labels for (P, 3) points of one LiDAR frame (its ego frame) without lidarseg:
+    ``flat.driveable_surface`` within ``height_m`` of the local ground (the lowest point per
+    ``cell_m`` cell, median-filtered), else ``static.manmade`` (see the module docstring)."""
     lo = points_m[:, :2].min(axis=0)
     cell = np.floor((points_m[:, :2] - lo) / cell_m).astype(np.int64)
     shape = cell.max(axis=0) + 1
@@ -389,11 +391,18 @@ def ground_fallback_labels(points_m: np.ndarray, cell_m: float, height_m: float,
     nearest = ndimage.distance_transform_edt(empty, return_distances=False, return_indices=True)
     ground = ndimage.median_filter(ground[tuple(nearest)], size=3)
     flat = points_m[:, 2] - ground[cell[:, 0], cell[:, 1]] < height_m
-    label = np.full(len(points_m), _MANMADE, np.uint8)
-    label[flat] = _DRIVEABLE
-    if on_road is not None:
-        label[np.flatnonzero(flat)[~on_road(points_m[flat, :2])]] = _SIDEWALK
-    return label
+    return np.where(flat, _DRIVEABLE, _MANMADE).astype(np.uint8)
+
+
+def _drivable_test(scenario: Scenario, crop_m: float):
+    """``(N, 2) world xy -> (N,) bool`` inside the scene's drivable area, or None without a map."""
+    if scenario.map.drivable_wkb is None:
+        return None
+    from occplan.rules.offroad import DrivableRaster
+
+    ego_xy = np.array([f.world_from_ego.translation_m[:2] for f in scenario.frames])
+    raster = DrivableRaster.from_wkb(scenario.map.drivable_wkb, ego_xy, crop_m)
+    return lambda xy: raster.distance_outside(xy) == 0
 
 
 def _tracks_from_scenario(scenario: Scenario) -> list[AgentTrack]:
@@ -570,6 +579,7 @@ class ReconstructedWorld(TrackedWorld):
         whose ``index`` is in ``exclude_frames`` contribute no points (their boxes still do)."""
         cfg = config or ReconstructionConfig()
         skip = set(exclude_frames)
+        on_road = _drivable_test(scenario, cfg.crop_m)
         pts, lab, inten, need_fallback = [], [], [], []
         for f in scenario.frames:
             if f.index in skip:
@@ -578,10 +588,14 @@ class ReconstructedWorld(TrackedWorld):
             p = sweep.points
             keep = ~SensorRig().ego_box_contains(p[:, :3], margin_m=0.3)
             keep &= ~points_in_boxes(p[:, :3], f.agents, cfg.box_margin_m, cfg.motion_margin_s)
+            world = f.world_from_ego.transform_points(p[keep])
             seg = source.lidarseg(f)
-            lab.append(seg[keep] if seg is not None else np.zeros(int(keep.sum()), np.uint8))
+            if seg is None:  # labelled in the frame's own ego frame: a sloped road is no step there
+                lab.append(ground_fallback_labels(p[keep, :3], cfg.ground_cell_m, cfg.ground_height_m))
+            else:
+                lab.append(seg[keep])
             need_fallback.append(np.full(int(keep.sum()), seg is None))
-            pts.append(f.world_from_ego.transform_points(p[keep]))
+            pts.append(world)
             inten.append(p[keep, 3])
         if not pts:
             raise DataError(f"scenario {scenario.name}: no keyframe left to reconstruct the world from")
@@ -594,22 +608,12 @@ class ReconstructedWorld(TrackedWorld):
             cfg.ego_path_margin_m,
         )  # fmt: skip
         keep = zone < 2
-        points, label, fallback, intensities, zone = (a[keep] for a in (points, label, fallback, intensities, zone))
-        if fallback.any():
-            on_road = None
-            if scenario.map.drivable_wkb is not None:
-                from occplan.rules.offroad import DrivableRaster
-
-                ego_xy = np.array([f.world_from_ego.translation_m[:2] for f in scenario.frames])
-                raster = DrivableRaster.from_wkb(scenario.map.drivable_wkb, ego_xy, cfg.crop_m)
-
-                def on_road(xy: np.ndarray) -> np.ndarray:
-                    return raster.distance_outside(xy) == 0
-
-            ground = ground_fallback_labels(points[fallback], cfg.ground_cell_m, cfg.ground_height_m, on_road)
-            driven = zone[fallback] == 1
-            ground[driven] = _DRIVEABLE  # the road surface the ego drove on
-            label[fallback] = ground
+        points, label, fallback, zone = (a[keep] for a in (points, label, fallback, zone))
+        intensities = intensities[keep]
+        if on_road is not None:
+            flat = np.flatnonzero(fallback & (label == _DRIVEABLE))
+            label[flat[~on_road(points[flat, :2])]] = _SIDEWALK
+        label[fallback & (zone == 1)] = _DRIVEABLE  # the road surface the ego drove on
         return cls.from_points(points, label, intensities, scenario, cfg)
 
     # --- rays ----------------------------------------------------------------------------

@@ -87,3 +87,19 @@ def test_core_is_stateless_and_deterministic(source, scenario):
     b = sim.step(s0, sim.log_future(s0))
     assert a.ego == b.ego and len(s0.records) == 1
     assert [x.instance for x in a.agents] == [x.instance for x in b.agents]
+
+
+@pytest.mark.parametrize("scene", ["scene-0523", "scene-0916"])
+def test_the_road_beside_the_logged_path_is_no_wall(worlds, scene):
+    """Without lidarseg the road is labelled in each frame's own ego frame: on scene-0916's slope a
+    world-frame ground estimate turned the road 1 m beside the driven path into obstacle columns (a
+    tunnel as wide as the car). No obstacle column lies within 1.4 m of the logged centreline."""
+    from occplan.rules.obstacles import obstacle_columns
+    from occplan.sim.simulator import swept_grid
+    from occplan.types import LabelSet
+
+    scenario, world = worlds(scene)
+    grid = swept_grid(SimConfig().grid, np.array([-1.0, -1.4]), np.array([4.0, 1.4]), 3.0)
+    for frame in scenario.frames[::4]:
+        block = world.static_semantics(frame.world_from_ego, frame.time_us, grid)
+        assert not obstacle_columns(block, LabelSet.occ3d(), grid.voxel_size_m).any(), frame.index
