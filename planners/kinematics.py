@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from occplan.rules.comfort import ComfortBounds
 from occplan.types import TrajectorySampling
 
 
@@ -93,25 +94,15 @@ def motion_profile(
     )
 
 
-@dataclass(frozen=True)
-class ComfortBounds:
-    """nuPlan ego_is_comfortable bounds (METRICS.md ``sim/comfort_ok``)."""
-
-    min_lon_accel_mps2: float = -4.05
-    max_lon_accel_mps2: float = 2.40
-    max_abs_lat_accel_mps2: float = 4.89
-    max_abs_yaw_accel_radps2: float = 1.93
-    max_abs_yaw_rate_radps: float = 0.95
-    max_abs_lon_jerk_mps3: float = 4.13
-
-    def violation(self, m: MotionProfile) -> np.ndarray:
-        """(N,) sum over waypoints of each quantity's excess beyond its bound, each normalised by the bound."""
-        excess = (
-            np.maximum(self.min_lon_accel_mps2 - m.lon_accel_mps2, 0) / -self.min_lon_accel_mps2
-            + np.maximum(m.lon_accel_mps2 - self.max_lon_accel_mps2, 0) / self.max_lon_accel_mps2
-            + np.maximum(np.abs(m.lat_accel_mps2) - self.max_abs_lat_accel_mps2, 0) / self.max_abs_lat_accel_mps2
-            + np.maximum(np.abs(m.yaw_accel_radps2) - self.max_abs_yaw_accel_radps2, 0) / self.max_abs_yaw_accel_radps2
-            + np.maximum(np.abs(m.yaw_rate_radps) - self.max_abs_yaw_rate_radps, 0) / self.max_abs_yaw_rate_radps
-            + np.maximum(np.abs(m.lon_jerk_mps3) - self.max_abs_lon_jerk_mps3, 0) / self.max_abs_lon_jerk_mps3
-        )
-        return excess.sum(axis=1)
+def comfort_violation(bounds: ComfortBounds, m: MotionProfile) -> np.ndarray:
+    """(N,) sum over waypoints of each quantity's excess beyond its nuPlan comfort bound
+    (``occplan.rules.comfort``), each normalised by the bound (0 = within every bound)."""
+    excess = (
+        np.maximum(bounds.min_lon_accel_mps2 - m.lon_accel_mps2, 0) / -bounds.min_lon_accel_mps2
+        + np.maximum(m.lon_accel_mps2 - bounds.max_lon_accel_mps2, 0) / bounds.max_lon_accel_mps2
+        + np.maximum(np.abs(m.lat_accel_mps2) - bounds.max_abs_lat_accel_mps2, 0) / bounds.max_abs_lat_accel_mps2
+        + np.maximum(np.abs(m.yaw_accel_radps2) - bounds.max_abs_yaw_accel_radps2, 0) / bounds.max_abs_yaw_accel_radps2
+        + np.maximum(np.abs(m.yaw_rate_radps) - bounds.max_abs_yaw_rate_radps, 0) / bounds.max_abs_yaw_rate_radps
+        + np.maximum(np.abs(m.lon_jerk_mps3) - bounds.max_abs_lon_jerk_mps3, 0) / bounds.max_abs_lon_jerk_mps3
+    )
+    return excess.sum(axis=1)

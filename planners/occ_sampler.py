@@ -16,11 +16,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from occplan.interfaces import Planner, PlannerInit, PlannerInput
+from occplan.rules.comfort import ComfortBounds
 from occplan.types import Trajectory, VehicleParams
 from planners import costs
 from planners.consistency import PreviousPlan
 from planners.footprint import Footprint
-from planners.kinematics import ComfortBounds, motion_profile
+from planners.kinematics import comfort_violation, motion_profile
 from planners.lattice import Candidates, LatticeConfig, lattice_with_route
 from planners.reference import ReferenceConfig, ReferenceFollower
 from planners.route import Path
@@ -108,7 +109,7 @@ def score_candidates(
         "progress": -cfg.w_progress_per_m * route.progress_m,
         "route": cfg.w_lateral_per_m2 * (route.lateral_m**2).mean(axis=1)
         + cfg.w_heading_per_rad2 * (route.heading_error_rad**2).mean(axis=1),
-        "comfort": cfg.w_comfort * cfg.comfort.violation(motion)
+        "comfort": cfg.w_comfort * comfort_violation(cfg.comfort, motion)
         + cfg.w_accel_per_mps2_sq * cand.accel_mps2**2
         + cfg.w_jerk_per_mps2_sq * (cand.accel_mps2 - ego.accel_mps2) ** 2,
         "ttc": cfg.w_ttc * ttc.sum(axis=1),

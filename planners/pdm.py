@@ -16,11 +16,12 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d
 
 from occplan.interfaces import Planner, PlannerInit, PlannerInput
+from occplan.rules.comfort import ComfortBounds
 from occplan.rules.idm import IDMParams, idm_accel
 from occplan.types import Trajectory, VehicleParams
 from planners import costs
 from planners.footprint import Footprint
-from planners.kinematics import ComfortBounds, fine_times, motion_profile
+from planners.kinematics import comfort_violation, fine_times, motion_profile
 from planners.lattice import follow_path
 from planners.reference import ReferenceConfig, ReferenceFollower
 from planners.route import Path
@@ -191,7 +192,7 @@ def score_proposals(
     best = progress[passing].max() if passing.any() else 0.0
     ep = np.ones(len(poses)) if best < cfg.min_progress_m else np.clip(progress / best, 0.0, 1.0)
     ttc_ok = ~ttc.any(axis=1)
-    comfort_ok = cfg.comfort.violation(motion) == 0
+    comfort_ok = comfort_violation(cfg.comfort, motion) == 0
     score = nc * dac * (5 * ttc_ok + 5 * ep + 2 * comfort_ok) / 12
     # ranking when every proposal fails a multiplier: fewer, later, slower collisions, then less off-road
     decay = 0.85 ** (steps / per_waypoint - 1)

@@ -8,11 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from occplan.rules.comfort import ComfortBounds
 from occplan.rules.idm import idm_accel
 from occplan.types import EgoState, Trajectory, TrajectorySampling, VehicleParams
 from planners.consistency import PreviousPlan
 from planners.footprint import Footprint, footprint_hits, place
-from planners.kinematics import ComfortBounds, fine_times, integrate_curvature, motion_profile, speed_profiles
+from planners.kinematics import comfort_violation, fine_times, integrate_curvature, motion_profile, speed_profiles
 from planners.pdm import PDM_IDM
 from planners.route import Path, blend_lateral
 from planners.synthetic import arc_route, make_input, road_scene, straight_route
@@ -89,11 +90,11 @@ def test_motion_profile_of_uniform_motion_is_calm():
     m = motion_profile(poses, 0.5, 10.0, 0.0, 0.0)
     np.testing.assert_allclose(m.speed_mps, 10.0)
     np.testing.assert_allclose(m.lon_accel_mps2, 0.0, atol=1e-12)
-    assert ComfortBounds().violation(m)[0] == 0.0
+    assert comfort_violation(ComfortBounds(), m)[0] == 0.0
     braking = np.stack([np.column_stack([10.0 * times - 3.0 * times**2, np.zeros(6), np.zeros(6)])])
     mb = motion_profile(braking, 0.5, 10.0, -6.0, 0.0)
     np.testing.assert_allclose(mb.lon_accel_mps2[:, :3], -6.0, atol=1e-9)  # one-sided at the far end
-    assert ComfortBounds().violation(mb)[0] > 0
+    assert comfort_violation(ComfortBounds(), mb)[0] > 0
 
 
 def test_idm_golden_values():
