@@ -12,13 +12,35 @@ from occplan.errors import ValidationError
 
 
 @nb.njit(cache=True)
+def _scan(bbox_min, bbox_max, lo, hi):  # pragma: no cover - compiled
+    """Ascending indices of the faces whose bounding box meets [lo, hi], by a scan over every face."""
+    out = np.empty(bbox_min.shape[0], np.int64)
+    n = 0
+    for f in range(bbox_min.shape[0]):
+        if (
+            bbox_max[f, 0] >= lo[0] and bbox_max[f, 1] >= lo[1] and bbox_max[f, 2] >= lo[2]
+            and bbox_min[f, 0] <= hi[0] and bbox_min[f, 1] <= hi[1] and bbox_min[f, 2] <= hi[2]
+        ):  # fmt: skip
+            out[n] = f
+            n += 1
+    return out[:n]
+
+
+@nb.njit(cache=True)
 def _query(bbox_min, bbox_max, first_cell, origin, cell, nx, ny, start, faces, lo, hi):  # pragma: no cover
     """Ascending indices of the faces whose bounding box meets [lo, hi] (3,). A face listed in several
-    cells of the query is taken in the first of them (its ``first_cell`` clamped to the query's cells)."""
+    cells of the query is taken in the first of them (its ``first_cell`` clamped to the query's cells).
+    A query whose cells list more than a third as many entries as there are faces scans every face
+    instead (a scan costs about a third of the bucket walk per entry)."""
     i0 = min(max(int(np.floor((lo[0] - origin[0]) / cell)), 0), nx - 1)
     i1 = min(max(int(np.floor((hi[0] - origin[0]) / cell)), 0), nx - 1)
     j0 = min(max(int(np.floor((lo[1] - origin[1]) / cell)), 0), ny - 1)
     j1 = min(max(int(np.floor((hi[1] - origin[1]) / cell)), 0), ny - 1)
+    listed = 0
+    for i in range(i0, i1 + 1):
+        listed += start[i * ny + j1 + 1] - start[i * ny + j0]
+    if 3 * listed > bbox_min.shape[0]:
+        return _scan(bbox_min, bbox_max, lo, hi)
     out = np.empty(16, np.int64)
     n = 0
     for i in range(i0, i1 + 1):
@@ -29,9 +51,9 @@ def _query(bbox_min, bbox_max, first_cell, origin, cell, nx, ny, start, faces, l
                 if max(first_cell[f, 0], i0) != i or max(first_cell[f, 1], j0) != j:
                     continue
                 if (
-                    bbox_max[f, 0] >= lo[0] and bbox_max[f, 1] >= lo[1] and bbox_max[f, 2] >= lo[2]
-                    and bbox_min[f, 0] <= hi[0] and bbox_min[f, 1] <= hi[1] and bbox_min[f, 2] <= hi[2]
-                ):  # fmt: skip
+            bbox_max[f, 0] >= lo[0] and bbox_max[f, 1] >= lo[1] and bbox_max[f, 2] >= lo[2]
+            and bbox_min[f, 0] <= hi[0] and bbox_min[f, 1] <= hi[1] and bbox_min[f, 2] <= hi[2]
+        ):  # fmt: skip
                     if n == out.shape[0]:
                         grown = np.empty(2 * n, np.int64)
                         grown[:n] = out

@@ -30,10 +30,9 @@ import numpy as np
 from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, wrap_angle
 from occplan.world.base import LidarScan, RayHits
 from occplan.world.camera import ShadingConfig, pixel_rays, shade
-from occplan.world.face_buckets import FaceBuckets
 from occplan.world.lidar import LidarReturns, lidar_returns
 from occplan.world.occupancy_gt import SurfaceLattice, VoteScratch, grid_world_box, voxelise_boxes, voxelise_static
-from occplan.world.raycast import BoxSet, StaticScene, SurfaceHits, azimuth_bins, cast_nearest, cast_world
+from occplan.world.raycast import BoxSet, SectorIndex, StaticScene, SurfaceHits, cast_both, cast_world
 from occplan.world.rig import SensorRig
 from occplan.world.spec import WorldSpec
 from occplan.world.spec_io import load_world
@@ -78,7 +77,7 @@ class GeneratedWorld(TrackedWorld):
         self._scene = StaticScene(spec.static)
         self._tracks = AgentTracks(spec.agents)
         self._lidar_dirs_sensor, self._lidar_ring = self.rig.lidar.ray_directions()
-        self._lidar_bins = azimuth_bins(self._lidar_dirs_sensor)
+        self._lidar_sectors = SectorIndex.of(self._lidar_dirs_sensor)
         self._ego_box = self.rig.ego_box()
         self._pixel_rays: dict[tuple[str, int, int], np.ndarray] = {}
         self._vote_scratch: dict[tuple[int, int, int], VoteScratch] = {}
@@ -117,23 +116,23 @@ class GeneratedWorld(TrackedWorld):
         hits = cast_world(self._scene, self._boxes(time_us, agents), origins_m, directions, max_range_m)
         return RayHits(hits.distance_m.astype(np.float32), hits.label, hits.instance)
 
-    def _cast_lidar(self, world_from_ego: Pose, boxes: BoxSet) -> tuple[LidarReturns, np.ndarray, np.ndarray, Pose]:
-        """One sweep from ``world_from_ego``: its returns, the hit distance (N,) and world direction
-        (N, 3) of every ray, world_from_lidar."""
+    def _cast_lidar(self, world_from_ego: Pose, boxes: BoxSet) -> tuple[LidarReturns, np.ndarray, Pose]:
+        """One sweep from ``world_from_ego``: its returns, the world direction (N, 3) of every ray,
+        world_from_lidar."""
         ego_from_lidar = self.rig.ego_from_lidar()
         world_from_lidar = world_from_ego @ ego_from_lidar
         dirs_world = world_from_lidar.transform_vectors(self._lidar_dirs_sensor)
         origin = world_from_lidar.translation_m[None]
-        ray_bins = (self._lidar_bins, world_from_lidar)
-        hits = cast_nearest(self._scene, boxes, origin, dirs_world, self.rig.lidar.max_range_m, ray_bins)
+        sectors = (self._lidar_sectors, world_from_lidar)
+        hits = cast_both(self._scene, boxes, origin, dirs_world, self.rig.lidar.max_range_m, sectors)
         returns = lidar_returns(
             hits, self._lidar_dirs_sensor, self._lidar_ring, world_from_lidar, ego_from_lidar, self._ego_box
         )
-        return returns, hits.distance_m, dirs_world, world_from_lidar
+        return returns, dirs_world, world_from_lidar
 
     def lidar_scan(self, world_from_ego: Pose, time_us: int, agents: Sequence[AgentBox] | None = None) -> LidarScan:
         """LIDAR_TOP sweep: (N, 5) float32 x y z intensity ring in the sensor frame, general labels, instance."""
-        returns, _, _, _ = self._cast_lidar(world_from_ego, self._boxes(time_us, agents))
+        returns, _, _ = self._cast_lidar(world_from_ego, self._boxes(time_us, agents))
         return LidarScan(returns.points, returns.label, returns.instance)
 
     # --- cameras -------------------------------------------------------------------------
@@ -176,12 +175,6 @@ class GeneratedWorld(TrackedWorld):
     def surface_lattice(self) -> SurfaceLattice:
         """The static faces' sampling lattices (computed on first use, then cached)."""
         return SurfaceLattice.from_mesh(self.spec.static, self.config.occupancy.surface_spacing_m)
-
-    @cached_property
-    def face_buckets(self) -> FaceBuckets:
-        """The static faces' bounding boxes bucketed over xy (computed on first use, then cached)."""
-        lattice = self.surface_lattice
-        return FaceBuckets.from_bboxes(lattice.bbox_min, lattice.bbox_max)
 
     def _world_from_grid(self, world_from_ego: Pose, grid: GridSpec) -> Pose:
         return world_from_ego if grid.frame == "ego" else world_from_ego @ self.rig.ego_from_lidar()
@@ -232,7 +225,8 @@ class GeneratedWorld(TrackedWorld):
         lo, hi = lo - _BOX_PAD_M, hi + _BOX_PAD_M
         labels = LabelSet.occ3d()
         present = np.zeros(labels.num_classes, np.bool_)
-        present[self.surface_lattice.label[self.face_buckets.faces_in_box(lo, hi)]] = True
+        lattice = self.surface_lattice
+        present[lattice.label[lattice.buckets.faces_in_box(lo, hi)]] = True
         present[labels.free_index] = False
         return present
 
@@ -252,8 +246,8 @@ class GeneratedWorld(TrackedWorld):
         log_ego_from_world = self.logged_world_from_ego(time_us).inverse()
         for k in self.config.occupancy.mask_lidar_sweep_offsets:
             pose = world_from_ego @ log_ego_from_world @ self.logged_world_from_ego(time_us + k * sweep_us)
-            returns, distance_m, dirs_world, world_from_lidar = self._cast_lidar(pose, boxes)
-            ends = world_from_lidar.translation_m + dirs_world[returns.ray] * distance_m[returns.ray, None]
+            returns, dirs_world, world_from_lidar = self._cast_lidar(pose, boxes)
+            ends = world_from_lidar.translation_m + dirs_world[returns.ray] * returns.distance_m[returns.ray, None]
             start = grid_from_world.transform_points(world_from_lidar.translation_m[None])
             mark_segments(start, grid_from_world.transform_points(ends), grid, mask)
         return mask

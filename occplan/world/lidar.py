@@ -9,7 +9,7 @@ import numba as nb
 import numpy as np
 
 from occplan.types import LabelSet, Pose
-from occplan.world.raycast import NearestHits
+from occplan.world.raycast import CastHits, box_normal
 
 
 def _reflectivity_table() -> np.ndarray:
@@ -81,10 +81,11 @@ def on_ego_body(p0, p1, p2, body):  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def _returns(  # pragma: no cover - compiled
-    dist, box, face, normal, dirs_sensor, ring, sensor_from_world, ego_from_sensor, lo, hi, face_label, box_label,
-    box_inst, table,
+    d_static, face, face_normal, d_box, box, box_axis, box_yaw, dirs_sensor, ring, sensor_from_world, ego_from_sensor,
+    lo, hi, face_label, box_label, box_inst, table,
 ):  # fmt: skip
     n = dirs_sensor.shape[0]
+    dist = np.full(n, np.inf)
     kept = np.empty(n, np.int64)
     points = np.empty((n, 5), np.float32)
     label = np.empty(n, np.uint8)
@@ -92,17 +93,26 @@ def _returns(  # pragma: no cover - compiled
     k = 0
     body = ego_body(ego_from_sensor, lo, hi)
     for i in range(n):
-        d = dist[i]
+        b = box[i]  # the nearest of the box and the static hit, as ``raycast.cast_nearest`` picks it
+        if b >= 0 and d_box[i] < d_static[i]:
+            d = d_box[i]
+            n0, n1, n2 = box_normal(box_axis[i], box_yaw[b])
+        elif face[i] >= 0:  # the normal's side does not matter: only |cos| of the incidence counts
+            b, f, d = -1, face[i], d_static[i]
+            n0, n1, n2 = face_normal[f, 0], face_normal[f, 1], face_normal[f, 2]
+        else:
+            continue
+        dist[i] = d
         if not np.isfinite(d):
             continue
         p0, p1, p2 = dirs_sensor[i, 0] * d, dirs_sensor[i, 1] * d, dirs_sensor[i, 2] * d
         if on_ego_body(p0, p1, p2, body):
             continue
+        normal = (np.float32(n0), np.float32(n1), np.float32(n2))  # the float32 normals of ``NearestHits``
         c = 0.0  # cos of the incidence angle, in the sensor frame
         for a in range(3):
-            n_a = sensor_from_world[a, 0] * normal[i, 0] + sensor_from_world[a, 1] * normal[i, 1]
-            c += (n_a + sensor_from_world[a, 2] * normal[i, 2]) * dirs_sensor[i, a]
-        b = box[i]
+            n_a = sensor_from_world[a, 0] * normal[0] + sensor_from_world[a, 1] * normal[1]
+            c += (n_a + sensor_from_world[a, 2] * normal[2]) * dirs_sensor[i, a]
         lab = box_label[b] if b >= 0 else face_label[face[i]]
         kept[k], label[k] = i, lab
         instance[k] = box_inst[b] if b >= 0 else -1
@@ -110,50 +120,54 @@ def _returns(  # pragma: no cover - compiled
         points[k, 3] = return_intensity(table[lab], abs(c))
         points[k, 4] = ring[i]
         k += 1
-    return kept[:k], points[:k], label[:k], instance[:k]
+    return dist, kept[:k], points[:k], label[:k], instance[:k]
 
 
 @dataclass(frozen=True)
 class LidarReturns:
     """The K rays of one sweep that give a point (a hit within range, off the ego body): ``ray``
     (K,) int64 ray indices, ``points`` (K, 5) float32 x y z (sensor frame) intensity ring, ``label``
-    (K,) uint8 lidarseg general, ``instance`` (K,) int32 (-1 static)."""
+    (K,) uint8 lidarseg general, ``instance`` (K,) int32 (-1 static); ``distance_m`` (N,) float64 the
+    nearest hit of every ray of the sweep (inf where none)."""
 
     ray: np.ndarray
     points: np.ndarray
     label: np.ndarray
     instance: np.ndarray
+    distance_m: np.ndarray
 
 
 def lidar_returns(
-    hits: NearestHits,
+    hits: CastHits,
     dirs_sensor: np.ndarray,
     ring: np.ndarray,
     world_from_sensor: Pose,
     ego_from_sensor: Pose,
     ego_box: tuple[np.ndarray, np.ndarray],
 ) -> LidarReturns:
-    """Points of one sweep from the nearest ``hits`` of its rays (world frame), the same rays' unit
-    directions ``dirs_sensor`` (N, 3) in the sensor frame and rings (N,) float32; ``ego_box`` the
-    (lo, hi) (3,) corners of the ego body in the ego frame."""
-    return LidarReturns(
-        *_returns(
-            hits.distance_m,
-            hits.box,
-            hits.face,
-            hits.normal,
-            dirs_sensor,
-            ring,
-            world_from_sensor.inverse().matrix,
-            ego_from_sensor.matrix,
-            np.asarray(ego_box[0], np.float64),
-            np.asarray(ego_box[1], np.float64),
-            hits.scene.mesh.face_label,
-            hits.boxes.label,
-            hits.boxes.instance,
-            REFLECTIVITY,
-        )
+    """Points of one sweep from the ``hits`` of its rays (world frame; the nearest of the static and
+    the box hit counts), the same rays' unit directions ``dirs_sensor`` (N, 3) in the sensor frame and
+    rings (N,) float32; ``ego_box`` the (lo, hi) (3,) corners of the ego body in the ego frame."""
+    dist, ray, points, label, instance = _returns(
+        hits.static_distance_m,
+        hits.face,
+        hits.scene.face_normal,
+        hits.box_distance_m,
+        hits.box,
+        hits.box_axis,
+        hits.boxes.yaw_rad,
+        dirs_sensor,
+        ring,
+        world_from_sensor.inverse().matrix,
+        ego_from_sensor.matrix,
+        np.asarray(ego_box[0], np.float64),
+        np.asarray(ego_box[1], np.float64),
+        hits.scene.mesh.face_label,
+        hits.boxes.label,
+        hits.boxes.instance,
+        REFLECTIVITY,
     )
+    return LidarReturns(ray, points, label, instance, dist)
 
 
 @nb.njit(cache=True)

@@ -17,6 +17,7 @@ import numba as nb
 import numpy as np
 
 from occplan.types import GridSpec, LabelSet, Pose
+from occplan.world.face_buckets import FaceBuckets
 from occplan.world.raycast import BoxSet
 from occplan.world.spec import StaticMesh
 
@@ -41,7 +42,7 @@ class SurfaceLattice:
     edge) with ``e1`` the shorter of its two edges: rows run along ``e2``, a sliver has few rows and
     the lattice of a right triangle is square. Lattice steps are at most ``spacing_m``. World frame:
     ``v0`` / ``e1`` / ``e2`` (F, 3) float64, ``n1`` / ``n2`` (F,) int64, ``label`` (F,) uint8 Occ3D
-    class, ``bbox_min`` / ``bbox_max`` (F, 3) float64.
+    class, ``bbox_min`` / ``bbox_max`` (F, 3) float64 and ``buckets`` the bounding boxes bucketed over xy.
     """
 
     v0: np.ndarray
@@ -53,6 +54,7 @@ class SurfaceLattice:
     bbox_min: np.ndarray
     bbox_max: np.ndarray
     spacing_m: float
+    buckets: FaceBuckets
 
     @classmethod
     def from_mesh(cls, mesh: StaticMesh, spacing_m: float = 0.2) -> SurfaceLattice:
@@ -67,7 +69,8 @@ class SurfaceLattice:
         n1 = np.maximum(1, np.ceil(np.linalg.norm(e1, axis=1) / spacing_m)).astype(np.int64)
         n2 = np.maximum(1, np.ceil(np.linalg.norm(e2, axis=1) / spacing_m)).astype(np.int64)
         label = GENERAL_TO_OCC3D[mesh.face_label]
-        return cls(v0, e1, e2, n1, n2, label, tri.min(axis=1), tri.max(axis=1), float(spacing_m))
+        lo, hi = tri.min(axis=1), tri.max(axis=1)
+        return cls(v0, e1, e2, n1, n2, label, lo, hi, float(spacing_m), FaceBuckets.from_bboxes(lo, hi))
 
 
 @nb.njit(cache=True, inline="always")
@@ -92,6 +95,10 @@ def _voxelise_lattice(  # pragma: no cover - compiled
     g0 = np.empty(3)
     du = np.empty(3)
     dw = np.empty(3)
+    longest = 0
+    for f in faces:
+        longest = max(longest, n2[f])
+    row = np.empty(longest + 1, np.int64)  # the voxel index of each sample of a row (-1 outside the grid)
     for f in faces:
         a_n, b_n = n1[f], n2[f]
         inside = True  # all three corners inside the grid: no row needs clipping
@@ -110,59 +117,60 @@ def _voxelise_lattice(  # pragma: no cover - compiled
         if outside:
             continue
         lab = label[f]
+        dw0, dw1, dw2 = dw[0], dw[1], dw[2]
         for u in range(a_n + 1):
             w_lo, w_hi = 0, (b_n * (a_n - u)) // a_n  # samples with u / n1 + w / n2 <= 1
             bx, by, bz = g0[0] + u * du[0], g0[1] + u * du[1], g0[2] + u * du[2]
             if not inside:
                 lo, hi = float(w_lo), float(w_hi)
-                lo, hi = _clip_row(bx, dw[0], size[0], lo, hi)
-                lo, hi = _clip_row(by, dw[1], size[1], lo, hi)
-                lo, hi = _clip_row(bz, dw[2], size[2], lo, hi)
+                lo, hi = _clip_row(bx, dw0, size[0], lo, hi)
+                lo, hi = _clip_row(by, dw1, size[1], lo, hi)
+                lo, hi = _clip_row(bz, dw2, size[2], lo, hi)
                 if lo > hi:
                     continue
                 w_lo, w_hi = max(w_lo, int(np.ceil(lo - 1e-9))), min(w_hi, int(np.floor(hi + 1e-9)))
-            for w in range(w_lo, w_hi + 1):
-                i = int(np.floor(bx + w * dw[0]))
-                j = int(np.floor(by + w * dw[1]))
-                k = int(np.floor(bz + w * dw[2]))
-                if 0 <= i < sx and 0 <= j < sy and 0 <= k < sz:
-                    v = (i * sy + j) * sz + k
-                    state = flat[v]
-                    if state == free:  # first vote
-                        flat[v] = lab | _ONE_VOTE
+            m = w_hi + 1 - w_lo
+            # the samples' voxels first (no stores into the grid: a loop the compiler vectorises), then the votes
+            if dw2 == 0.0:  # a level row: every sample in the layer of its start
+                fk = np.floor(bz)
+                if not 0.0 <= fk < size[2]:
+                    continue
+                k = np.int64(fk)
+                for q in range(m):
+                    fi, fj = np.floor(bx + (w_lo + q) * dw0), np.floor(by + (w_lo + q) * dw1)
+                    ok = (fi >= 0.0) & (fi < size[0]) & (fj >= 0.0) & (fj < size[1])
+                    row[q] = (np.int64(fi) * sy + np.int64(fj)) * sz + k if ok else -1
+            else:
+                for q in range(m):
+                    fi, fj = np.floor(bx + (w_lo + q) * dw0), np.floor(by + (w_lo + q) * dw1)
+                    fk = np.floor(bz + (w_lo + q) * dw2)
+                    ok = (fi >= 0.0) & (fi < size[0]) & (fj >= 0.0) & (fj < size[1]) & (fk >= 0.0) & (fk < size[2])
+                    row[q] = (np.int64(fi) * sy + np.int64(fj)) * sz + np.int64(fk) if ok else -1
+            for q in range(m):
+                v = row[q]
+                if v < 0:
+                    continue
+                state = flat[v]
+                if state == free:  # first vote
+                    flat[v] = lab | _ONE_VOTE
+                    continue
+                if state >= _ONE_VOTE:  # one class so far: state = label | votes << 5 (1..7 votes)
+                    best = state & _LABEL_BITS
+                    if best == lab and state < _SEVEN_VOTES:
+                        flat[v] = state + _ONE_VOTE
                         continue
-                    if state >= _ONE_VOTE:  # one class so far: state = label | votes << 5 (1..7 votes)
-                        best = state & _LABEL_BITS
-                        if best == lab and state < _SEVEN_VOTES:
-                            flat[v] = state + _ONE_VOTE
-                            continue
-                        slot[v] = n_mixed  # a second class or an 8th vote: count in a row of ``counts``
-                        counts[n_mixed, best] = state >> 5
-                        n_mixed += 1
-                        flat[v] = state = best
-                    r = slot[v]  # counted: state is the plurality label (ties to the higher rank)
-                    c = min(counts[r, lab] + 1, 255)  # saturating vote count
-                    counts[r, lab] = c
-                    if lab != state and (c > counts[r, state] or (c == counts[r, state] and rank[lab] > rank[state])):
-                        flat[v] = lab
+                    slot[v] = n_mixed  # a second class or an 8th vote: count in a row of ``counts``
+                    counts[n_mixed, best] = state >> 5
+                    n_mixed += 1
+                    flat[v] = state = best
+                r = slot[v]  # counted: state is the plurality label (ties to the higher rank)
+                c = min(counts[r, lab] + 1, 255)  # saturating vote count
+                counts[r, lab] = c
+                if lab != state and (c > counts[r, state] or (c == counts[r, state] and rank[lab] > rank[state])):
+                    flat[v] = lab
     for v in range(flat.shape[0]):  # drop the vote counts of the single-class voxels
         flat[v] &= _LABEL_BITS
     counts[:n_mixed] = 0
-
-
-@nb.njit(cache=True)
-def _faces_in_box(bbox_min, bbox_max, lo, hi):  # pragma: no cover - compiled
-    """Indices of the faces whose bounding box (F, 3) meets the box [lo, hi] (3,)."""
-    out = np.empty(bbox_min.shape[0], np.int64)
-    n = 0
-    for f in range(bbox_min.shape[0]):
-        if (
-            bbox_max[f, 0] >= lo[0] and bbox_max[f, 1] >= lo[1] and bbox_max[f, 2] >= lo[2]
-            and bbox_min[f, 0] <= hi[0] and bbox_min[f, 1] <= hi[1] and bbox_min[f, 2] <= hi[2]
-        ):  # fmt: skip
-            out[n] = f
-            n += 1
-    return out[:n]
 
 
 @dataclass(frozen=True)
@@ -215,7 +223,7 @@ def voxelise_static(
     bounding box meets the grid's and only the lattice points inside the grid are generated.
     ``scratch`` is the grid shape's ``VoteScratch`` (its counts are left zeroed)."""
     lo, hi = grid_world_box(grid_from_world.inverse(), grid)
-    faces = _faces_in_box(lattice.bbox_min, lattice.bbox_max, lo, hi)
+    faces = lattice.buckets.faces_in_box(lo, hi)
     _voxelise_lattice(
         faces,
         lattice.v0,

@@ -171,6 +171,26 @@ def _cast_boxes(  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
+def box_normal(axis, yaw):  # pragma: no cover - compiled
+    """World-frame unit normal (x, y, z) of the face of a box (yawed by ``yaw``) entered across its
+    signed axis ``axis`` (1..3 = +x, +y, +z of the box, negative for -x ...). Numba-only helper."""
+    a = abs(axis) - 1
+    sign = 1.0 if axis > 0 else -1.0
+    if a == 0:
+        return sign * np.cos(yaw), sign * np.sin(yaw), 0.0
+    if a == 1:
+        return -sign * np.sin(yaw), sign * np.cos(yaw), 0.0
+    return 0.0, 0.0, sign
+
+
+@nb.njit(cache=True)
+def facing_normal(n0, n1, n2, d0, d1, d2):  # pragma: no cover - compiled
+    """The face normal (n0, n1, n2) turned to face a ray of direction (d0, d1, d2). Numba-only helper."""
+    sign = -1.0 if n0 * d0 + n1 * d1 + n2 * d2 > 0 else 1.0
+    return sign * n0, sign * n1, sign * n2
+
+
+@nb.njit(cache=True)
 def _nearest(dirs, d_static, face, face_normal, d_box, box, box_axis, box_yaw):  # pragma: no cover - compiled
     n = dirs.shape[0]
     dist = np.full(n, np.inf)
@@ -181,22 +201,13 @@ def _nearest(dirs, d_static, face, face_normal, d_box, box, box_axis, box_yaw): 
         if box[i] >= 0 and d_box[i] < d_static[i]:
             b = box[i]
             dist[i], box_of[i] = d_box[i], b
-            a = abs(box_axis[i]) - 1
-            sign = 1.0 if box_axis[i] > 0 else -1.0
-            c, s = np.cos(box_yaw[b]), np.sin(box_yaw[b])
-            if a == 0:
-                normal[i, 0], normal[i, 1] = sign * c, sign * s
-            elif a == 1:
-                normal[i, 0], normal[i, 1] = -sign * s, sign * c
-            else:
-                normal[i, 2] = sign
+            normal[i, 0], normal[i, 1], normal[i, 2] = box_normal(box_axis[i], box_yaw[b])
         elif face[i] >= 0:
             f = face[i]
             dist[i], face_of[i] = d_static[i], f
-            facing = face_normal[f, 0] * dirs[i, 0] + face_normal[f, 1] * dirs[i, 1] + face_normal[f, 2] * dirs[i, 2]
-            sign = -1.0 if facing > 0 else 1.0
-            for k in range(3):
-                normal[i, k] = sign * face_normal[f, k]
+            normal[i, 0], normal[i, 1], normal[i, 2] = facing_normal(
+                face_normal[f, 0], face_normal[f, 1], face_normal[f, 2], dirs[i, 0], dirs[i, 1], dirs[i, 2]
+            )
     return dist, box_of, face_of, normal
 
 
@@ -228,16 +239,32 @@ def azimuth_bins(directions: np.ndarray) -> np.ndarray:
     return ray_bin % _AZIMUTH_BINS
 
 
-def _box_candidates(boxes: BoxSet, rel_m: np.ndarray, max_range_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate boxes per azimuth sector, from the box centres relative to the shared ray origin
-    ``rel_m`` (M, 3) in the frame of the sectors: (bin_start (B + 1,) int64, boxes (K,) int32); the
-    candidates of sector b are ``boxes[bin_start[b]:bin_start[b + 1]]``.
+@dataclass(frozen=True)
+class SectorIndex:
+    """The rays of each azimuth sector (``azimuth_bins``) of a fixed ray pattern (e.g. a LiDAR's, in
+    its sensor frame): ``rays[start[b]:start[b + 1]]`` ascending (``start`` (B + 1,) int64, ``rays``
+    (N,) int64)."""
+
+    start: np.ndarray
+    rays: np.ndarray
+
+    @classmethod
+    def of(cls, directions: np.ndarray) -> SectorIndex:
+        """The index of N unit directions (N, 3)."""
+        ray_bin = azimuth_bins(np.asarray(directions, np.float64))
+        start = np.concatenate([[0], np.cumsum(np.bincount(ray_bin, minlength=_AZIMUTH_BINS))]).astype(np.int64)
+        return cls(start, np.argsort(ray_bin, kind="stable").astype(np.int64))
+
+
+def _box_sectors(boxes: BoxSet, rel_m: np.ndarray, max_range_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """The azimuth sectors each box may be hit in, from the box centres relative to the shared ray
+    origin ``rel_m`` (M, 3) in the frame of the sectors: (first sector (M,) int64, number of sectors
+    (M,) int64, counted on from the first modulo ``_AZIMUTH_BINS``).
 
     A ray can only meet a box whose bounding sphere, seen from above, lies within
     ``asin(radius / horizontal distance)`` of the ray's azimuth (spheres over the origin fall in
-    every sector); boxes out of range are dropped. The test holds in any rotated frame.
+    every sector); boxes out of range get none. The test holds in any rotated frame.
     """
-    m = len(boxes)
     width = 2 * np.pi / _AZIMUTH_BINS
     radius = boxes.radius_m
     horizontal = np.hypot(rel_m[:, 0], rel_m[:, 1])
@@ -248,7 +275,14 @@ def _box_candidates(boxes: BoxSet, rel_m: np.ndarray, max_range_m: float) -> tup
     span[horizontal <= radius] = _AZIMUTH_BINS
     span = np.minimum(span, _AZIMUTH_BINS)
     span[np.linalg.norm(rel_m, axis=1) - radius > max_range_m] = 0
-    box = np.repeat(np.arange(m, dtype=np.int32), span)
+    return lo % _AZIMUTH_BINS, span
+
+
+def _box_candidates(boxes: BoxSet, rel_m: np.ndarray, max_range_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate boxes per azimuth sector (``_box_sectors``): (bin_start (B + 1,) int64, boxes (K,)
+    int32); the candidates of sector b are ``boxes[bin_start[b]:bin_start[b + 1]]``, ascending."""
+    lo, span = _box_sectors(boxes, rel_m, max_range_m)
+    box = np.repeat(np.arange(len(boxes), dtype=np.int32), span)
     offset = np.arange(len(box)) - np.repeat(np.cumsum(span) - span, span)
     bins = (np.repeat(lo, span) + offset) % _AZIMUTH_BINS
     order = np.argsort(bins, kind="stable")
@@ -256,32 +290,79 @@ def _box_candidates(boxes: BoxSet, rel_m: np.ndarray, max_range_m: float) -> tup
     return bin_start, box[order]
 
 
+@nb.njit(cache=True)
+def _cast_boxes_by_sector(  # pragma: no cover - compiled
+    origin, dirs, centers, half, radius, yaw, max_range, box_lo, box_span, sector_start, sector_rays
+):
+    """``_cast_boxes`` from one origin, box by box over the rays of the box's sectors (rays with no
+    box in their sector cost nothing). Each ray meets its candidate boxes in ascending order, as in
+    ``_cast_boxes``, so the results are the same."""
+    n = dirs.shape[0]
+    best_t = np.full(n, np.inf)
+    best_box = np.full(n, -1, np.int32)
+    best_axis = np.zeros(n, np.int8)
+    n_bins = sector_start.shape[0] - 1
+    for b in range(centers.shape[0]):
+        px, py, pz = origin[0] - centers[b, 0], origin[1] - centers[b, 1], origin[2] - centers[b, 2]
+        c, s = np.cos(yaw[b]), np.sin(yaw[b])
+        for q in range(box_span[b]):
+            sector = (box_lo[b] + q) % n_bins
+            for e in range(sector_start[sector], sector_start[sector + 1]):
+                i = sector_rays[e]
+                t_best = min(best_t[i], max_range)
+                dx, dy = dirs[i, 0], dirs[i, 1]
+                t_mid = -(px * dx + py * dy + pz * dirs[i, 2])  # bounding-sphere rejection first
+                if t_mid + radius[b] < 0.0 or t_mid - radius[b] > t_best:
+                    continue
+                if px * px + py * py + pz * pz - t_mid * t_mid > radius[b] * radius[b]:
+                    continue
+                ax0, ax1 = _slab(c * px + s * py, c * dx + s * dy, half[b, 0])
+                ay0, ay1 = _slab(-s * px + c * py, -s * dx + c * dy, half[b, 1])
+                az0, az1 = _slab(pz, dirs[i, 2], half[b, 2])
+                t_enter = max(ax0, ay0, az0)
+                if t_enter < 0.0 or t_enter >= t_best or t_enter > min(ax1, ay1, az1):
+                    continue
+                best_t[i] = t_enter
+                best_box[i] = b
+                if t_enter == ax0:
+                    best_axis[i] = -1 if c * dx + s * dy > 0 else 1
+                elif t_enter == ay0:
+                    best_axis[i] = -2 if -s * dx + c * dy > 0 else 2
+                else:
+                    best_axis[i] = -3 if dirs[i, 2] > 0 else 3
+    return best_t, best_box, best_axis
+
+
 def cast_boxes(
     boxes: BoxSet,
     origins_m: np.ndarray,
     directions: np.ndarray,
     max_range_m: float,
-    ray_bins: tuple[np.ndarray, Pose] | None = None,
+    sectors: tuple[SectorIndex, Pose] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest entry of N rays (origins (N, 3) or (1, 3), unit directions (N, 3), world frame) into
     the boxes within ``max_range_m``: (distance (N,) float64, inf on a miss; box index (N,) int32, -1;
     signed box axis 1..3 of the entered face's normal (N,) int8).
 
-    ``ray_bins``: the rays' ``azimuth_bins`` precomputed in a sensor frame and world_from_sensor
-    (for a fixed ray pattern cast from one origin), instead of computing them in the world frame.
+    ``sectors``: for a fixed ray pattern cast from one origin, the rays' ``SectorIndex`` precomputed
+    in a sensor frame and world_from_sensor, instead of azimuth sectors computed in the world frame.
     """
     origins_m = np.ascontiguousarray(np.atleast_2d(origins_m), np.float64)
     directions = np.ascontiguousarray(directions, np.float64)
     n, m = len(directions), len(boxes)
+    if m and len(origins_m) == 1 and sectors is not None:
+        index, world_from_sensor = sectors
+        rel = (boxes.center_m - origins_m[0]) @ world_from_sensor.rotation  # sensor_from_world rotation
+        lo, span = _box_sectors(boxes, rel, max_range_m)
+        return _cast_boxes_by_sector(
+            origins_m[0], directions, boxes.center_m, boxes.half_extent_m, boxes.radius_m, boxes.yaw_rad,
+            float(max_range_m), lo, span, index.start, index.rays,
+        )  # fmt: skip
     if len(origins_m) != 1 or m == 0:  # one candidate list holding every box
         ray_bin, bin_start, candidates = np.zeros(n, np.int64), np.array([0, m], np.int64), np.arange(m, dtype=np.int32)
-    elif ray_bins is None:
+    else:
         ray_bin = azimuth_bins(directions)
         bin_start, candidates = _box_candidates(boxes, boxes.center_m - origins_m[0], max_range_m)
-    else:
-        ray_bin, world_from_sensor = ray_bins
-        rel = (boxes.center_m - origins_m[0]) @ world_from_sensor.rotation  # sensor_from_world rotation
-        bin_start, candidates = _box_candidates(boxes, rel, max_range_m)
     return _cast_boxes(
         origins_m,
         directions,
@@ -294,6 +375,22 @@ def cast_boxes(
         bin_start,
         candidates,
     )
+
+
+@dataclass(frozen=True)
+class CastHits:
+    """The hits of N rays on the static mesh and on the boxes, before the nearest is picked (world
+    frame): ``static_distance_m`` (N,) float64 and ``face`` (N,) int32 (inf / -1 on a miss, see
+    ``StaticScene.cast``); ``box_distance_m``, ``box`` and ``box_axis`` as returned by ``cast_boxes``;
+    the ``scene`` and ``boxes`` cast against."""
+
+    static_distance_m: np.ndarray
+    face: np.ndarray
+    box_distance_m: np.ndarray
+    box: np.ndarray
+    box_axis: np.ndarray
+    scene: StaticScene
+    boxes: BoxSet
 
 
 @dataclass(frozen=True)
@@ -312,16 +409,16 @@ class NearestHits:
     boxes: BoxSet
 
 
-def cast_nearest(
+def cast_both(
     scene: StaticScene,
     boxes: BoxSet,
     origins_m: np.ndarray,
     directions: np.ndarray,
     max_range_m: float,
-    ray_bins: tuple[np.ndarray, Pose] | None = None,
-) -> NearestHits:
+    sectors: tuple[SectorIndex, Pose] | None = None,
+) -> CastHits:
     """Cast N rays (origins (N, 3) or (1, 3), unit directions (N, 3), world frame) against the static
-    mesh and the boxes, within ``max_range_m`` (``ray_bins`` as in ``cast_boxes``)."""
+    mesh and against the boxes, within ``max_range_m`` (``sectors`` as in ``cast_boxes``)."""
     origins_m = np.atleast_2d(np.asarray(origins_m, np.float64))
     directions = np.ascontiguousarray(directions, np.float64)
     if directions.ndim != 2 or directions.shape[1] != 3 or origins_m.shape != (len(origins_m), 3):
@@ -329,8 +426,20 @@ def cast_nearest(
     if len(origins_m) not in (1, len(directions)):
         raise ValidationError(f"cast_rays: {len(origins_m)} origins for {len(directions)} rays (need 1 or N)")
     d_static, face = scene.cast(origins_m, directions, max_range_m)
-    d_box, box, axis = cast_boxes(boxes, origins_m, directions, max_range_m, ray_bins)
-    nearest = _nearest(directions, d_static, face, scene.face_normal, d_box, box, axis, boxes.yaw_rad)
+    d_box, box, axis = cast_boxes(boxes, origins_m, directions, max_range_m, sectors)
+    return CastHits(d_static, face, d_box, box, axis, scene, boxes)
+
+
+def cast_nearest(
+    scene: StaticScene, boxes: BoxSet, origins_m: np.ndarray, directions: np.ndarray, max_range_m: float
+) -> NearestHits:
+    """The nearest hit of N rays (``cast_both``)."""
+    directions = np.ascontiguousarray(directions, np.float64)
+    hits = cast_both(scene, boxes, origins_m, directions, max_range_m)
+    nearest = _nearest(
+        directions, hits.static_distance_m, hits.face, scene.face_normal, hits.box_distance_m, hits.box,
+        hits.box_axis, boxes.yaw_rad,
+    )  # fmt: skip
     return NearestHits(*nearest, scene, boxes)
 
 

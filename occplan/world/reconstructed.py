@@ -45,7 +45,7 @@ from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose, Sc
 from occplan.world.base import LidarScan, RayHits
 from occplan.world.lidar import REFLECTIVITY, ego_body, head_on_intensity, on_ego_body, return_intensity
 from occplan.world.occupancy_gt import CLASS_RANK, GENERAL_TO_OCC3D, voxelise_boxes
-from occplan.world.raycast import BoxSet, azimuth_bins, cast_boxes
+from occplan.world.raycast import BoxSet, SectorIndex, cast_boxes
 from occplan.world.rig import LidarSpec, SensorRig
 from occplan.world.spec import AgentTrack
 from occplan.world.tracks import AgentTracks, TrackedWorld
@@ -550,7 +550,7 @@ class ReconstructedWorld(TrackedWorld):
         self.tracks = tuple(tracks)
         self._tracks = AgentTracks(self.tracks)
         self._dirs_sensor, self._ring = self.config.lidar.ray_directions()
-        self._bins = azimuth_bins(self._dirs_sensor)
+        self._sectors = SectorIndex.of(self._dirs_sensor)
         self._tiles = TiledPoints.build(static.centers_m(), GENERAL_TO_OCC3D[static.label], self.config.tile_m)
 
     @classmethod
@@ -656,7 +656,7 @@ class ReconstructedWorld(TrackedWorld):
         max_range = self.config.lidar.max_range_m
         dist, index = self.static.cast(origin, dirs_world, max_range, self.config.min_range_m)
         boxes = self._boxes(time_us, agents)
-        d_box, box, _ = cast_boxes(boxes, origin, dirs_world, max_range, (self._bins, world_from_lidar))
+        d_box, box, _ = cast_boxes(boxes, origin, dirs_world, max_range, (self._sectors, world_from_lidar))
         lo, hi = self._rig.ego_box()
         points, label, instance = _sweep(
             dist, index, self.static.label, self.static.intensity, d_box, box, boxes.label, boxes.instance,

@@ -8,9 +8,14 @@ from occplan.errors import ValidationError
 from occplan.rules.obstacles import ground_table
 from occplan.types import GridSpec, LabelSet, Pose
 from occplan.world.face_buckets import FaceBuckets
-from occplan.world.occupancy_gt import _faces_in_box, grid_world_box
+from occplan.world.occupancy_gt import grid_world_box
 
 OCC3D = LabelSet.occ3d()
+
+
+def _faces_in_box(bbox_min, bbox_max, lo, hi):
+    """Every face whose bounding box meets [lo, hi], by a scan over all faces."""
+    return np.flatnonzero(np.all(bbox_max >= lo, axis=1) & np.all(bbox_min <= hi, axis=1))
 
 
 def test_buckets_equal_the_scan_over_every_face():

@@ -8,7 +8,7 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from occplan.types import GridSpec, LabelSet, Pose
-from occplan.world.raycast import BoxSet, StaticScene, azimuth_bins, cast_boxes, cast_world
+from occplan.world.raycast import BoxSet, SectorIndex, StaticScene, cast_boxes, cast_world
 from occplan.world.spec import StaticMesh
 from occplan.world.voxel_traversal import mark_segments
 
@@ -149,7 +149,7 @@ def test_box_caster_matches_brute_force_and_sensor_frame_sectors():
     world_from_sensor = Pose(tilt, origin)
     dirs = world_from_sensor.transform_vectors(dirs_sensor)
     world = cast_boxes(boxes, origin[None], dirs, 30.0)
-    sensor = cast_boxes(boxes, origin[None], dirs, 30.0, (azimuth_bins(dirs_sensor), world_from_sensor))
+    sensor = cast_boxes(boxes, origin[None], dirs, 30.0, (SectorIndex.of(dirs_sensor), world_from_sensor))
     for a, b in zip(world, sensor, strict=True):
         np.testing.assert_array_equal(a, b)
     # brute force: slab test of every ray against every box in the box frame
