@@ -107,6 +107,7 @@ class ScenarioRun:
         self.lidar_positions_m = lidar_world_positions(self.scenario)
         self.seed = scenario_seed(config.seed, self.scenario.name)
         self.route_source = "none"
+        self.route_world_xy_m = np.zeros((0, 2))  # the planner's route (world), set by ``_start``
 
     # --- shared per-decision pieces ---------------------------------------------------------
     def _start(self, sim: Simulator) -> SimState:
