@@ -83,7 +83,7 @@ def _aligned_words(n_words):  # pragma: no cover - compiled
     return raw[skip : skip + n_words]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _trace(intersect8, scene, origins, dirs, max_range):  # pragma: no cover - compiled
     """Packets of 8 consecutive rays through ``intersect8`` (rtcIntersect8 with NULL arguments): packs
     the SoA RTCRayHit8 (directions rounded to float32), calls Embree, reads back the hit distance

@@ -11,7 +11,7 @@ import numpy as np
 from occplan.errors import ValidationError
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _scan(bbox_min, bbox_max, lo, hi):  # pragma: no cover - compiled
     """Ascending indices of the faces whose bounding box meets [lo, hi], by a scan over every face."""
     out = np.empty(bbox_min.shape[0], np.int64)
@@ -26,7 +26,7 @@ def _scan(bbox_min, bbox_max, lo, hi):  # pragma: no cover - compiled
     return out[:n]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _query(bbox_min, bbox_max, first_cell, origin, cell, nx, ny, start, faces, lo, hi):  # pragma: no cover
     """Ascending indices of the faces whose bounding box meets [lo, hi] (3,). A face listed in several
     cells of the query is taken in the first of them (its ``first_cell`` clamped to the query's cells).

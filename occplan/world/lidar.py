@@ -79,7 +79,7 @@ def on_ego_body(p0, p1, p2, body):  # pragma: no cover - compiled
     return inside
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _returns(  # pragma: no cover - compiled
     d_static, face, face_normal, d_box, box, box_axis, box_yaw, dirs_sensor, ring, sensor_from_world, ego_from_sensor,
     lo, hi, face_label, box_label, box_inst, table,
@@ -170,7 +170,7 @@ def lidar_returns(
     return LidarReturns(ray, points, label, instance, dist)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _to_frame(points, matrix):  # pragma: no cover - compiled
     out = points.copy()
     for i in range(points.shape[0]):

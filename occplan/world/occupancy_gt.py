@@ -84,7 +84,7 @@ def _clip_row(base, step, size, lo, hi):  # pragma: no cover - compiled
     return max(lo, min(a, b)), min(hi, max(a, b))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _voxelise_lattice(  # pragma: no cover - compiled
     faces, v0, e1, e2, n1, n2, label, rot, trans, range_min, voxel, rank, free, slot, counts, out
 ):
@@ -189,7 +189,7 @@ class VoteScratch:
         return cls(np.empty(v, np.int32), np.zeros((v, _OCC3D.num_classes), np.uint8))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _box_around(rotation, translation, range_min, range_max):  # pragma: no cover - compiled
     """(lo, hi) (3,) of the 8 grid corners (``range_min`` / ``range_max`` (3,)) moved by
     ``rotation @ p + translation``."""
@@ -244,7 +244,7 @@ def voxelise_static(
     )
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _voxelise_boxes(center, half, yaw, label, vel, range_min, voxel, tol, out, flow):  # pragma: no cover
     sx, sy, sz = out.shape
     hv = voxel / 2

@@ -290,7 +290,7 @@ def _box_candidates(boxes: BoxSet, rel_m: np.ndarray, max_range_m: float) -> tup
     return bin_start, box[order]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _cast_boxes_by_sector(  # pragma: no cover - compiled
     origin, dirs, centers, half, radius, yaw, max_range, box_lo, box_span, sector_start, sector_rays
 ):
