@@ -273,40 +273,52 @@ class OccDriveEnv(gym.Env):
         clipped = np.minimum(np.maximum(a, self._action_low), self._action_high)
         return clipped, not np.array_equal(clipped, a)
 
-    def _sense(self) -> tuple[OccupancyFrame | OccupancyPrediction | None, SensorFrame | None]:
-        """The perception output and the sensor frame (None when nothing reads sensors), one
-        ``Simulator.observe`` serving both the model and the sensor observations."""
+    def _sense(self) -> tuple[OccupancyFrame | OccupancyPrediction | None, SensorFrame | None, np.ndarray | None]:
+        """The perception output, the sensor frame (None when nothing reads sensors), one
+        ``Simulator.observe`` serving both the model and the sensor observations, and the oracle's
+        flow observation (None when not computed here)."""
         state, model, req = self.state, self._model, self._sensors
         sensing = bool(req.lidar_sweeps or req.cameras)
-        gt = None
+        oracle = None
         if self.sensor_threads == 2 and sensing and self.perception is not None and model is None:
             if self._gt_thread is None:
                 self._gt_thread = ThreadPoolExecutor(1, thread_name_prefix="occdrive-gt")
-            gt = self._gt_thread.submit(self.sim.ground_truth, state, False)  # beside the sensor cast
+            oracle = self._gt_thread.submit(self._oracle, state)  # beside the sensor cast
         frame = self.sim.observe(state, req, privileged=model is not None and model.privileged) if sensing else None
         if self.perception is None:
-            return None, frame
-        if model is None:  # oracle: the GT frame itself (no copy, no re-validation)
-            return gt.result() if gt is not None else self.sim.ground_truth(state, with_masks=False), frame
+            return None, frame, None
+        if model is None:
+            gt, flow = oracle.result() if oracle is not None else self._oracle(state)
+            return gt, frame, flow
         want = model.sensor_request()
         mine = replace(
             frame,
             lidar=frame.lidar if want.lidar_sweeps else None,
             cameras=tuple(c for c in frame.cameras if c.channel in want.cameras),
         )
-        return model.predict(mine), frame
+        return model.predict(mine), frame, None
+
+    def _oracle(self, state: SimState) -> tuple[OccupancyFrame, np.ndarray | None]:
+        """The GT frame at the state (itself: no copy, no re-validation) and, when observed, its flow
+        observation."""
+        gt = self.sim.ground_truth(state, with_masks=False)
+        return gt, self._flow_observation(gt) if "flow" in self.observation_names else None
+
+    def _flow_observation(self, occ: OccupancyFrame | OccupancyPrediction) -> np.ndarray:
+        """``occ``'s flow (zeros without), clipped to +-``FLOW_LIMIT_MPS`` only when out of range."""
+        flow = occ.flow if occ.flow is not None else self._zero_flow
+        within = flow is self._zero_flow or (-FLOW_LIMIT_MPS <= flow.min() and flow.max() <= FLOW_LIMIT_MPS)
+        return flow if within else np.clip(flow, -FLOW_LIMIT_MPS, FLOW_LIMIT_MPS, dtype=np.float32)
 
     def _observe(self) -> dict[str, Any]:
         state, cfg, names = self.state, self.sim.config, self.observation_names
-        occ, frame = self._sense()
+        occ, frame, flow = self._sense()
         self._occupancy = occ
         obs: dict[str, Any] = {}
         if "occupancy" in names:
             obs["occupancy"] = occ.semantics
         if "flow" in names:
-            flow = occ.flow if occ.flow is not None else self._zero_flow
-            within = flow is self._zero_flow or (-FLOW_LIMIT_MPS <= flow.min() and flow.max() <= FLOW_LIMIT_MPS)
-            obs["flow"] = flow if within else np.clip(flow, -FLOW_LIMIT_MPS, FLOW_LIMIT_MPS, dtype=np.float32)
+            obs["flow"] = flow if flow is not None else self._flow_observation(occ)
         pose = state.world_from_ego if {"ego", "drivable"} & set(names) else None
         if "ego" in names:
             e = state.ego

@@ -72,11 +72,11 @@ def ego_body(ego_from_sensor, lo, hi):  # pragma: no cover - compiled
 @nb.njit(cache=True, inline="always")
 def on_ego_body(p0, p1, p2, body):  # pragma: no cover - compiled
     """True when the sensor-frame point (p0, p1, p2) lies on the ego body (``ego_body`` tuple)."""
-    inside = True
     for a in range(3):
         e = body[4 * a] * p0 + body[4 * a + 1] * p1 + body[4 * a + 2] * p2 + body[4 * a + 3]
-        inside &= body[12 + a] <= e <= body[15 + a]
-    return inside
+        if not body[12 + a] <= e <= body[15 + a]:
+            return False
+    return True
 
 
 @nb.njit(cache=True, nogil=True)
