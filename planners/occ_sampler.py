@@ -3,10 +3,10 @@
 Candidates = constant-acceleration speed profiles x curvatures, plus candidates following the
 reference path (``planners.reference``: the map route's lane centrelines, or without lanes a path to
 the mission goal over the drivable area) at lateral offsets (``planners.lattice``), speeds capped at
-the reference's speed limit. Each is scored against the occupancy forecast (obstacles moved
-with their flow to every waypoint time): collision (weighted by speed, earlier = worse), clearance,
-drivable area, sidewalk, progress along the route, route deviation, comfort and consistency with the
-previous decision's plan. The cheapest wins.
+the reference's speed limit and at the speed from which the curves ahead can be met. Each is scored
+against the occupancy forecast (obstacles moved with their flow to every waypoint time): collision
+(weighted by speed, earlier = worse), clearance, drivable area, sidewalk, progress along the route,
+route deviation, comfort and consistency with the previous decision's plan. The cheapest wins.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class OccSamplerConfig:
 
     collision: ``w_collision * decay**k * (1 + speed_mps)`` per colliding waypoint k (0-based; checked
     ``lattice.check_steps`` times per waypoint interval, each check weighing 1 / check_steps);
-    clearance: ``w_clearance * max(margin - clearance, 0)**2`` per waypoint;
+    clearance: ``w_clearance * max(margin - clearance, 0)**2 * min(speed / clearance_speed_mps, 1)`` per
+    waypoint (passing close at a crawl is cheap; contact is the collision term's);
     off-road: ``w_offroad_per_m`` per metre of the worst corner beyond ``offroad_tolerance_m`` (per
     waypoint, checked like collisions);
     sidewalk: ``w_sidewalk`` per waypoint fully on sidewalk; progress: ``-w_progress_per_m`` per metre
@@ -44,6 +45,8 @@ class OccSamplerConfig:
     ``w_jerk_per_mps2_sq`` x squared change from the current acceleration; consistency:
     ``w_consistency_per_m2`` x mean squared distance to the previous decision's plan at the same times;
     headway: ``w_ttc`` per waypoint whose constant-velocity projection over ``ttc_s`` hits an obstacle.
+    Speeds: at most the reference's speed limit and ``curve_speed_limit_mps`` (curves ahead met at
+    ``max_lat_accel_mps2`` after braking at ``curve_decel_mps2``).
     """
 
     lattice: LatticeConfig = field(default_factory=LatticeConfig)
@@ -54,7 +57,7 @@ class OccSamplerConfig:
     w_collision: float = 1000.0
     collision_decay: float = 0.85
     w_clearance: float = 100.0
-    clearance_margin_m: float = 0.5
+    clearance_margin_m: float = 0.3
     w_offroad_per_m: float = 60.0
     offroad_tolerance_m: float = 0.05
     w_sidewalk: float = 20.0
@@ -67,6 +70,10 @@ class OccSamplerConfig:
     w_consistency_per_m2: float = 0.3
     w_ttc: float = 30.0
     ttc_s: float = 0.95
+    max_lat_accel_mps2: float = 2.5
+    curve_decel_mps2: float = 2.0
+    curve_lookahead_m: float = 80.0
+    clearance_speed_mps: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -91,19 +98,22 @@ def score_candidates(
     fp = Footprint.from_vehicle(cfg.vehicle)
     r = cand.per_waypoint
     steps = np.arange(cand.poses.shape[1]) + 1
-    wp, wp_steps = cand.waypoints, steps[r - 1 :: r]
+    wp, wp_steps, wp_speed = cand.waypoints, steps[r - 1 :: r], cand.speeds_mps[:, r - 1 :: r]
     decay = cfg.collision_decay ** (steps / r - 1)
     col = costs.collisions(scene, cand.poses, steps, fp)
     clear = costs.clearance_m(scene, wp, wp_steps, fp)
     off = costs.offroad_m(scene, cand.poses, fp)
     side = costs.sidewalk_share(scene, wp, fp)
     route = costs.route_progress(path, wp)
-    ttc = costs.time_to_collision_violated(scene, wp, wp_steps, cand.speeds_mps[:, r - 1 :: r], fp, cfg.ttc_s, 2)
+    ttc = costs.time_to_collision_violated(scene, wp, wp_steps, wp_speed, fp, cfg.ttc_s, 2)
     ego = inp.ego_state
     motion = motion_profile(wp, inp.sampling.interval_s, ego.speed_mps, ego.accel_mps2, ego.yaw_rate_radps)
     terms = {
         "collision": cfg.w_collision * (col * decay * (1.0 + cand.speeds_mps)).sum(axis=1) / r,
-        "clearance": cfg.w_clearance * (np.maximum(cfg.clearance_margin_m - clear, 0.0) ** 2).sum(axis=1),
+        "clearance": cfg.w_clearance
+        * (
+            np.maximum(cfg.clearance_margin_m - clear, 0.0) ** 2 * np.minimum(wp_speed / cfg.clearance_speed_mps, 1.0)
+        ).sum(axis=1),
         "offroad": cfg.w_offroad_per_m * np.maximum(off - cfg.offroad_tolerance_m, 0.0).sum(axis=1) / r,
         "sidewalk": cfg.w_sidewalk * side.sum(axis=1),
         "progress": -cfg.w_progress_per_m * route.progress_m,
@@ -119,6 +129,14 @@ def score_candidates(
         gap = wp[:, :-1, :2] - previous[None, :, :2]
         terms["consistency"] = cfg.w_consistency_per_m2 * (gap**2).sum(axis=2).mean(axis=1)
     return ScoredCandidates(cand, sum(terms.values()), terms)
+
+
+def curve_speed_limit_mps(path: Path, cfg: OccSamplerConfig) -> float:
+    """The highest speed from which braking at ``curve_decel_mps2`` meets the path's curve speed cap
+    (``Path.curve_speed_cap_mps`` at ``max_lat_accel_mps2``) everywhere within ``curve_lookahead_m``."""
+    travel = np.arange(0.0, cfg.curve_lookahead_m, 0.5)
+    cap = path.curve_speed_cap_mps(travel, cfg.max_lat_accel_mps2)
+    return float(np.sqrt(cap**2 + 2.0 * cfg.curve_decel_mps2 * travel).min())
 
 
 class OccSamplerPlanner(Planner):
@@ -147,7 +165,8 @@ class OccSamplerPlanner(Planner):
         path = Path.from_polyline(ref.xy_m)
         if path is not None:
             scene = scene.along(path, cfg.scene)
-        lattice = replace(cfg.lattice, speed_limit_mps=ref.speed_limit_mps)
+        limit = ref.speed_limit_mps if path is None else min(ref.speed_limit_mps, curve_speed_limit_mps(path, cfg))
+        lattice = replace(cfg.lattice, speed_limit_mps=limit)
         cand = lattice_with_route(inp.ego_state, path, inp.sampling, lattice)
         previous = self._previous.overlap(inp) if self._previous is not None else None
         return score_candidates(cand, scene, path, inp, cfg, previous)

@@ -5,12 +5,15 @@ without lanes a path to the mission goal over the drivable area) at lateral offs
 IDM towards a fraction of the speed limit (the map's, else the documented default), capped where the
 path curves; the leading obstacle of each proposal is read from the occupancy forecast (obstacles
 moved with their flow) along the proposal's corridor. Proposals are scored with the PDMS terms: no
-collision x drivable area x (5 TTC + 5 progress + 2 comfort) / 12; the best one is returned.
+collision x drivable area x (5 TTC + 5 progress + 2 comfort) / 12; the best one is returned. The TTC
+probes count an obstacle cell as the simulator's contact rule does (its centre inside the box), so
+that a box grazing a cell's corner in a tight passage does not make every moving proposal lose to
+standing still.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import minimum_filter1d
@@ -18,6 +21,7 @@ from scipy.ndimage import minimum_filter1d
 from occplan.interfaces import Planner, PlannerInit, PlannerInput
 from occplan.rules.comfort import ComfortBounds
 from occplan.rules.idm import IDMParams, idm_accel
+from occplan.rules.obstacles import contact_inset_m
 from occplan.types import Trajectory, VehicleParams
 from planners import costs
 from planners.footprint import Footprint
@@ -39,14 +43,18 @@ class PDMConfig:
     ``corridor_margin_m``) occupied at the current forecast step or up to ``leader_lookahead_s``
     later, up to ``lookahead_m`` ahead. IDM is integrated with ``integration_steps`` per waypoint
     interval; collisions and drivable area are checked ``check_steps`` times per interval.
-    Scoring: off-road beyond ``offroad_tolerance_m`` fails drivable-area compliance; when the best
-    passing progress is below ``min_progress_m`` every proposal gets full progress."""
+    A corridor cell counts when any part of it meets the corridor, already up to a cell wider than the
+    simulator's contact rule, so the default margin is 0 (a wider one stops the ego before gaps it can pass).
+    Scoring: off-road beyond ``offroad_tolerance_m`` fails drivable-area compliance (0 by default: the
+    drivable BEV already counts a drivable cell to its edge, and its rasterisation leaves up to a
+    cell of error against the map); when the best passing progress is below ``min_progress_m`` every
+    proposal gets full progress."""
 
     speed_fractions: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
-    lateral_offsets_m: tuple[float, ...] = (0.0, -1.0, 1.0)
+    lateral_offsets_m: tuple[float, ...] = (0.0, -0.5, 0.5, -1.0, 1.0)
     max_lat_accel_mps2: float = 2.5
     curve_preview_m: float = 15.0
-    corridor_margin_m: float = 0.3
+    corridor_margin_m: float = 0.0
     leader_lookahead_s: float = 1.0
     lookahead_m: float = 80.0
     path_step_m: float = 0.5
@@ -54,7 +62,7 @@ class PDMConfig:
     check_steps: int = 2
     min_blend_m: float = 8.0
     blend_time_s: float = 2.0
-    offroad_tolerance_m: float = 0.2
+    offroad_tolerance_m: float = 0.0
     min_progress_m: float = 5.0
     score_tie_tolerance: float = 1e-3
     idm: IDMParams = field(default_factory=lambda: PDM_IDM)
@@ -119,9 +127,7 @@ def _corridors(scene: SceneForecast, path: Path, v0: float, offsets: np.ndarray,
     n_j = len(travel)
     idx = np.where(occ.any(axis=3), np.arange(n_j), n_j)
     next_hit = np.minimum.accumulate(idx[..., ::-1], axis=2)[..., ::-1]
-    s0, _ = path.project(np.zeros((1, 2)))
-    kappa = np.abs(np.interp(s0[0] + travel, path.s_m, path.curvature_1pm))
-    cap = np.sqrt(cfg.max_lat_accel_mps2 / np.maximum(kappa, 1e-6))
+    cap = path.curve_speed_cap_mps(travel, cfg.max_lat_accel_mps2)
     preview = max(1, int(cfg.curve_preview_m / cfg.path_step_m))
     cap = minimum_filter1d(cap, size=2 * preview + 1, origin=-preview, mode="nearest")
     return _Corridors(travel, next_hit.transpose(1, 0, 2), lead.transpose(1, 0, 2), cap)
@@ -163,6 +169,13 @@ def _idm_rollout(
     return travel, speed
 
 
+def _inset_footprint(vehicle: VehicleParams, inset_m: float) -> Footprint:
+    """The footprint of the ego box shrunk by ``inset_m`` on every side (same centre)."""
+    return Footprint.from_vehicle(
+        replace(vehicle, width_m=vehicle.width_m - 2 * inset_m, length_m=vehicle.length_m - 2 * inset_m)
+    )
+
+
 def score_proposals(
     scene: SceneForecast,
     path: Path | None,
@@ -182,7 +195,9 @@ def score_proposals(
     wp, wp_steps = poses[:, per_waypoint - 1 :: per_waypoint], steps[per_waypoint - 1 :: per_waypoint]
     col = costs.at_fault_collisions(scene, poses, steps, speeds, fp, offsets_m != 0)
     off = costs.offroad_m(scene, poses, fp)
-    ttc = costs.time_to_collision_violated(scene, wp, wp_steps, speeds[:, per_waypoint - 1 :: per_waypoint], fp)
+    # TTC probes count the obstacle cells the simulator's contact rule would (centres inside the box)
+    ttc_fp = _inset_footprint(cfg.vehicle, contact_inset_m(scene.cell_m))
+    ttc = costs.time_to_collision_violated(scene, wp, wp_steps, speeds[:, per_waypoint - 1 :: per_waypoint], ttc_fp)
     ego = inp.ego_state
     motion = motion_profile(wp, inp.sampling.interval_s, ego.speed_mps, ego.accel_mps2, ego.yaw_rate_radps)
     progress = costs.route_progress(path, wp).progress_m

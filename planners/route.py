@@ -63,6 +63,13 @@ class Path:
         lateral = -rel[:, 0] * s + rel[:, 1] * c
         return along.reshape(p.shape[:-1]), lateral.reshape(p.shape[:-1])
 
+    def curve_speed_cap_mps(self, travel_m: np.ndarray, max_lat_accel_mps2: float) -> np.ndarray:
+        """(J,) speed at which the path's curvature at ``travel_m`` (J,) ahead of the origin's projection
+        (the ego, in an ego-frame path) gives ``max_lat_accel_mps2`` of lateral acceleration."""
+        s0, _ = self.project(np.zeros((1, 2)))
+        kappa = np.abs(np.interp(s0[0] + np.asarray(travel_m), self.s_m, self.curvature_1pm))
+        return np.sqrt(max_lat_accel_mps2 / np.maximum(kappa, 1e-6))
+
     def sample(self, s_m: np.ndarray, lateral_m: np.ndarray | float = 0.0) -> np.ndarray:
         """Poses (..., 3) = (x, y, yaw) at arc lengths ``s_m`` (...,), shifted by ``lateral_m`` (broadcast,
         left positive) along the normal. Heading follows the centreline (the lateral shift's own slope is

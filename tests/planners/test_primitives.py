@@ -14,6 +14,7 @@ from occplan.types import EgoState, Trajectory, TrajectorySampling, VehicleParam
 from planners.consistency import PreviousPlan
 from planners.footprint import Footprint, footprint_hits, place
 from planners.kinematics import comfort_violation, fine_times, integrate_curvature, motion_profile, speed_profiles
+from planners.occ_sampler import OccSamplerConfig, curve_speed_limit_mps
 from planners.pdm import PDM_IDM
 from planners.route import Path, blend_lateral
 from planners.synthetic import arc_route, make_input, road_scene, straight_route
@@ -48,6 +49,27 @@ def test_path_projection_round_trip_on_an_arc():
     end = path.sample(np.array([path.length_m + 5.0]))[0]
     last = path.sample(np.array([path.length_m]))[0]
     assert np.hypot(*(end[:2] - last[:2])) == pytest.approx(5.0)
+
+
+def _straight_then_arc(straight_m: float, radius_m: float) -> Path:
+    """A path from the ego: ``straight_m`` along x, then a left arc of ``radius_m`` (90 degrees)."""
+    arc = arc_route(radius_m, np.pi / 2 * radius_m, step_m=0.25)
+    return Path.from_polyline(np.vstack([straight_route(straight_m, 0.25)[:-1], arc + np.array([straight_m, 0.0])]))
+
+
+def test_curve_speed_cap_is_the_lateral_acceleration_bound_on_the_arc():
+    path = _straight_then_arc(10.0, 20.0)
+    cap = path.curve_speed_cap_mps(np.array([3.0, 15.0, 25.0]), 2.5)
+    assert cap[0] > 100.0  # straight: no cap
+    np.testing.assert_allclose(cap[1:], np.sqrt(2.5 * 20.0), rtol=0.02)
+
+
+def test_occ_sampler_speed_limit_brakes_in_time_for_a_curve():
+    cfg = OccSamplerConfig()  # 2.5 m/s^2 lateral, braking at 2 m/s^2
+    tight = curve_speed_limit_mps(_straight_then_arc(10.0, 10.0), cfg)
+    # the arc (cap sqrt(2.5 * 10) = 5 m/s) starts 10 m ahead: sqrt(5^2 + 2 * 2 * 10)
+    assert tight == pytest.approx(np.sqrt(25.0 + 40.0), abs=0.3)
+    assert curve_speed_limit_mps(Path.from_polyline(straight_route(80.0)), cfg) > 20.0
 
 
 def test_degenerate_polylines_have_no_path():
