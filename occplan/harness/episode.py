@@ -345,22 +345,21 @@ def pass_metrics(states: dict, merged: dict | None = None) -> dict[str, float]:
     """Flat METRICS.md keys of pass states (``run_scenario``'s ``state``, or MetricSets already merged
     in ``merged``): the open pass's perception and ``plan/*`` keys with the human planning rows, the
     closed pass's ``sim/*`` and perception under ``closed/``, the human closed-loop rows under
-    ``ref/human/``, runtimes over both passes."""
+    ``ref/human/``; runtimes (medians per decision) of the closed-loop pass when it ran (its sensors
+    are re-simulated), else of the open-loop pass."""
     grid = SimConfig().grid
     if merged is None:
         sets = {p: MetricSet.merged(grid, LABELS, [s]) for p, s in states.items() if p != "human" and s is not None}
     else:
         sets = {p: m for p, m in merged.items() if p != "human"}
+    computed = {p: m.compute() for p, m in sets.items()}
     out: dict[str, float] = {}
-    runtime: dict[str, list[float]] = {}
     if "open" in sets:
-        m = sets["open"]
-        out |= {k: v for k, v in m.compute().items() if not k.startswith(("sim/", "runtime/"))}
-        if m.plan.rows:
-            out |= m.plan.compute_human()
+        out |= {k: v for k, v in computed["open"].items() if not k.startswith(("sim/", "runtime/"))}
+        if sets["open"].plan.rows:
+            out |= sets["open"].plan.compute_human()
     if "closed" in sets:
-        m = sets["closed"]
-        for k, v in m.compute().items():
+        for k, v in computed["closed"].items():
             if k.startswith(PERCEPTION_PREFIXES):
                 out[f"closed/{k}"] = v
             elif k.startswith("sim/"):
@@ -371,8 +370,5 @@ def pass_metrics(states: dict, merged: dict | None = None) -> dict[str, float]:
         human.merge_state(states["human"])
     if human is not None:
         out |= {f"ref/human/{k}": v for k, v in human.compute().items()}
-    for m in sets.values():
-        for k, calls in m.runtime_ms.items():
-            runtime.setdefault(k, []).extend(calls)
-    out |= {f"runtime/{k}_ms": float(np.median(v)) if v else float("nan") for k, v in runtime.items()}
-    return out
+    timed = computed.get("closed", computed.get("open", {}))
+    return out | {k: v for k, v in timed.items() if k.startswith("runtime/")}
