@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from functools import cache
 
+import numba as nb
 import numpy as np
 
 from occplan.types import LabelSet
@@ -53,11 +54,33 @@ def obstacle_voxels(
 ) -> np.ndarray:
     """(X, Y, Z) bool: the obstacle voxels of ``semantics`` (X, Y, Z): occupied non-ground voxels whose
     centre lies in ``band_m`` (low exclusive, high inclusive) metres above their column's ground."""
-    z_min_m, z_max_m = band_m
-    occupied = semantics != labels.free_index
-    ground = ground_table(labels)[semantics]
-    k = np.arange(semantics.shape[2])
-    top_ground = semantics.shape[2] - 1 - np.argmax(ground[..., ::-1], axis=2)
-    support = np.where(ground.any(axis=2), top_ground, np.argmax(occupied, axis=2))[..., None]
-    centre = (k - support - 0.5) * voxel_m  # centre of voxel k above the top of the support voxel
-    return occupied & ~ground & (k > support) & (centre > z_min_m) & (centre <= z_max_m)
+    sem = np.ascontiguousarray(semantics)
+    out = np.zeros(sem.shape, np.bool_)
+    _obstacle_voxels(sem, ground_table(labels), labels.free_index, float(voxel_m), *map(float, band_m), out)
+    return out
+
+
+@nb.njit(cache=True)
+def _obstacle_voxels(sem, ground, free, voxel_m, z_min_m, z_max_m, out):  # pragma: no cover - compiled
+    """One pass per column: its support voxel (the highest ground-class voxel, else the lowest occupied
+    one), then the occupied non-ground voxels above it whose centre height lies in the band."""
+    n_x, n_y, n_z = sem.shape
+    for i in range(n_x):
+        for j in range(n_y):
+            support = -1
+            for k in range(n_z - 1, -1, -1):
+                if ground[sem[i, j, k]]:
+                    support = k
+                    break
+            if support < 0:
+                for k in range(n_z):
+                    if sem[i, j, k] != free:
+                        support = k
+                        break
+            if support < 0:
+                continue
+            for k in range(support + 1, n_z):
+                c = sem[i, j, k]
+                if c != free and not ground[c]:
+                    centre = (k - support - 0.5) * voxel_m
+                    out[i, j, k] = z_min_m < centre <= z_max_m

@@ -40,3 +40,23 @@ def test_columns_are_independent():
     block = np.concatenate([column(), column(k4=WALL), column(k3=WALL)], axis=0)
     block[1, 0, 3] = WALL
     assert obstacle_columns(block, LABELS, 0.4)[:, 0].tolist() == [False, True, False]
+
+
+def _obstacle_voxels_reference(semantics, labels, voxel_m, band_m):
+    """The rule in plain numpy, column-parallel."""
+    occupied = semantics != labels.free_index
+    ground = np.isin(semantics, [labels.index(n) for n in ("driveable_surface", "other_flat", "sidewalk", "terrain")])
+    k = np.arange(semantics.shape[2])
+    top_ground = semantics.shape[2] - 1 - np.argmax(ground[..., ::-1], axis=2)
+    support = np.where(ground.any(axis=2), top_ground, np.argmax(occupied, axis=2))[..., None]
+    centre = (k - support - 0.5) * voxel_m
+    return occupied & ~ground & (k > support) & (centre > band_m[0]) & (centre <= band_m[1])
+
+
+def test_the_kernel_equals_a_plain_numpy_reference_on_random_grids():
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        sem = rng.choice([FREE] * 6 + list(range(17)), size=(40, 30, 16)).astype(np.uint8)
+        for band in ((0.3, 2.0), (0.0, 5.0)):
+            want = _obstacle_voxels_reference(sem, LABELS, 0.4, band)
+            assert np.array_equal(obstacle_voxels(sem, LABELS, 0.4, band), want)
