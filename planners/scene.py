@@ -79,7 +79,8 @@ class SceneForecast:
     @cached_property
     def static_obstacles(self) -> np.ndarray:
         """(S+1, X, Y) bool: the obstacle cells that do not move (velocity 0)."""
-        return self.obstacles & ~np.any(self.obstacle_velocity_mps != 0, axis=-1)
+        v = self.obstacle_velocity_mps
+        return self.obstacles & (v[..., 0] == 0) & (v[..., 1] == 0)
 
     def along(self, path: Path, config: SceneConfig) -> SceneForecast:
         """The same scene with its moving columns within ``config.road_lateral_m`` of ``path`` (ego
