@@ -128,6 +128,29 @@ def _slab(o, d, h):  # pragma: no cover - compiled
     return (t0, t1) if t0 <= t1 else (t1, t0)
 
 
+@nb.njit(cache=True, inline="always")
+def _box_entry(px, py, pz, dx, dy, dz, c, s, half, radius, t_best):  # pragma: no cover - compiled
+    """Entry distance of the ray (origin ``p`` relative to the box centre, direction ``d``) into a box of
+    half sizes ``half`` (3,) yawed by (``c``, ``s``) = (cos, sin), and the signed axis (1..3, x, y, z of the
+    box) of the entered face's normal; (inf, 0) when the ray misses it or meets it beyond ``t_best``."""
+    t_mid = -(px * dx + py * dy + pz * dz)  # bounding-sphere rejection first
+    if t_mid + radius < 0.0 or t_mid - radius > t_best:
+        return np.inf, 0
+    if px * px + py * py + pz * pz - t_mid * t_mid > radius * radius:
+        return np.inf, 0
+    ax0, ax1 = _slab(c * px + s * py, c * dx + s * dy, half[0])
+    ay0, ay1 = _slab(-s * px + c * py, -s * dx + c * dy, half[1])
+    az0, az1 = _slab(pz, dz, half[2])
+    t_enter = max(ax0, ay0, az0)
+    if t_enter < 0.0 or t_enter >= t_best or t_enter > min(ax1, ay1, az1):
+        return np.inf, 0
+    if t_enter == ax0:
+        return t_enter, -1 if c * dx + s * dy > 0 else 1
+    if t_enter == ay0:
+        return t_enter, -2 if -s * dx + c * dy > 0 else 2
+    return t_enter, -3 if dz > 0 else 3
+
+
 @nb.njit(parallel=True, cache=True)
 def _cast_boxes(  # pragma: no cover - compiled
     origins, dirs, centers, half, radius, yaw, max_range, ray_bin, bin_start, bin_boxes
@@ -145,28 +168,14 @@ def _cast_boxes(  # pragma: no cover - compiled
         for e in range(bin_start[ray_bin[i]], bin_start[ray_bin[i] + 1]):
             b = bin_boxes[e]
             px, py, pz = origins[oi, 0] - centers[b, 0], origins[oi, 1] - centers[b, 1], origins[oi, 2] - centers[b, 2]
-            dx, dy = dirs[i, 0], dirs[i, 1]
-            t_mid = -(px * dx + py * dy + pz * dirs[i, 2])  # bounding-sphere rejection first
-            if t_mid + radius[b] < 0.0 or t_mid - radius[b] > t_best:
-                continue
-            if px * px + py * py + pz * pz - t_mid * t_mid > radius[b] * radius[b]:
-                continue
-            c, s = cos_y[b], sin_y[b]
-            ax0, ax1 = _slab(c * px + s * py, c * dx + s * dy, half[b, 0])
-            ay0, ay1 = _slab(-s * px + c * py, -s * dx + c * dy, half[b, 1])
-            az0, az1 = _slab(pz, dirs[i, 2], half[b, 2])
-            t_enter = max(ax0, ay0, az0)
-            if t_enter < 0.0 or t_enter >= t_best or t_enter > min(ax1, ay1, az1):
-                continue
-            t_best = t_enter
-            best_t[i] = t_enter
-            best_box[i] = b
-            if t_enter == ax0:
-                best_axis[i] = -1 if c * dx + s * dy > 0 else 1
-            elif t_enter == ay0:
-                best_axis[i] = -2 if -s * dx + c * dy > 0 else 2
-            else:
-                best_axis[i] = -3 if dirs[i, 2] > 0 else 3
+            t_enter, axis = _box_entry(
+                px, py, pz, dirs[i, 0], dirs[i, 1], dirs[i, 2], cos_y[b], sin_y[b], half[b], radius[b], t_best
+            )
+            if axis != 0:
+                t_best = t_enter
+                best_t[i] = t_enter
+                best_box[i] = b
+                best_axis[i] = axis
     return best_t, best_box, best_axis
 
 
@@ -310,26 +319,13 @@ def _cast_boxes_by_sector(  # pragma: no cover - compiled
             for e in range(sector_start[sector], sector_start[sector + 1]):
                 i = sector_rays[e]
                 t_best = min(best_t[i], max_range)
-                dx, dy = dirs[i, 0], dirs[i, 1]
-                t_mid = -(px * dx + py * dy + pz * dirs[i, 2])  # bounding-sphere rejection first
-                if t_mid + radius[b] < 0.0 or t_mid - radius[b] > t_best:
-                    continue
-                if px * px + py * py + pz * pz - t_mid * t_mid > radius[b] * radius[b]:
-                    continue
-                ax0, ax1 = _slab(c * px + s * py, c * dx + s * dy, half[b, 0])
-                ay0, ay1 = _slab(-s * px + c * py, -s * dx + c * dy, half[b, 1])
-                az0, az1 = _slab(pz, dirs[i, 2], half[b, 2])
-                t_enter = max(ax0, ay0, az0)
-                if t_enter < 0.0 or t_enter >= t_best or t_enter > min(ax1, ay1, az1):
-                    continue
-                best_t[i] = t_enter
-                best_box[i] = b
-                if t_enter == ax0:
-                    best_axis[i] = -1 if c * dx + s * dy > 0 else 1
-                elif t_enter == ay0:
-                    best_axis[i] = -2 if -s * dx + c * dy > 0 else 2
-                else:
-                    best_axis[i] = -3 if dirs[i, 2] > 0 else 3
+                t_enter, axis = _box_entry(
+                    px, py, pz, dirs[i, 0], dirs[i, 1], dirs[i, 2], c, s, half[b], radius[b], t_best
+                )
+                if axis != 0:
+                    best_t[i] = t_enter
+                    best_box[i] = b
+                    best_axis[i] = axis
     return best_t, best_box, best_axis
 
 
