@@ -5,10 +5,11 @@ which raises on a CPU-only torch. On such builds the handle is meaningless, so i
 (the null stream). Importing this module applies the patch once; modules using spconv import
 ``spconv`` through :func:`import_spconv`.
 
-spconv 2.3.8's CPU index-pair generation is not thread safe: with more than one OpenMP thread the
-same input gives different (wrong) outputs from run to run. :func:`cpu_single_thread` runs the
-sparse forward pass with one thread on CPU tensors (the backward pass only gathers and scatters along
-fixed pairs and is unaffected).
+spconv 2.3.8's CPU kernels are not thread safe: with more than one OpenMP thread the index-pair
+generation of the forward pass and the scatter-add of the backward pass give different (wrong)
+results from run to run (a fresh CI run saw 2 of 120 input gradients wrong). :func:`cpu_single_thread`
+runs them with one thread on CPU tensors: the LiDAR net's sparse forward pass, and
+``TorchOccModel.backward`` for nets that declare ``sparse_on_cpu_single_thread``.
 """
 
 from __future__ import annotations

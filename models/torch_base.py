@@ -39,10 +39,15 @@ def shipped_weights(name: str, config_name: str) -> Path:
 
 
 class TorchOccModel(PerceptionModel):
-    """A PerceptionModel whose work is done by ``self.net`` (an ``nn.Module``)."""
+    """A PerceptionModel whose work is done by ``self.net`` (an ``nn.Module``).
+
+    ``sparse_on_cpu_single_thread``: the net runs spconv, whose CPU kernels race with more than one
+    intra-op thread (``models.spconv_cpu``); ``backward`` then runs with one thread on CPU.
+    """
 
     presets: ClassVar[dict[str, Any]]
     config_cls: ClassVar[type]
+    sparse_on_cpu_single_thread: ClassVar[bool] = False
 
     def __init__(self, config: Any, device: str | torch.device = "cpu") -> None:
         super().__init__()
@@ -52,6 +57,16 @@ class TorchOccModel(PerceptionModel):
         self.net.eval()
         n = self.labels.num_classes
         self.class_weights = torch.ones(n, dtype=torch.float32)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Backpropagate ``loss`` through ``self.net`` (one intra-op thread on CPU for spconv nets)."""
+        if not (self.sparse_on_cpu_single_thread and self.device.type == "cpu"):
+            loss.backward()
+            return
+        from models.spconv_cpu import cpu_single_thread
+
+        with cpu_single_thread(True):
+            loss.backward()
 
     @classmethod
     def from_options(

@@ -122,7 +122,7 @@ def train(model: TorchOccModel, dataset: OccDataset, cfg: TrainConfig, stem: Pat
         out = model.forward(inputs)
         loss, parts = model.loss(out, targets)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        model.backward(loss)
         torch.nn.utils.clip_grad_norm_(model.net.parameters(), cfg.grad_clip)
         opt.step()
         sched.step()

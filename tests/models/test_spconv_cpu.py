@@ -20,10 +20,10 @@ def test_submanifold_conv_forward_and_backward_match_dense_conv():
     feats = dense_in[0].permute(1, 2, 3, 0).reshape(-1, 2).clone().requires_grad_(True)
 
     conv = spconv.SubMConv3d(2, 3, 3, padding=1, bias=False, indice_key="t")
-    with cpu_single_thread(True):  # as the models run it: multi-threaded CPU pair generation is wrong
+    with cpu_single_thread(True):  # as the models run it: multi-threaded CPU kernels race
         out = conv(spconv.SparseConvTensor(feats, coords, list(shape), 1))
-    sparse_dense = out.dense()
-    (sparse_dense * torch.linspace(-1, 1, sparse_dense.numel()).view_as(sparse_dense)).sum().backward()
+        sparse_dense = out.dense()
+        (sparse_dense * torch.linspace(-1, 1, sparse_dense.numel()).view_as(sparse_dense)).sum().backward()
 
     weight = conv.weight.detach().permute(0, 4, 1, 2, 3).clone().requires_grad_(True)  # (out, k, k, k, in) -> OIDHW
     x = dense_in.clone().requires_grad_(True)
