@@ -40,6 +40,8 @@ from occplan.viz.bev import BevFrame, capture, render, save_gif, save_png
 
 LABELS = LabelSet.occ3d()
 PASSES = {"both": ("open", "closed"), "open": ("open",), "closed": ("closed",)}
+PASS_STATES = ("open", "closed", "human")
+"""The metric states a scenario record carries (None for a pass that did not run)."""
 
 
 @cache

@@ -20,7 +20,15 @@ from occplan import PROTOCOL_VERSION, __version__
 from occplan.errors import ValidationError
 from occplan.harness.accumulate import MetricSet
 from occplan.harness.config import RunConfig
-from occplan.harness.episode import LABELS, data_source, json_safe, pass_metrics, run_scenario, sim_config
+from occplan.harness.episode import (
+    LABELS,
+    PASS_STATES,
+    data_source,
+    json_safe,
+    pass_metrics,
+    run_scenario,
+    sim_config,
+)
 from occplan.harness.report import HEADLINE_KEYS, headline_table, markdown_report
 from occplan.harness.store import RunStore
 from occplan.harness.wandb_logger import WandbLogger
@@ -178,6 +186,12 @@ def run(config: RunConfig) -> dict[str, Any]:
     scenes = scene_list(config)
     store = RunStore(config.out, config)
     done = {s: r for s, r in store.open().items() if s in scenes}
+    stale = [s for s, r in done.items() if not set(PASS_STATES) <= set(r.get("state", {}))]
+    if stale:
+        raise ValidationError(
+            f"{Path(config.out) / 'results.jsonl'}: records of {stale} lack the per-pass 'state' fields "
+            f"{PASS_STATES} (written by an earlier protocol): start a new run in another --out"
+        )
     todo = [s for s in scenes if s not in done]
     out_dir = Path(config.out)
     wandb = WandbLogger(config.wandb, config.wandb_project, config.wandb_mode, config.to_dict(), out_dir / "wandb")

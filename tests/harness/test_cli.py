@@ -222,3 +222,16 @@ def test_ray_two_workers_equal_single_process(closed_run, tiny_dataroot, tmp_pat
     out = tmp_path / "ray"
     assert main([*base_args(tiny_dataroot, out), "--no-plots", "--workers", "2"]) == 0
     assert comparable(load(out)) == comparable(load(closed_run))
+
+
+def test_resuming_a_run_of_an_earlier_protocol_is_refused(tiny_dataroot, tmp_path, capsys):
+    out = tmp_path / "old"
+    args = [*base_args(tiny_dataroot, out), "--scenes", "scene-0001", "--max-decisions", "1", "--no-plots"]
+    assert main(args) == 0
+    results = out / "results.jsonl"
+    record = json.loads(results.read_text())
+    record["state"] = {"occ": None, "plan": {"rows": []}}  # the single-pass state layout of protocol 1
+    results.write_text(json.dumps(record) + "\n")
+    assert main([*args, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "results.jsonl" in err and "earlier protocol" in err
