@@ -32,5 +32,12 @@ def _register_envs() -> None:
         gymnasium.register(id="OccDrive-v0", entry_point="envs.occdrive:OccDriveEnv")
 
 
+def _numba_cache() -> None:
+    from occplan.numba_cache import configure
+
+    configure()
+
+
 _fork_safe_numba()
+_numba_cache()
 _register_envs()

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from occplan.errors import DataError
+
+
+def cache_root() -> Path:
+    """OccPlan's cache folder (generated datasets, numba kernels): ``$OCCPLAN_CACHE`` when set, else
+    ``~/.cache/occplan``."""
+    env = os.environ.get("OCCPLAN_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "occplan"
 
 
 def read_image(path: str | Path) -> np.ndarray:

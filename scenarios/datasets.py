@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from occplan.errors import ValidationError
+from occplan.io import cache_root
 from occplan.world.generated import SENSOR_MODEL_VERSION
 from occplan.world.spec import WORLD_FORMAT_VERSION
 from scenarios.build import BUILDER_VERSION
@@ -48,12 +49,6 @@ PRESETS = {
         GenerateConfig(n_scenes=2, seed=0, duration_s=6.0, cam_width_px=320, cam_height_px=180, val_fraction=0.5),
     ),
 }
-
-
-def default_cache_dir() -> Path:
-    """``$OCCPLAN_CACHE`` when set, else ``~/.cache/occplan``."""
-    env = os.environ.get("OCCPLAN_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "occplan"
 
 
 def manifest_for(preset: DatasetPreset) -> dict:
@@ -94,7 +89,7 @@ def ensure(name: str = "mini", cache_dir: Path | None = None, progress: bool = T
     if name not in PRESETS:
         raise ValidationError(f"unknown dataset preset {name!r}; known: {', '.join(sorted(PRESETS))}")
     preset = PRESETS[name]
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache = Path(cache_dir) if cache_dir is not None else cache_root()
     root = cache / name
     manifest = manifest_for(preset)
     if _is_current(root, manifest):
