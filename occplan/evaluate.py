@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ import numpy as np
 
 from occplan import PROTOCOL_VERSION
 from occplan.errors import DataError, ValidationError
-from occplan.io import load_npz
+from occplan.io import json_safe, load_npz
 from occplan.metrics.occupancy import OccupancyMetric, OccupancyMetricConfig
 from occplan.metrics.planning import PlanningMetric, planning_sample
 from occplan.metrics.rayiou import RayIoUConfig, RayIoUMetric, scenario_rayiou_origins
@@ -179,16 +178,6 @@ def _evaluate_plans(frames, gt_of, plan_file, allow_missing: bool) -> dict:
     return {**metric.compute(), "plan/n_missing": float(len(missing))}
 
 
-def _json_safe(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m occplan.evaluate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True, help="nuScenes-format dataroot")
@@ -209,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = prepare_output(args.out) if args.out else None
     source = NuScenesSource(*resolve_dataroot(args.data, args.version))
-    result = _json_safe(evaluate(source, args.pred_dir, args.label_set, args.plan_file, args.allow_missing, args.split))
+    result = json_safe(evaluate(source, args.pred_dir, args.label_set, args.plan_file, args.allow_missing, args.split))
     text = json.dumps(result, indent=2)
     print(text)
     if out is not None:

@@ -49,3 +49,16 @@ def load_npz(path: str | Path, keys: tuple[str, ...], optional: tuple[str, ...] 
         raise
     except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError, OSError
         raise DataError(f"{p}: corrupt or truncated npz ({type(e).__name__}: {e})") from e
+
+
+def json_safe(value):
+    """Non-finite floats -> None, numpy scalars -> Python, recursively (strict JSON)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

@@ -27,6 +27,7 @@ import numpy as np
 from occplan.harness.accumulate import MetricSet, mask_variants
 from occplan.harness.config import RunConfig
 from occplan.interfaces import PerceptionModel, Planner
+from occplan.io import json_safe
 from occplan.metrics import rayiou_origins
 from occplan.metrics.closed_loop import ClosedLoopMetric
 from occplan.metrics.confusion import confusion_counts
@@ -281,19 +282,6 @@ class ScenarioRun:
         gif = save_gif(images, plots_dir / f"bev_{self.scenario.name}_{tag}.gif")
         png = save_png(images[len(images) // 2], plots_dir / f"bev_{self.scenario.name}_{tag}.png")
         return [f"{plots_dir.name}/{gif.name}", f"{plots_dir.name}/{png.name}"]
-
-
-def json_safe(value):
-    """Non-finite floats -> None, numpy scalars -> Python, recursively (strict JSON)."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def run_scenario(config: RunConfig, scene_name: str) -> dict:

@@ -24,7 +24,6 @@ from occplan.harness.episode import (
     LABELS,
     PASS_STATES,
     data_source,
-    json_safe,
     pass_metrics,
     run_scenario,
     sim_config,
@@ -32,6 +31,7 @@ from occplan.harness.episode import (
 from occplan.harness.report import HEADLINE_KEYS, headline_table, markdown_report
 from occplan.harness.store import RunStore
 from occplan.harness.wandb_logger import WandbLogger
+from occplan.io import json_safe
 from occplan.metrics.bootstrap import bootstrap_ci
 from occplan.metrics.closed_loop import ClosedLoopMetric
 from occplan.types import GridSpec

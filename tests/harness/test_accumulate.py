@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from occplan.harness.accumulate import MetricSet
-from occplan.harness.episode import json_safe
+from occplan.io import json_safe
 from occplan.metrics import PlanningSample
 from occplan.types import GridSpec, LabelSet, Trajectory
 
