@@ -15,7 +15,6 @@ from occplan.metrics.rayiou import (
     RayRecords,
     cast_rays,
     lidar_ray_directions,
-    occ_score,
     rayiou_origins,
     to_voxel_units,
     trace_reference,
@@ -228,7 +227,7 @@ def _records(labels, dists, flow=None):
 def test_counting_and_flow_hand_case():
     # rays: car TP at every threshold; car with 1.5 m error (TP at 2 and 4 m only); truck predicted as
     # car; GT free ray dropped (even though the prediction says car); pred free on a GT truck.
-    gt = _records([0, 0, 1, 16, 1], [10, 10, 5, 20, 7], flow=[[1, 0], [2, 0], [0, 0], [0, 0], [0, 0]])
+    gt = _records([0, 0, 1, 16, 1], [10, 10, 5, 20, 7], flow=[[1, 0], [0.3, 0.4], [0, 0], [0, 0], [0, 0]])
     pred = _records([0, 0, 0, 0, 16], [10.5, 11.5, 5, 3, 7], flow=[[1, 0], [0, 0], [0, 0], [0, 0], [0, 0]])
     m = RayIoUMetric(RayIoUConfig(labels=LabelSet.openocc_v2()))
     m.add_records(gt, pred)
@@ -237,10 +236,19 @@ def test_counting_and_flow_hand_case():
     assert res["occ/rayiou@1m"] == pytest.approx(100 * (0.25 + 0) / 2)
     assert res["occ/rayiou@2m"] == pytest.approx(100 * (2 / 3) / 2)
     assert res["occ/rayiou"] == pytest.approx(100 * (0.25 + 2 / 3 + 2 / 3) / 6)
-    assert res["flow/ave/car"] == pytest.approx(1.0)  # TP@2m car rays: errors 0 and 2
-    assert np.isnan(res["flow/ave/truck"])
-    assert res["flow/mave"] == pytest.approx(1.0)
-    assert res["occ/score"] == pytest.approx(100 * occ_score(res["occ/rayiou"] / 100, 1.0))
+    # RayIoU = (1/4 + 2/3 + 2/3 + 0 + 0 + 0) / 6 = (19/12) / 6 = 19/72 = 26.39 %
+    assert res["occ/rayiou"] == pytest.approx(100 * 19 / 72)
+    assert res["flow/ave/car"] == pytest.approx(0.25, rel=1e-6)  # TP@2m car rays: errors 0 and |(0.3, 0.4)| = 0.5
+    assert np.isnan(res["flow/ave/truck"])  # no truck TP: truck has no flow error, skipped in the mean
+    assert res["flow/mave"] == pytest.approx(0.25, rel=1e-6)
+    # OccScore = 0.9 * 19/72 + 0.1 * (1 - 0.25) = 0.2375 + 0.075 = 0.3125
+    assert res["occ/score"] == pytest.approx(31.25, rel=1e-6)
+    # a car flow error of 5 m/s (mAVE = (0 + 5) / 2 = 2.5 > 1) clamps the flow term at 0: 0.9 * 19/72 = 23.75 %
+    m.reset()
+    m.add_records(_records(gt.label, gt.dist_m, flow=[[1, 0], [3, 4], [0, 0], [0, 0], [0, 0]]), pred)
+    res = m.compute()
+    assert res["flow/mave"] == pytest.approx(2.5)
+    assert res["occ/score"] == pytest.approx(23.75)
 
 
 def test_identity_scores_100_and_sample_grid(occ3d_sample_path):

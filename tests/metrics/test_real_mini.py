@@ -20,15 +20,38 @@ def source(real_mini):
     return NuScenesSource(real_mini, "v1.0-mini")
 
 
-def test_rayiou_origins_on_real_scene(source):
+# First scene, reference keyframe -> (keyframes whose LiDAR lies within 39 m in x and y of the reference
+# ego, read off the poses: nearest outside 38.05 / 39.24 / 40.33 m, so the cut is clear; the 8 picked
+# at positions round(linspace(0, n - 1, 8)) of that list). E.g. reference 20 keeps 5..30 (n = 26):
+# positions 0, 3.57, 7.14, 10.71, 14.29, 17.86, 21.43, 25 -> 0, 4, 7, 11, 14, 18, 21, 25 -> keyframes
+# 5, 9, 12, 16, 19, 23, 26, 30, which leave out the reference keyframe itself.
+ORIGIN_KEYFRAMES = {
+    0: (range(0, 16), [0, 2, 4, 6, 9, 11, 13, 15]),
+    20: (range(5, 31), [5, 9, 12, 16, 19, 23, 26, 30]),
+    39: (range(30, 40), [30, 31, 33, 34, 35, 36, 38, 39]),
+}
+
+
+@pytest.mark.parametrize("index", sorted(ORIGIN_KEYFRAMES))
+def test_rayiou_origins_on_real_scene(source, index):
     sc = source.scenario(source.scene_names()[0])
-    for index in (0, len(sc.frames) // 2, len(sc.frames) - 1):
-        o = scenario_rayiou_origins(sc, index)
-        assert 1 <= len(o) <= 8
-        assert np.all(np.abs(o[:, :2]) < 39.0)
-        mount = sc.frames[index].ego_from_lidar.translation_m
-        # the reference keyframe itself contributes its LiDAR mounting point when it is kept
-        assert np.min(np.linalg.norm(o - mount, axis=1)) < 1e-6 or len(o) == 8
+    assert len(sc.frames) == 40
+    kept, picked = ORIGIN_KEYFRAMES[index]
+    ref = sc.frames[index]
+    # every keyframe's LiDAR position in the reference ego frame, by plain pose composition (no float32 step)
+    lidar_world = np.stack([(f.world_from_ego @ f.ego_from_lidar).translation_m for f in sc.frames])
+    in_ref_ego = ref.world_from_ego.inverse().transform_points(lidar_world)
+    near = (np.abs(in_ref_ego[:, 0]) < 39.0) & (np.abs(in_ref_ego[:, 1]) < 39.0)
+    assert np.flatnonzero(near).tolist() == list(kept)
+    o = scenario_rayiou_origins(sc, index)
+    # the reference rounds positions in the reference LiDAR frame to float32: micrometres at 40 m
+    np.testing.assert_allclose(o, in_ref_ego[picked], rtol=0, atol=1e-5)
+    mount = ref.ego_from_lidar.translation_m
+    gap_m = np.min(np.linalg.norm(o - mount, axis=1))
+    if index in picked:
+        assert gap_m == 0.0  # the reference keyframe contributes exactly its LiDAR mounting point
+    else:
+        assert gap_m > 1.0  # left out by the subsampling: the nearest origin is another keyframe's
 
 
 def test_log_replay_plans_score_zero(source, tmp_path):
