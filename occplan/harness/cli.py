@@ -7,7 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from occplan.errors import OccPlanError
+import yaml
+
+from occplan.errors import OccPlanError, ValidationError
 from occplan.harness.config import AGENT_MODES, MODES, WANDB_MODES, RunConfig, from_mapping, load_yaml
 
 ALL_SPLITS = "all"
@@ -49,7 +51,27 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, help=f"episode seed base (default {d.seed})")
     ap.add_argument("--max-decisions", dest="max_decisions", type=int, help="stop each scenario after N decisions")
     ap.add_argument("--no-plots", dest="plots", action="store_false", help="skip BEV GIFs and plots")
+    ap.add_argument("--weights", help="model checkpoint (.safetensors; 'auto' = the shipped one, 'random' = untrained)")
+    ap.add_argument(
+        "--model-config", dest="model_config", metavar="NAME|FILE",
+        help="model config: a preset name (tiny, base) or a YAML/JSON file of the model's config keys",
+    )  # fmt: skip
+    ap.add_argument(
+        "--planner-option", dest="planner_option", action="append", metavar="KEY=VALUE",
+        help="a field of the planner's config (a.b for a nested one); VALUE is parsed as YAML; repeatable",
+    )  # fmt: skip
     return ap
+
+
+def option_pair(text: str) -> tuple[str, Any]:
+    """``key=value`` -> (key, value parsed as YAML: 8 -> int, 0.5 -> float, [1, 0] -> list, true -> bool)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValidationError(f"--planner-option: expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        raise ValidationError(f"--planner-option {text!r}: value is not valid YAML ({e})") from None
 
 
 def config_from_args(argv: Sequence[str] | None = None) -> RunConfig:
@@ -59,6 +81,11 @@ def config_from_args(argv: Sequence[str] | None = None) -> RunConfig:
     base = load_yaml(path) if path is not None else RunConfig()
     if args.get("split") == ALL_SPLITS:
         args["split"] = None
+    model = {k: args.pop(flag) for flag, k in (("weights", "weights"), ("model_config", "config")) if flag in args}
+    if model:
+        args["model_options"] = {**base.model_options, **model}
+    if "planner_option" in args:
+        args["planner_options"] = {**base.planner_options, **dict(map(option_pair, args.pop("planner_option")))}
     return from_mapping(args, "command line", base)
 
 

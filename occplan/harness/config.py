@@ -5,8 +5,11 @@ An unknown key (YAML or programmatic) is an error that lists the valid keys.
 
 from __future__ import annotations
 
+import copy
+import json
 import types
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
@@ -20,6 +23,28 @@ AGENT_MODES = ("replay", "idm")
 WANDB_MODES = ("online", "offline", "disabled")
 
 
+class Options(Mapping[str, Any]):
+    """Plugin options: a read-only, picklable mapping of JSON values (a copy of the given mapping);
+    equal to any mapping with the same items."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        self._items = copy.deepcopy(dict(items or {}))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Options({self._items!r})"
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines an evaluation run (recorded in summary.json).
@@ -29,7 +54,9 @@ class RunConfig:
     scene; ``scenes`` None = every scene of ``split``; ``workers`` 0 = in-process, N >= 1 = N Ray
     workers (``ray_address`` joins an existing cluster instead of starting a local one);
     ``max_decisions`` None = run each scenario to the end of its log, else stop after that many
-    0.5 s decisions (quick runs).
+    0.5 s decisions (quick runs). ``model_options`` / ``planner_options``: keyword options of the
+    plugins' factories (models: ``config``, ``weights``, ``device``; planners: fields of the planner's
+    config dataclass, ``a.b`` for a field of a nested one), JSON values, held read-only.
     """
 
     model: str = "occnet"
@@ -50,8 +77,15 @@ class RunConfig:
     seed: int = 0
     plots: bool = True
     max_decisions: int | None = None
+    model_options: Mapping[str, Any] = field(default_factory=Options)
+    planner_options: Mapping[str, Any] = field(default_factory=Options)
 
     def __post_init__(self) -> None:
+        for key in ("model_options", "planner_options"):
+            options = getattr(self, key)
+            if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+                raise ValidationError(f"RunConfig.{key}: expected a mapping of option names to values, got {options!r}")
+            object.__setattr__(self, key, Options(options))
         if self.mode not in MODES:
             raise ValidationError(f"RunConfig.mode: expected one of {MODES}, got {self.mode!r}")
         if self.agents not in AGENT_MODES:
@@ -68,6 +102,8 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["scenes"] = list(self.scenes) if self.scenes is not None else None
+        d["model_options"] = copy.deepcopy(dict(self.model_options))
+        d["planner_options"] = copy.deepcopy(dict(self.planner_options))
         return d
 
     def identity(self) -> dict[str, Any]:
@@ -78,9 +114,15 @@ class RunConfig:
         return d
 
 
+def options_key(options: Mapping[str, Any]) -> str:
+    """Canonical JSON of plugin options: a hashable key that is equal for equal options."""
+    return json.dumps(dict(options), sort_keys=True)
+
+
 def check_plugins(config: RunConfig) -> None:
     """ValidationError when ``config.model`` / ``config.planner`` is not registered (``models.MODELS`` /
-    ``planners.PLANNERS``, imported here so that a run is refused before it creates anything)."""
+    ``planners.PLANNERS``, imported here so that a run is refused before it creates anything) or when
+    their options are not ones the plugin takes (``models.check_options`` / ``planners.check_options``)."""
     import models
     import planners
 
@@ -90,6 +132,8 @@ def check_plugins(config: RunConfig) -> None:
             raise ValidationError(
                 f"RunConfig.{key}: unknown {registry.kind} {name!r}; known: {', '.join(registry.names())}"
             )
+    models.check_options(config.model, config.model_options, "RunConfig.model_options")
+    planners.check_options(config.planner, config.planner_options, "RunConfig.planner_options")
 
 
 def valid_keys() -> list[str]:
@@ -111,7 +155,41 @@ def from_mapping(values: dict[str, Any], source: str, base: RunConfig | None = N
     for key, value in v.items():
         if key != "scenes" and not _has_type(value, hints[key]):
             raise ValidationError(f"{source}: key {key!r} expects {hints[key]}, got {value!r}")
+    if "model_options" in v:
+        v["model_options"] = model_options(v["model_options"], f"{source}: key 'model_options'")
     return replace(base or RunConfig(), **v)
+
+
+MODEL_CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+KEEP_WEIGHTS = ("auto", "random")
+"""``weights`` values that name no file (the shipped checkpoint; random init)."""
+
+
+def model_options(options: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``options`` with a ``config`` that names a YAML/JSON file replaced by the file's mapping (so that
+    config.json records the model config itself) and a ``weights`` path made absolute (workers and
+    ``--resume`` see the same file)."""
+    out = dict(options)
+    config = out.get("config")
+    if isinstance(config, str) and Path(config).suffix in MODEL_CONFIG_SUFFIXES:
+        out["config"] = _read_mapping(Path(config).expanduser(), f"{where} 'config'")
+    weights = out.get("weights")
+    if isinstance(weights, str | Path) and str(weights) not in KEEP_WEIGHTS:
+        out["weights"] = str(Path(weights).expanduser().resolve())
+    return out
+
+
+def _read_mapping(path: Path, where: str) -> dict[str, Any]:
+    """The mapping in a YAML or JSON file (JSON is YAML); ValidationError naming the file otherwise."""
+    if not path.is_file():
+        raise ValidationError(f"{path}: model config file not found ({where})")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ValidationError(f"{path}: invalid YAML/JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise ValidationError(f"{path}: expected a mapping of model config keys, got {type(data).__name__}")
+    return data
 
 
 def _has_type(value: Any, hint: Any) -> bool:

@@ -16,6 +16,7 @@ The result is a JSON-able record carrying the mergeable metric state of each pas
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from occplan.harness.accumulate import MetricSet, mask_variants
-from occplan.harness.config import RunConfig
+from occplan.harness.config import RunConfig, options_key
 from occplan.interfaces import PerceptionModel, Planner
 from occplan.io import json_safe
 from occplan.metrics import rayiou_origins
@@ -54,18 +55,20 @@ def data_source(dataroot: str, version: str):
 
 
 @cache
-def perception_model(name: str) -> PerceptionModel:
-    """One model per process (weights load once); ``reset`` separates scenarios."""
+def perception_model(name: str, options_json: str) -> PerceptionModel:
+    """One model per process and (name, options) (weights load once); ``reset`` separates scenarios.
+    ``options_json``: the factory's options as canonical JSON (``config.options_key``)."""
     import models
 
-    return models.create(name)
+    return models.create(name, **json.loads(options_json))
 
 
 @cache
-def planner_plugin(name: str) -> Planner:
+def planner_plugin(name: str, options_json: str) -> Planner:
+    """One planner per process and (name, options); ``options_json`` as in ``perception_model``."""
     import planners
 
-    return planners.create(name)
+    return planners.create_with_options(name, json.loads(options_json))
 
 
 def scenario_seed(seed: int, scene_name: str) -> int:
@@ -105,8 +108,8 @@ class ScenarioRun:
         self.config = config
         self.source = data_source(config.data, config.version)
         self.scenario = self.source.scenario(scene_name)
-        self.model = perception_model(config.model)
-        self.planner = planner_plugin(config.planner)
+        self.model = perception_model(config.model, options_key(config.model_options))
+        self.planner = planner_plugin(config.planner, options_key(config.planner_options))
         self.lidar_positions_m = lidar_world_positions(self.scenario)
         self.seed = scenario_seed(config.seed, self.scenario.name)
         self.route_source = "none"
