@@ -31,7 +31,6 @@ from occplan.interfaces import PerceptionModel, Planner
 from occplan.io import json_safe
 from occplan.metrics import rayiou_origins
 from occplan.metrics.closed_loop import ClosedLoopMetric
-from occplan.metrics.confusion import confusion_counts
 from occplan.metrics.occupancy import geometric_iou
 from occplan.metrics.planning import box_in_frame, planning_sample
 from occplan.metrics.rayiou import scenario_rayiou_origins
@@ -134,11 +133,11 @@ class ScenarioRun:
 
     def _score_occupancy(self, out: PassResult, gt: OccupancyFrame, pred: OccupancyPrediction, origins) -> dict:
         metrics = out.metrics
-        metrics.ensure_occ(mask_variants(gt)).update((gt, pred))
+        variants = mask_variants(gt)
+        counts = metrics.ensure_occ(variants).update((gt, pred))
         flows = (gt.flow, pred.flow) if gt.flow is not None and pred.flow is not None else (None, None)
         metrics.ray.update_arrays(gt.semantics, pred.semantics, origins, *flows)
-        hist = confusion_counts(gt.semantics, pred.semantics, LABELS.num_classes, gt.mask_camera)
-        return {"occ_iou_geo": geometric_iou(hist, LABELS.free_index)}
+        return {"occ_iou_geo": geometric_iou(counts[variants[0]], LABELS.free_index)}
 
     def _score_lidarseg(self, out: PassResult, state: SimState, key: Frame, pred: OccupancyPrediction) -> None:
         """The keyframe's labelled LiDAR points: the model's point labels when they are those points

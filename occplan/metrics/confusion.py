@@ -126,9 +126,13 @@ class ConfusionMatrix:
     def reset(self) -> None:
         self.hist[:] = 0
 
-    def update(self, gt: np.ndarray, pred: np.ndarray, mask: np.ndarray | None = None, field: str = "labels") -> None:
-        """Add one sample (see ``confusion_counts``)."""
-        self.hist += confusion_counts(gt, pred, self.num_classes, mask, field)
+    def update(
+        self, gt: np.ndarray, pred: np.ndarray, mask: np.ndarray | None = None, field: str = "labels"
+    ) -> np.ndarray:
+        """Add one sample (see ``confusion_counts``); returns its own (C, C) counts."""
+        counts = confusion_counts(gt, pred, self.num_classes, mask, field)
+        self.hist += counts
+        return counts
 
     def add(self, hist: np.ndarray) -> None:
         """Add a precomputed (C, C) count matrix (for example from another worker)."""

@@ -74,14 +74,15 @@ class OccupancyMetric(Metric):
             cm.reset()
         self.n_frames = 0
 
-    def update(self, record: tuple[OccupancyFrame, OccupancyPrediction]) -> None:
+    def update(self, record: tuple[OccupancyFrame, OccupancyPrediction]) -> dict[str, np.ndarray]:
+        """Add one sample; returns its (C, C) counts per mask variant."""
         gt, pred = record
         cfg = self.config
         cfg.grid.require(gt.grid, f"OccupancyMetric: ground truth {gt.source or ''} grid")
         cfg.grid.require(pred.grid, "OccupancyMetric: prediction grid")
         cfg.labels.require(gt.labels, "OccupancyMetric: ground-truth labels")
         cfg.labels.require(pred.labels, "OccupancyMetric: prediction labels")
-        self.update_arrays(gt.semantics, pred.semantics, gt.mask_camera, gt.mask_lidar, source=gt.source)
+        return self.update_arrays(gt.semantics, pred.semantics, gt.mask_camera, gt.mask_lidar, source=gt.source)
 
     def update_arrays(
         self,
@@ -90,20 +91,23 @@ class OccupancyMetric(Metric):
         mask_camera: np.ndarray | None = None,
         mask_lidar: np.ndarray | None = None,
         source: str = "",
-    ) -> None:
-        """Add one sample. Arrays (X, Y, Z) on the configured grid; masks any dtype, used as bool."""
+    ) -> dict[str, np.ndarray]:
+        """Add one sample. Arrays (X, Y, Z) on the configured grid; masks any dtype, used as bool.
+        Returns the sample's own (C, C) counts per mask variant."""
         where = f"occupancy sample {source}".strip()
         shape = self.config.grid.shape
         for name, arr in (("ground truth", gt_semantics), ("prediction", pred_semantics)):
             if arr.shape != shape:
                 raise ValidationError(f"{where}: {name} shape {arr.shape}, expected grid {shape}")
         masks = {"camera": mask_camera, "lidar": mask_lidar, "none": None}
+        counts = {}
         for variant, cm in self._cm.items():
             mask = masks[variant]
             if variant != "none" and mask is None:
                 raise ValidationError(f"{where}: mask_{variant} is missing (needed for {_KEY[variant]})")
-            cm.update(gt_semantics, pred_semantics, mask, field=f"{where} semantics")
+            counts[variant] = cm.update(gt_semantics, pred_semantics, mask, field=f"{where} semantics")
         self.n_frames += 1
+        return counts
 
     def confusion(self, variant: str = "camera") -> np.ndarray:
         """The accumulated (C, C) matrix of one mask variant (rows = GT)."""
