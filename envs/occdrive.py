@@ -40,6 +40,10 @@ holding arrays that ``==`` cannot compare, so Gymnasium's determinism check reje
 same objects are always at hand through ``env.unwrapped``: ``state.agents``, ``state.last_record``,
 ``sim.ground_truth(state)``.
 
+``model_options`` reach a learned ``perception`` model as the CLI's ``--weights`` / ``--model-config`` do
+(``{"weights": PATH, "config": NAME}``), checked at ``make()`` (an option the model does not take is an error
+listing the valid ones).
+
 ``sensor_threads=2`` computes the oracle's GT occupancy in a second thread while the LiDAR (or the
 cameras) are re-cast: the same observations, a shorter wall time per step on a free second core, the
 same CPU time (keep the default 1 when several envs share the cores, e.g. in a vector env).
@@ -47,7 +51,7 @@ same CPU time (keep the default 1 when several envs share the cores, e.g. in a v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -101,6 +105,7 @@ class OccDriveEnv(gym.Env):
         mode: str = "closed",
         agents: str = "replay",
         perception: str | None = "oracle",
+        model_options: Mapping[str, Any] | None = None,
         action_type: str = "trajectory",
         observation: Sequence[str] | None = None,
         max_lidar_points: int = 40_000,
@@ -140,7 +145,11 @@ class OccDriveEnv(gym.Env):
         if perception not in (None, "oracle"):
             import models
 
-            self._model = models.create(perception)
+            options = dict(model_options or {})
+            models.check_options(perception, options, "OccDrive-v0 model_options")
+            self._model = models.create(perception, **options)
+        elif model_options:
+            raise ValueError(f"OccDrive-v0: model_options {dict(model_options)} need a model name as perception")
         self._sensors = self._sensor_request()
         self.observation_space = self._observation_space()
         self.action_space = self._action_space()

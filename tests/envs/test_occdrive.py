@@ -4,6 +4,8 @@ on a curved real road (real extract)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -182,3 +184,23 @@ def test_one_lidar_cast_serves_the_model_and_the_observation(kwargs, monkeypatch
     assert len(lidar.origins_m) == 3 and (lidar.sweep_index > 0).any()
     keyframe = lidar.points[lidar.sweep_index == 0]
     assert obs["lidar_count"] == len(keyframe) and np.array_equal(obs["lidar_points"][: len(keyframe)], keyframe)
+
+
+def test_model_options_reach_the_model_and_bad_ones_are_refused_at_make(tiny_dataroot):
+    import torch
+
+    weights = Path(__file__).resolve().parents[2] / "models" / "weights" / "lidar_tiny.safetensors"
+    make = dict(dataroot=str(tiny_dataroot), perception="lidar", observation=("occupancy", "ego"))
+    env = gym.make("OccDrive-v0", **make, model_options={"weights": "random"})
+    shipped = gym.make("OccDrive-v0", **make, model_options={"weights": str(weights)})
+    default = gym.make("OccDrive-v0", **make)
+
+    def first_weight(e) -> torch.Tensor:
+        return next(e.unwrapped._model.net.parameters()).detach()
+
+    assert torch.equal(first_weight(shipped), first_weight(default))
+    assert not torch.equal(first_weight(env), first_weight(default))
+    with pytest.raises(ValidationError, match="valid: config, weights, device"):
+        gym.make("OccDrive-v0", **make, model_options={"speed": 3})
+    with pytest.raises(ValueError, match="need a model name"):
+        gym.make("OccDrive-v0", dataroot=str(tiny_dataroot), model_options={"weights": "random"})
