@@ -146,7 +146,8 @@ class OccDriveEnv(gym.Env):
             import models
 
             options = dict(model_options or {})
-            models.check_options(perception, options, "OccDrive-v0 model_options")
+            if options:
+                models.check_options(perception, options, "OccDrive-v0 model_options")
             self._model = models.create(perception, **options)
         elif model_options:
             raise ValueError(f"OccDrive-v0: model_options {dict(model_options)} need a model name as perception")
