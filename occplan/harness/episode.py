@@ -175,17 +175,15 @@ class ScenarioRun:
         """Ego on the log; each keyframe scored once (perception and the open-loop planning table)."""
         sim = Simulator(sim_config(self.config, "open"))
         out = PassResult(MetricSet(sim.config.grid, LABELS))
-        sim_gt: dict[str, OccupancyFrame] = {}
-        dataset_gt: dict[str, OccupancyFrame | None] = {}
-
-        def gt_file(frame: Frame) -> OccupancyFrame | None:
-            if frame.sample_token not in dataset_gt:
-                dataset_gt[frame.sample_token] = self.source.occupancy(frame)
-            return dataset_gt[frame.sample_token]
+        planning_gt: dict[str, OccupancyFrame | None] = {}  # semantics only, per keyframe
 
         def occupancy_of(frame: Frame) -> OccupancyFrame | None:
-            gt = gt_file(frame)
-            return semantics_only(gt) if gt is not None else sim_gt.get(frame.sample_token)
+            """GT occupancy of a keyframe for ``col_occ``: what the keyframe was scored against, or the
+            dataset's file of a keyframe the pass did not reach."""
+            if frame.sample_token not in planning_gt:
+                gt = self.source.occupancy(frame)
+                planning_gt[frame.sample_token] = semantics_only(gt) if gt is not None else None
+            return planning_gt[frame.sample_token]
 
         plans: list[tuple[int, object]] = []
         scored: set[str] = set()
@@ -196,7 +194,7 @@ class ScenarioRun:
             last = sim.done(state) or state.decision >= limit
             if key.sample_token not in scored:
                 scored.add(key.sample_token)
-                plan = self._open_keyframe(out, sim, state, key, gt_file(key), sim_gt, plan_it=not last)
+                plan = self._open_keyframe(out, sim, state, key, planning_gt, plan_it=not last)
                 if plan is not None:
                     plans.append((key.index, plan))
             if last:
@@ -206,12 +204,13 @@ class ScenarioRun:
             out.metrics.plan.update(planning_sample(self.scenario, index, plan, occupancy_of))
         return out
 
-    def _open_keyframe(self, out: PassResult, sim: Simulator, state: SimState, key: Frame, gt_dataset,
-                       sim_gt: dict, plan_it: bool):  # fmt: skip
-        """Perception at keyframe ``key`` against its GT, then (``plan_it``) the planner's plan."""
-        sim_frame = sim.ground_truth(state)
-        sim_gt[key.sample_token] = semantics_only(sim_frame)
-        gt = gt_dataset if gt_dataset is not None else sim_frame
+    def _open_keyframe(self, out: PassResult, sim: Simulator, state: SimState, key: Frame, planning_gt: dict,
+                       plan_it: bool):  # fmt: skip
+        """Perception at keyframe ``key`` against its GT (the dataset's file, else the simulator's), kept
+        in ``planning_gt`` for ``col_occ``; then (``plan_it``) the planner's plan."""
+        gt_dataset = self.source.occupancy(key)
+        gt = gt_dataset if gt_dataset is not None else sim.ground_truth(state)
+        planning_gt[key.sample_token] = semantics_only(gt)
         out.occ_gt_source.add("dataset" if gt_dataset is not None else "simulator")
         pred, observe_ms = self._predict(sim, state)
         step = {"pass": "open", "decision": state.decision, "keyframe": key.index}
@@ -249,8 +248,8 @@ class ScenarioRun:
                 lidarseg_done.add(key.sample_token)
                 self._score_lidarseg(out, state, key, pred)
             plan = self.planner.plan(sim.planner_input(state, pred, privileged=self.planner.requires_privileged))
-            future = sim.log_future(state)
-            self._capture(out, state, gt, pred, plan, future.xy_m, "closed")
+            if self.config.plots:
+                self._capture(out, state, gt, pred, plan, sim.log_future(state).xy_m, "closed")
             t1 = time.perf_counter()
             nxt = sim.step(state, plan)
             step_ms = observe_ms + (time.perf_counter() - t1) * 1e3
