@@ -1,15 +1,20 @@
-"""Perception model plugins: ``MODELS`` registry (oracle, lidar, occnet) and ``create(name, **kw)``.
+"""Perception model plugins: the ``MODELS`` registry and ``create(name, **kw)``.
 
-The torch models are imported only when their factory runs, so ``import models`` stays light.
-``lidar`` / ``occnet`` factories take ``config`` ("tiny" | "base" | dict), ``weights`` ("auto" = the
-shipped checkpoint, an error naming the file when it is missing; "random" or None = random init; or a
-path) and ``device``; the oracle takes no options. ``check_options`` refuses other options before a
+A model is one package plus one ``register_model(name, "module:Class")`` line below. The class
+declares what the framework needs to know (``PerceptionModel`` class attributes): ``trainable``,
+``temporal``, ``inputs``, ``privileged`` and ``option_names``; the registry imports the class only when
+it is asked for, so ``import models`` stays light (no torch).
+
+The torch models (``TorchOccModel``) take ``config`` ("tiny" | "base" | dict), ``weights`` ("auto" =
+the shipped checkpoint, an error naming the file when it is missing; "random" or None = random init; or
+a path) and ``device``; the oracle takes no options. ``check_options`` refuses other options before a
 model is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,43 +23,32 @@ from occplan.interfaces import PerceptionModel
 from occplan.registry import Registry
 
 MODELS: Registry[PerceptionModel] = Registry("perception model")
-TORCH_OPTIONS = ("config", "weights", "device")
-"""Options of the torch models' factories (``TorchOccModel.from_options``)."""
 NO_FILE_WEIGHTS = (None, "auto", "random")
 """``weights`` values that name no checkpoint file (see ``TorchOccModel.from_options``)."""
-_OPTIONS: dict[str, tuple[str, ...]] = {}
+_CLASS_PATHS: dict[str, str] = {}
 
 
-def _register(name: str, options: tuple[str, ...] = ()) -> Callable:
-    """Register a factory under ``name`` with the option names it takes."""
+def register_model(name: str, class_path: str) -> None:
+    """Register the PerceptionModel class at ``class_path`` ("package.module:Class") under ``name``; its
+    ``from_options`` is the factory."""
 
-    def add(factory: Callable[..., PerceptionModel]) -> Callable[..., PerceptionModel]:
-        MODELS.register(name, factory)
-        _OPTIONS[name] = options
-        return factory
+    def factory(**options: Any) -> PerceptionModel:
+        return model_class(name).from_options(**options)
 
-    return add
-
-
-@_register("oracle")
-def _oracle() -> PerceptionModel:
-    from models.oracle import OracleModel
-
-    return OracleModel()
+    MODELS.register(name, factory)
+    _CLASS_PATHS[name] = class_path
 
 
-@_register("lidar", TORCH_OPTIONS)
-def _lidar(**kw) -> PerceptionModel:
-    from models.lidar.model import LidarModel
+def model_class(name: str) -> type[PerceptionModel]:
+    """The class registered under ``name`` (imported now; unknown names list the known ones)."""
+    MODELS.factory(name)
+    module, _, attr = _CLASS_PATHS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
 
-    return LidarModel.from_options(**kw)
 
-
-@_register("occnet", TORCH_OPTIONS)
-def _occnet(**kw) -> PerceptionModel:
-    from models.occnet.model import OccNetModel
-
-    return OccNetModel.from_options(**kw)
+register_model("oracle", "models.oracle:OracleModel")
+register_model("lidar", "models.lidar.model:LidarModel")
+register_model("occnet", "models.occnet.model:OccNetModel")
 
 
 def create(name: str, **kw) -> PerceptionModel:
@@ -62,10 +56,14 @@ def create(name: str, **kw) -> PerceptionModel:
     return MODELS.create(name, **kw)
 
 
+def trainable_models() -> list[str]:
+    """Names of the registered models ``python -m models.train`` trains."""
+    return [name for name in MODELS.names() if model_class(name).trainable]
+
+
 def option_keys(name: str) -> tuple[str, ...]:
     """The options the factory of model ``name`` takes (unknown names list the known ones)."""
-    MODELS.factory(name)
-    return _OPTIONS[name]
+    return model_class(name).option_names
 
 
 def check_options(name: str, options: Mapping[str, Any], where: str) -> None:

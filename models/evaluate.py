@@ -1,6 +1,6 @@
 """Evaluate a perception model (or the trivial baseline) on a split with ``occplan.metrics``.
 
-``python -m models.evaluate --model lidar|occnet|oracle|height_majority --data ROOT --split val
+``python -m models.evaluate --model NAME|height_majority --data ROOT --split val
 [--config tiny] [--weights auto|random|PATH] [--max-frames N] [--out report.json]``
 
 ``height_majority`` is the trivial baseline: every voxel gets the most frequent GT class of its
@@ -56,7 +56,11 @@ def evaluate(model, source, split: str, max_frames: int | None = None, progress:
     occ_metric = OccupancyMetric()
     seg = LidarSegMetric()
     times_ms = []
+    scene = None
     for frame in tqdm(frames, desc="evaluate", disable=not progress, dynamic_ncols=True):
+        if not isinstance(model, np.ndarray) and frame.scene_name != scene:
+            scene = frame.scene_name
+            model.reset(scene)
         gt = source.occupancy(frame)
         if gt is None:
             raise DataError(
@@ -107,10 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     source = open_source(args.data, args.version)
     if args.model == BASELINE:
         model = height_majority(source, args.baseline_split, GridSpec.occ3d_nuscenes(), LabelSet.occ3d(), None)
-    elif args.model == "oracle":
-        model = MODELS.create("oracle")
     else:
-        model = MODELS.create(args.model, config=args.config, weights=args.weights, device=args.device)
+        from models import model_class
+
+        given = {"config": args.config, "weights": args.weights, "device": args.device}
+        takes = model_class(args.model).option_names
+        model = MODELS.create(args.model, **{k: v for k, v in given.items() if k in takes})
     metrics = evaluate(model, source, args.split, args.max_frames)
     report = {
         "model": args.model,

@@ -47,6 +47,8 @@ class TorchOccModel(PerceptionModel):
 
     presets: ClassVar[dict[str, Any]]
     config_cls: ClassVar[type]
+    trainable = True
+    option_names = ("config", "weights", "device")
     sparse_on_cpu_single_thread: ClassVar[bool] = False
 
     def __init__(self, config: Any, device: str | torch.device = "cpu") -> None:

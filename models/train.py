@@ -1,6 +1,6 @@
 """Train a perception model.
 
-``python -m models.train --model lidar|occnet --data ROOT --split train [--config tiny|base] [--iters N]
+``python -m models.train --model NAME --data ROOT --split train [--config tiny|base] [--iters N]
 [--out DIR] [--resume]``
 
 Writes ``DIR/<model>_<config>.safetensors`` + ``.json`` (config, step, class weights, loss history,
@@ -22,13 +22,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models import MODELS
+from models import MODELS, trainable_models
 from models.checkpoint import load_weights, read_meta, save_checkpoint
 from models.dataset import OccDataset, label_counts
 from models.losses import class_weights_from_counts
 from models.torch_base import TorchOccModel
-
-TRAINABLE = ("lidar", "occnet")
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,7 @@ def train(model: TorchOccModel, dataset: OccDataset, cfg: TrainConfig, stem: Pat
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True, choices=TRAINABLE)
+    ap.add_argument("--model", required=True, choices=trainable_models(), help="a trainable registered model")
     ap.add_argument("--data", required=True, help="nuScenes-format dataroot")
     ap.add_argument("--version", default=None, help="table version (default: v1.0-occplan if present, else v1.0-mini)")
     ap.add_argument("--split", default="train")

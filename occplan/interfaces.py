@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -57,9 +57,23 @@ class PerceptionModel(ABC):
     privileged: bool = False
     grid: GridSpec = GridSpec.occ3d_nuscenes()
     labels: LabelSet = LabelSet.occ3d()
+    trainable: ClassVar[bool] = False
+    """True for a model that ``python -m models.train`` trains (the torch models)."""
+    temporal: ClassVar[bool] = False
+    """True for a model that keeps state across the frames of a scene: it must see them in time order,
+    after ``reset(scene_name)``."""
+    inputs: ClassVar[frozenset[str]] = frozenset()
+    """The sensor kinds the model reads, a subset of {"cameras", "lidar"} (ground truth: ``privileged``)."""
+    option_names: ClassVar[tuple[str, ...]] = ()
+    """The keyword options ``from_options`` takes (checked before a model is built)."""
 
     def __init__(self) -> None:
         self.timer = CallTimer()
+
+    @classmethod
+    def from_options(cls, **options: Any) -> PerceptionModel:
+        """The registry factory: build the model from its ``option_names`` keywords."""
+        return cls(**options)
 
     def sensor_request(self) -> SensorRequest:
         return SensorRequest()

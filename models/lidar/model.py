@@ -58,6 +58,7 @@ class LidarModel(TorchOccModel):
     lidarseg challenge labels of the keyframe points."""
 
     name = "lidar"
+    inputs = frozenset({"lidar"})
     sparse_on_cpu_single_thread = True
     presets = LIDAR_PRESETS
     config_cls = LidarConfig

@@ -69,6 +69,7 @@ class OccNetModel(TorchOccModel):
     """Multi-camera occupancy: ResNet backbone, BEVFormer-style spatial cross-attention, cascade voxel decoder."""
 
     name = "occnet"
+    inputs = frozenset({"cameras"})
     presets = OCCNET_PRESETS
     config_cls = OccNetConfig
     cameras = CAMERA_CHANNELS

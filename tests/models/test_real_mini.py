@@ -42,14 +42,14 @@ def _drivable_under_ego(pred) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["lidar", "occnet"])
+@pytest.mark.parametrize("name", models.trainable_models())
 def test_shipped_model_on_real_keyframes(name, real_frames, tmp_path):
     model = _shipped(name)
     covered = []
     for k, frame in enumerate(real_frames):
         pred = model.predict(frame)
         assert pred.semantics.shape == (200, 200, 16)
-        if name == "lidar":
+        if pred.point_labels is not None:
             assert len(pred.point_labels) == frame.lidar.num_points
         covered.append(_drivable_under_ego(pred))
         if k == 0:
@@ -58,7 +58,7 @@ def test_shipped_model_on_real_keyframes(name, real_frames, tmp_path):
     assert np.mean(covered) >= 0.6, f"{name}: driveable surface under the ego in {np.mean(covered):.0%} of keyframes"
 
 
-@pytest.mark.parametrize("name", ["lidar", "occnet"])
+@pytest.mark.parametrize("name", models.trainable_models())
 def test_real_keyframe_end_to_end_with_random_weights(name, real_frames, tmp_path):
     """1600x900 images resized inside the model, LiDAR without sweeps: valid output and a picture."""
     frame = real_frames[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pytest
@@ -12,8 +13,17 @@ from models import torch_base
 from models.checkpoint import save_checkpoint
 from occplan.errors import DataError, ValidationError
 
+TRAINABLE = models.trainable_models()
 
-@pytest.mark.parametrize("name", ["lidar", "occnet"])
+
+@pytest.mark.parametrize("name", TRAINABLE)
+def test_every_trainable_model_ships_tiny_weights_with_its_command(name):
+    meta = json.loads(torch_base.shipped_weights(name, "tiny").with_suffix(".json").read_text())
+    assert meta["model"] == name and meta["step"] > 0
+    assert torch_base.shipped_weights(name, "tiny").stat().st_size <= 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name", TRAINABLE)
 def test_missing_shipped_weights_are_an_error(name, tmp_path, monkeypatch):
     monkeypatch.setattr(torch_base, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(DataError, match=f"{tmp_path / f'{name}_tiny.safetensors'}: shipped weights") as e:
@@ -31,7 +41,7 @@ def test_auto_weights_need_a_preset():
         models.create("lidar", config={"n_sweeps": 3})
 
 
-@pytest.mark.parametrize("name", ["lidar", "occnet"])
+@pytest.mark.parametrize("name", TRAINABLE)
 def test_random_weights_when_asked(name, tmp_path, monkeypatch):
     shipped = models.create(name)
     torch.manual_seed(0)
