@@ -64,9 +64,9 @@ class AgentTable:
 
     @classmethod
     def from_world(cls, world: World, times_us: np.ndarray) -> AgentTable:
-        """Any World: its tracks when it exposes them (generated and reconstructed worlds), else
-        ``world.agent_boxes`` queried at every time."""
-        tracks = world_tracks(world)
+        """Any World: its tracks when it exposes them (``World.agent_tracks``: generated and reconstructed
+        worlds), else ``world.agent_boxes`` queried at every time."""
+        tracks = world.agent_tracks()
         if tracks is not None:
             return cls.from_tracks(tracks, times_us)
         t = np.asarray(times_us, np.int64)
@@ -148,15 +148,3 @@ def _hold_nearest(table: AgentTable) -> None:
         nearest = np.where(table.present[:, n], np.arange(k), pick)
         for arr in (table.center_m, table.yaw_rad, table.velocity_mps):
             arr[:, n] = arr[nearest, n]
-
-
-def world_tracks(world: World) -> tuple[AgentTrack, ...] | None:
-    """The AgentTracks a world is built from (generated and reconstructed worlds), else None."""
-    from occplan.world.generated import GeneratedWorld
-    from occplan.world.reconstructed import ReconstructedWorld
-
-    if isinstance(world, GeneratedWorld):
-        return tuple(world.spec.agents)
-    if isinstance(world, ReconstructedWorld):
-        return world.tracks
-    return None

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyFrame, Pose
+from occplan.world.spec import AgentTrack
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ class World(ABC):
     @abstractmethod
     def agent_boxes(self, time_us: int) -> tuple[AgentBox, ...]:
         """World-frame boxes of the agents present at ``time_us`` (velocity in world frame)."""
+
+    def agent_tracks(self) -> tuple[AgentTrack, ...] | None:
+        """The tracks the world's agents follow (world frame), or None for a world that only answers
+        ``agent_boxes`` (callers then sample ``agent_boxes`` at the times they need)."""
+        return None
 
     @abstractmethod
     def cast_rays(

@@ -200,6 +200,9 @@ class TrackedWorld(World):
     def agent_boxes(self, time_us: int) -> tuple[AgentBox, ...]:
         return self._tracks.boxes(int(time_us))
 
+    def agent_tracks(self) -> tuple[AgentTrack, ...]:
+        return self._tracks.tracks
+
     def _boxes(self, time_us: int, agents: Sequence[AgentBox] | None) -> BoxSet:
         """Box set of the world's tracks at ``time_us``, or of the ``agents`` override."""
         return self._tracks.box_set(int(time_us)) if agents is None else self._tracks.box_set_from(agents)
