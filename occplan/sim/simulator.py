@@ -30,13 +30,12 @@ from occplan.sim.dynamics import Control, ego_state, vehicle_limits
 from occplan.sim.history import episode_history
 from occplan.sim.log import LogTrack
 from occplan.sim.route import ExpertPath, RoutePolyline
+from occplan.sim.sensors import sensor_frame
 from occplan.sim.state import SceneArrays, SimContext, SimState, Trace
 from occplan.types import (
-    CameraFrame,
     Frame,
     GridSpec,
     LabelSet,
-    LidarSweep,
     OccupancyFrame,
     OccupancyPrediction,
     Pose,
@@ -50,7 +49,6 @@ from occplan.types import (
 from occplan.types.history import EpisodeHistory
 from occplan.types.route import LaneRoute
 from occplan.world import World
-from occplan.world.lidar import points_to_frame
 
 _NO_MAP = np.zeros((0, 0), np.float32)  # kernel.advance without a drivable raster
 _ORIGIN = np.zeros(2)
@@ -202,37 +200,39 @@ class Simulator:
             state.memo["gt_masked"] = True
         return gt
 
-    def observe(self, state: SimState, request: SensorRequest, privileged: bool = False) -> SensorFrame:
+    def observe(
+        self, state: SimState, request: SensorRequest, privileged: bool = False, ground_truth_masks: bool = True
+    ) -> SensorFrame:
         """Sensors at the state: logged in open loop (when a data source is known), re-simulated in
-        closed loop (LiDAR re-cast at the simulated pose; cameras re-rendered where the world can,
-        else the nearest keyframe's logged images). ``privileged`` adds the GT occupancy."""
-        ctx = state.context
-        frame = self.keyframe(state)
-        if ctx.config.mode == "open" and ctx.source is not None:
-            logged = ctx.source.sensor_frame(frame, request)
-            return replace(logged, ground_truth=self.ground_truth(state) if privileged else None)
-        lidar = self._lidar(state, frame, request.lidar_sweeps) if request.lidar_sweeps else None
-        cameras = self._cameras(state, frame, request.cameras) if request.cameras else ()
-        hist = tuple(Pose.from_xy_yaw(x, y, yaw) for x, y, yaw in state.history[:-1])
-        return SensorFrame(
-            ctx.scenario.name, frame.sample_token, state.time_us, state.world_from_ego, state.ego, lidar, cameras,
-            hist, self.ground_truth(state) if privileged else None,
-        )  # fmt: skip
+        closed loop (``occplan.sim.sensors``), each sensor produced once per state however often it is
+        asked for. ``privileged`` adds the GT occupancy (``ground_truth``, with visibility masks unless
+        ``ground_truth_masks=False``)."""
+        gt = self.ground_truth(state, with_masks=ground_truth_masks) if privileged else None
+        return sensor_frame(state, self.keyframe(state), request, gt)
 
     def planner_input(self, state: SimState, occupancy: OccupancyPrediction, privileged: bool) -> PlannerInput:
         """What a planner sees at this decision (ego frame of the simulated pose): the map route ahead
         ((0, 2) without one), the mission goal, the drivable raster; the logged future only when
         ``privileged`` (a planner with ``requires_privileged``)."""
         ctx = state.context
-        pose = state.world_from_ego
-        history = se2_transform(state.history, pose.inverse())
-        drivable = ctx.drivable.bev(pose, occupancy.grid) if ctx.drivable is not None else None
-        goal = se2_transform(mission_goal(ctx.log)[None], pose.inverse())[0, :2]
+        goal = se2_transform(mission_goal(ctx.log)[None], state.world_from_ego.inverse())[0, :2]
         return PlannerInput(
-            state.time_us, occupancy, state.ego, history, self.route_ahead(state), self.keyframe(state).command,
-            drivable, self.log_future(state) if privileged else None, self.sampling,
-            route_source=ctx.lane_route.source, goal_xy_m=goal,
+            state.time_us, occupancy, state.ego, self.ego_history(state), self.route_ahead(state),
+            self.keyframe(state).command, self.drivable_bev(state, occupancy.grid),
+            self.log_future(state) if privileged else None, self.sampling, route_source=ctx.lane_route.source,
+            goal_xy_m=goal,
         )  # fmt: skip
+
+    def ego_history(self, state: SimState) -> np.ndarray:
+        """(H, 3) float64 the last ``config.history_len`` decision poses (x m, y m, yaw rad), oldest first,
+        in the ego frame of the state (the current pose last, at the origin)."""
+        return se2_transform(state.history, state.world_from_ego.inverse())
+
+    def drivable_bev(self, state: SimState, grid: GridSpec) -> np.ndarray | None:
+        """(X, Y) bool: the map's drivable area at the centres of ``grid``'s xy cells around the state's
+        pose (None without a map)."""
+        drivable = state.context.drivable
+        return drivable.bev(state.world_from_ego, grid) if drivable is not None else None
 
     def route_ahead(self, state: SimState) -> np.ndarray:
         """The map route's centreline ahead of the ego, ``config.route_points`` samples every
@@ -382,58 +382,3 @@ class Simulator:
     def _override(self, state: SimState):
         """Agent boxes to hand to World queries: None (the world's own tracks) under log replay."""
         return state.agents if state.context.idm is not None else None
-
-    def _recent(self, state: SimState, n: int) -> list[tuple[int, np.ndarray, object]]:
-        """The last ``n`` substeps, newest first: (row, ego vector, IDM state or None)."""
-        out, trace = [], state.trace
-        while trace is not None and len(out) < n:
-            for i in range(len(trace.ego) - 1, -1, -1):
-                if len(out) < n:
-                    out.append((trace.first_row + i, trace.ego[i], trace.idm[i] if trace.idm is not None else None))
-            trace = trace.parent
-        return out
-
-    def _lidar(self, state: SimState, frame: Frame, n_sweeps: int) -> LidarSweep:
-        """Re-cast LiDAR at the last ``n_sweeps`` substep poses (0.1 s apart), in the current ego frame.
-        Near the log's start, where fewer substeps exist, the earliest re-cast sweep is repeated as the
-        logged sweeps are (``occplan.data.lidar.pad_sweeps``)."""
-        from occplan.data.lidar import pad_sweeps
-
-        ctx = state.context
-        ego_from_world = state.world_from_ego.inverse()
-        pts, lags, origins, index = [], [], [], []
-        for k, (row, ego, idm) in enumerate(self._recent(state, n_sweeps)):
-            t = ctx.log.start_us + row * self.config.dt_us
-            pose = Pose.from_xy_yaw(ego[0], ego[1], ego[2], ctx.log.z_at(t))
-            agents = ctx.agent_boxes(row, idm) if ctx.idm is not None else None
-            scan = ctx.world.lidar_scan(pose, t, agents)
-            cur_from_lidar = ego_from_world @ pose @ frame.ego_from_lidar
-            p = points_to_frame(scan.points_sensor, cur_from_lidar)
-            pts.append(p)
-            lags.append(np.full(len(p), (state.time_us - t) * 1e-6, np.float32))
-            origins.append(cur_from_lidar.translation_m)
-            index.append(np.full(len(p), k, np.int16))
-        if len(pts) == 1:  # no copies for a single sweep
-            sweep = LidarSweep(pts[0], lags[0], np.array(origins), index[0])
-        else:
-            sweep = LidarSweep(np.concatenate(pts), np.concatenate(lags), np.array(origins), np.concatenate(index))
-        return pad_sweeps(sweep, n_sweeps)
-
-    def _cameras(self, state: SimState, frame: Frame, channels: tuple[str, ...]) -> tuple[CameraFrame, ...]:
-        """Re-rendered at the logged cameras' resolution where the world can render, else the logged images."""
-        logged = {c.channel: c for c in frame.cameras}
-        missing = [c for c in channels if c not in logged]
-        if missing:
-            raise ValueError(f"scenario {state.context.scenario.name}: keyframe has no camera {missing}")
-        by_size: dict[tuple[int, int], list[str]] = {}
-        for c in channels:
-            by_size.setdefault((logged[c].width_px, logged[c].height_px), []).append(c)
-        images = {}
-        try:
-            for (w, h), group in by_size.items():
-                images |= state.context.world.render_cameras(
-                    state.world_from_ego, state.time_us, group, self._override(state), width=w, height=h
-                )
-        except NotImplementedError:
-            return tuple(logged[c] for c in channels)  # real logs: reuse the logged images
-        return tuple(replace(logged[c], image=images[c][0], image_path=None) for c in channels)
