@@ -1,112 +1,138 @@
-"""All streaming metrics of a run in one mergeable bundle.
+"""The streaming metrics of a run, taken from the metric registry (``occplan.metrics.registry``).
 
-A scenario fills its own ``MetricSet`` and ships ``state()`` (JSON-able: confusion matrices, RayIoU
-counts, the LiDAR-seg matrix, the per-(sample, step) planning table, the per-episode closed-loop
-scores and the per-step runtimes) in its results line. The run summary is
-``MetricSet.merged(states).compute()`` with the states in scenario order, so it is the same whether
-the scenarios ran in one process, in N Ray workers or across a resume.
+Each pass of a scenario fills its own ``MetricSet``: one accumulator per metric registered for that
+pass; ``update(record)`` hands a record to the metrics that consume its type. The pass ships
+``state()`` in the scenario's results line: per metric, its JSON-able state and the schema version it
+was written with. ``RunMetrics.merged`` adds the pass states of several scenarios in scenario order
+and ``compute()`` gives the flat METRICS.md keys, so the summary is the same whether the scenarios
+ran in one process, in N Ray workers or across a resume.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from occplan.errors import ValidationError
-from occplan.metrics import (
-    ClosedLoopMetric,
-    LidarSegMetric,
-    OccupancyMetric,
-    OccupancyMetricConfig,
-    PlanningMetric,
-    RayIoUConfig,
-    RayIoUMetric,
-)
-from occplan.types import GridSpec, LabelSet, OccupancyFrame
-
-RUNTIME_KEYS = ("model", "planner", "sim")
+from occplan.metrics import registry as metric_registry
+from occplan.metrics.registry import PASSES, MetricContext, MetricRegistry
+from occplan.types import GridSpec, LabelSet
 
 
-def mask_variants(gt: OccupancyFrame) -> tuple[str, ...]:
-    """Occupancy mIoU variants a GT frame supports: camera (``occ/miou``), LiDAR and none with
-    both visibility masks, else only none (``occ/miou_nomask``)."""
-    return ("camera", "lidar", "none") if gt.mask_camera is not None and gt.mask_lidar is not None else ("none",)
+def versioned(spec_version: int, state: Any) -> dict[str, Any]:
+    """One metric's entry in a pass state: ``{"version": v, "state": s}``."""
+    return {"version": spec_version, "state": state}
 
 
-@dataclass
 class MetricSet:
-    """Occupancy mIoU, RayIoU + flow, LiDAR-seg, open-loop planning, closed-loop scores, runtimes.
+    """The accumulators of the metrics registered for ``pass_name`` (``open``, ``closed`` or ``human``).
 
-    ``occ`` is None until the first GT frame says which mask variants exist (``ensure_occ``).
-    ``runtime_ms`` holds per-decision wall times in milliseconds under ``RUNTIME_KEYS``.
+    ``registry`` defaults to ``occplan.metrics.registry.METRICS`` (read when the set is made).
     """
 
-    grid: GridSpec
-    labels: LabelSet
-    occ: OccupancyMetric | None = None
-    ray: RayIoUMetric = field(init=False)
-    lidarseg: LidarSegMetric = field(default_factory=LidarSegMetric)
-    plan: PlanningMetric = field(default_factory=PlanningMetric)
-    closed_loop: ClosedLoopMetric = field(default_factory=ClosedLoopMetric)
-    runtime_ms: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in RUNTIME_KEYS})
+    def __init__(
+        self, grid: GridSpec, labels: LabelSet, pass_name: str, registry: MetricRegistry | None = None
+    ) -> None:
+        self.pass_name = pass_name
+        self.context = MetricContext(grid, labels)
+        self.specs = (registry or metric_registry.METRICS).for_pass(pass_name)
+        self.accumulators = {s.name: s.create(self.context) for s in self.specs}
 
-    def __post_init__(self) -> None:
-        self.ray = RayIoUMetric(RayIoUConfig(self.grid, self.labels))
+    def __getitem__(self, name: str) -> Any:
+        """The accumulator of metric ``name``."""
+        if name not in self.accumulators:
+            known = ", ".join(self.accumulators)
+            raise KeyError(f"metric {name!r} is not in the {self.pass_name} pass; it has {known}")
+        return self.accumulators[name]
 
-    def ensure_occ(self, masks: tuple[str, ...]) -> OccupancyMetric:
-        """The occupancy accumulator, created with ``masks`` on first use; later frames must agree."""
-        if self.occ is None:
-            self.occ = OccupancyMetric(OccupancyMetricConfig(self.grid, self.labels, masks))
-        elif self.occ.config.masks != masks:
-            raise ValidationError(
-                f"occupancy GT: mask variants {masks} differ from earlier frames' {self.occ.config.masks}"
-            )
-        return self.occ
+    def update(self, record: Any) -> dict[str, float]:
+        """Hand ``record`` to every metric of the pass that consumes its type. Returns the per-step
+        scalars they give for the step log ({} when none gives any, or none consumes the record)."""
+        out: dict[str, float] = {}
+        for spec in self.specs:
+            if isinstance(record, spec.record):
+                out |= spec.update(self.accumulators[spec.name], record) or {}
+        return out
 
-    def state(self) -> dict:
-        """JSON-able state of every accumulator (NaN as None)."""
-        return {
-            "occ": self.occ.state() if self.occ is not None else None,
-            "ray": self.ray.state(),
-            "lidarseg": self.lidarseg.state(),
-            "plan": self.plan.state(),
-            "closed_loop": self.closed_loop.state(),
-            "runtime_ms": {k: list(v) for k, v in self.runtime_ms.items()},
-        }
+    def state(self) -> dict[str, dict[str, Any]]:
+        """JSON-able state: ``{metric: {"version": schema version, "state": accumulator state}}``."""
+        return {s.name: versioned(s.version, self.accumulators[s.name].state()) for s in self.specs}
 
-    def merge_state(self, state: dict) -> None:
-        """Add a ``state()`` of another MetricSet on the same grid and label set."""
-        if state["occ"] is not None:
-            self.ensure_occ(tuple(state["occ"]["masks"])).merge_state(state["occ"])
-        self.ray.merge_state(state["ray"])
-        self.lidarseg.merge_state(state["lidarseg"])
-        self.plan.merge_state(state["plan"])
-        self.closed_loop.merge_state(state["closed_loop"])
-        for k in RUNTIME_KEYS:
-            self.runtime_ms[k].extend(float(v) for v in state["runtime_ms"][k])
+    def merge_state(self, state: Mapping[str, Any]) -> None:
+        """Add a ``state()`` of a MetricSet of the same pass, grid and label set. Every metric of the
+        pass must be there at this code's schema version (``occplan.harness.resume`` completes or
+        refuses the records of a resumed run first); states of metrics the registry no longer has are
+        ignored."""
+        for spec in self.specs:
+            entry = state.get(spec.name)
+            if entry is None:
+                raise ValidationError(
+                    f"{self.pass_name} pass state: no state of metric {spec.name!r} (version {spec.version})"
+                )
+            if entry.get("version") != spec.version:
+                raise ValidationError(
+                    f"{self.pass_name} pass state: metric {spec.name!r} has state version {entry.get('version')}, "
+                    f"this code reads version {spec.version}"
+                )
+        for spec in self.specs:
+            self.accumulators[spec.name].merge_state(state[spec.name]["state"])
 
     @classmethod
-    def merged(cls, grid: GridSpec, labels: LabelSet, states: list[dict]) -> MetricSet:
+    def merged(
+        cls,
+        grid: GridSpec,
+        labels: LabelSet,
+        pass_name: str,
+        states: Sequence[Mapping[str, Any]],
+        registry: MetricRegistry | None = None,
+    ) -> MetricSet:
         """One MetricSet holding ``states`` added in the given order."""
-        out = cls(grid, labels)
+        out = cls(grid, labels, pass_name, registry)
         for s in states:
             out.merge_state(s)
         return out
 
     def compute(self) -> dict[str, float]:
-        """Flat dict of METRICS.md keys (NaN where a metric saw no sample)."""
+        """The pass's METRICS.md keys: each metric's keys behind the prefix it registered for the pass
+        (a metric that saw nothing gives none; runtimes are NaN without a call)."""
         out: dict[str, float] = {}
-        if self.occ is not None:
-            out.update(self.occ.compute())
-        if self.ray.n_samples:
-            out.update(self.ray.compute())
-        if self.lidarseg.n_points_gt:
-            out.update(self.lidarseg.compute())
-        if self.plan.rows:
-            out.update(self.plan.compute())
-        out.update(self.closed_loop.compute())
-        for k in RUNTIME_KEYS:
-            calls = self.runtime_ms[k]
-            out[f"runtime/{k}_ms"] = float(np.median(calls)) if calls else float("nan")
+        for spec in self.specs:
+            prefix = spec.passes[self.pass_name]
+            out |= {prefix + k: v for k, v in spec.compute(self.accumulators[spec.name]).items()}
+        return out
+
+
+@dataclass
+class RunMetrics:
+    """The MetricSets of the passes that ran (``PASSES`` order), over one or more scenarios."""
+
+    sets: dict[str, MetricSet]
+
+    @classmethod
+    def merged(
+        cls,
+        grid: GridSpec,
+        labels: LabelSet,
+        states: Sequence[Mapping[str, Any]],
+        registry: MetricRegistry | None = None,
+    ) -> RunMetrics:
+        """Scenario records' ``state`` (pass -> MetricSet state, None for a pass that did not run)
+        added in the given order. The passes are those the first record ran (a run's records share
+        its mode)."""
+        passes = [p for p in PASSES if states and states[0].get(p) is not None]
+        return cls({p: MetricSet.merged(grid, labels, p, [s[p] for s in states], registry) for p in passes})
+
+    def accumulator(self, pass_name: str, name: str) -> Any | None:
+        """The accumulator of metric ``name`` in ``pass_name``; None when that pass did not run."""
+        return self.sets[pass_name][name] if pass_name in self.sets else None
+
+    def compute(self) -> dict[str, float]:
+        """Flat METRICS.md keys of every pass, the passes in ``PASSES`` order: a key two passes report
+        alike (``runtime/*``) is the later pass's, so a run's runtimes are the closed-loop pass's
+        when it ran (its sensors are re-simulated)."""
+        out: dict[str, float] = {}
+        for p in PASSES:
+            if p in self.sets:
+                out |= self.sets[p].compute()
         return out

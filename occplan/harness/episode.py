@@ -25,15 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from occplan.harness.accumulate import MetricSet, mask_variants
+from occplan.harness.accumulate import MetricSet, RunMetrics
 from occplan.harness.config import RunConfig, options_key
 from occplan.interfaces import PerceptionModel, Planner
 from occplan.io import json_safe
 from occplan.metrics import rayiou_origins
-from occplan.metrics.closed_loop import ClosedLoopMetric
-from occplan.metrics.occupancy import geometric_iou
 from occplan.metrics.planning import box_in_frame, planning_sample
 from occplan.metrics.rayiou import scenario_rayiou_origins
+from occplan.metrics.records import LidarSegStep, OccupancyStep, StepRuntime
 from occplan.sim import SimConfig, SimState, Simulator
 from occplan.types import Frame, LabelSet, OccupancyFrame, OccupancyPrediction, Scenario
 from occplan.types.history import EpisodeHistory
@@ -41,8 +40,6 @@ from occplan.viz.bev import BevFrame, capture, render, save_gif, save_png
 
 LABELS = LabelSet.occ3d()
 PASSES = {"both": ("open", "closed"), "open": ("open",), "closed": ("closed",)}
-PASS_STATES = ("open", "closed", "human")
-"""The metric states a scenario record carries (None for a pass that did not run)."""
 
 
 @cache
@@ -132,12 +129,8 @@ class ScenarioRun:
         return self.model.predict(frame), observe_ms
 
     def _score_occupancy(self, out: PassResult, gt: OccupancyFrame, pred: OccupancyPrediction, origins) -> dict:
-        metrics = out.metrics
-        variants = mask_variants(gt)
-        counts = metrics.ensure_occ(variants).update((gt, pred))
-        flows = (gt.flow, pred.flow) if gt.flow is not None and pred.flow is not None else (None, None)
-        metrics.ray.update_arrays(gt.semantics, pred.semantics, origins, *flows)
-        return {"occ_iou_geo": geometric_iou(counts[variants[0]], LABELS.free_index)}
+        """The pass's occupancy metrics at one step; returns their per-step scalars (``occ_iou_geo``)."""
+        return out.metrics.update(OccupancyStep(gt, pred, origins))
 
     def _score_lidarseg(self, out: PassResult, state: SimState, key: Frame, pred: OccupancyPrediction) -> None:
         """The keyframe's labelled LiDAR points: the model's point labels when they are those points
@@ -148,13 +141,11 @@ class ScenarioRun:
             return
         if state.context.config.mode == "open" and pred.point_labels is not None:
             if len(pred.point_labels) == len(gt_general):
-                out.metrics.lidarseg.update((gt_general, pred.point_labels))
+                out.metrics.update(LidarSegStep(gt_general, point_labels=pred.point_labels))
                 return
         points = self.source.lidar(key, 1).points[:, :3].astype(np.float64)
         sim_from_key = state.world_from_ego.inverse() @ key.world_from_ego
-        out.metrics.lidarseg.update_from_voxels(
-            sim_from_key.transform_points(points), gt_general, pred.semantics, pred.grid, pred.labels
-        )
+        out.metrics.update(LidarSegStep(gt_general, points_m=sim_from_key.transform_points(points), pred=pred))
 
     def _capture(self, out: PassResult, state: SimState, gt, pred, plan, future_xy_m: np.ndarray, tag: str) -> None:
         if not self.config.plots:
@@ -174,7 +165,7 @@ class ScenarioRun:
     def run_open(self) -> PassResult:
         """Ego on the log; each keyframe scored once (perception and the open-loop planning table)."""
         sim = Simulator(sim_config(self.config, "open"))
-        out = PassResult(MetricSet(sim.config.grid, LABELS))
+        out = PassResult(MetricSet(sim.config.grid, LABELS, "open"))
         planning_gt: dict[str, OccupancyFrame | None] = {}  # semantics only, per keyframe
 
         def occupancy_of(frame: Frame) -> OccupancyFrame | None:
@@ -201,7 +192,7 @@ class ScenarioRun:
                 break
             state = sim.step(state, sim.log_future(state))
         for index, plan in plans:
-            out.metrics.plan.update(planning_sample(self.scenario, index, plan, occupancy_of))
+            out.metrics.update(planning_sample(self.scenario, index, plan, occupancy_of))
         return out
 
     def _open_keyframe(self, out: PassResult, sim: Simulator, state: SimState, key: Frame, planning_gt: dict,
@@ -216,13 +207,13 @@ class ScenarioRun:
         step = {"pass": "open", "decision": state.decision, "keyframe": key.index}
         step |= self._score_occupancy(out, gt, pred, scenario_rayiou_origins(self.scenario, key.index))
         self._score_lidarseg(out, state, key, pred)
-        out.metrics.runtime_ms["model"].append(self.model.timer.calls_ms[-1])
-        out.metrics.runtime_ms["sim"].append(observe_ms)
+        out.metrics.update(StepRuntime("model", self.model.timer.calls_ms[-1]))
+        out.metrics.update(StepRuntime("sim", observe_ms))
         if not plan_it:
             out.steps.append(step)
             return None
         plan = self.planner.plan(sim.planner_input(state, pred, privileged=self.planner.requires_privileged))
-        out.metrics.runtime_ms["planner"].append(self.planner.timer.calls_ms[-1])
+        out.metrics.update(StepRuntime("planner", self.planner.timer.calls_ms[-1]))
         l2 = np.linalg.norm(plan.poses[:, :2] - key.future.xy_m, axis=1)
         step |= {"l2_at_3s_m": float(l2[-1]) if key.future_valid[-1] else float("nan")}
         out.steps.append(step)
@@ -233,7 +224,7 @@ class ScenarioRun:
     def run_closed(self) -> PassResult:
         """Ego on the plan: perception against the GT at the simulated pose, the episode's history."""
         sim = Simulator(sim_config(self.config, "closed"))
-        out = PassResult(MetricSet(sim.config.grid, LABELS))
+        out = PassResult(MetricSet(sim.config.grid, LABELS, "closed"))
         lidarseg_done: set[str] = set()
         state = self._start(sim)
         limit = self._limit(state)
@@ -253,26 +244,26 @@ class ScenarioRun:
             t1 = time.perf_counter()
             nxt = sim.step(state, plan)
             step_ms = observe_ms + (time.perf_counter() - t1) * 1e3
-            out.metrics.runtime_ms["model"].append(self.model.timer.calls_ms[-1])
-            out.metrics.runtime_ms["planner"].append(self.planner.timer.calls_ms[-1])
-            out.metrics.runtime_ms["sim"].append(step_ms)
+            out.metrics.update(StepRuntime("model", self.model.timer.calls_ms[-1]))
+            out.metrics.update(StepRuntime("planner", self.planner.timer.calls_ms[-1]))
+            out.metrics.update(StepRuntime("sim", step_ms))
             step |= {"speed_mps": state.ego.speed_mps, "deviation_m": sim.pose_deviation_m(state), "sim_ms": step_ms}
             out.steps.append(step)
             state = nxt
         out.history = sim.episode_history(state, self.route_world_xy_m)
-        out.metrics.closed_loop.update(out.history)
+        out.metrics.update(out.history)
         return out
 
-    def human_reference(self, decisions: int) -> ClosedLoopMetric:
+    def human_reference(self, decisions: int) -> MetricSet:
         """The logged ego replayed through the simulator for ``decisions`` decisions and scored by the
         same closed-loop code (no perception, no planner)."""
         sim = Simulator(sim_config(self.config, "open"))
         state = sim.reset(self.scenario, self.seed, source=self.source)
         while not sim.done(state) and state.decision < decisions:
             state = sim.step(state, sim.log_future(state))
-        metric = ClosedLoopMetric()
-        metric.update(sim.episode_history(state, self.route_world_xy_m))
-        return metric
+        metrics = MetricSet(sim.config.grid, LABELS, "human")
+        metrics.update(sim.episode_history(state, self.route_world_xy_m))
+        return metrics
 
     def write_plots(self, frames: list[BevFrame], plots_dir: Path, tag: str) -> list[str]:
         """BEV GIF of every decision and a PNG of the middle one; returns paths relative to the run."""
@@ -313,7 +304,7 @@ def run_scenario(config: RunConfig, scene_name: str) -> dict:
             "scenario": scene_name,
             "seed": run.seed,
             "n_steps": {p: len(r.steps) for p, r in results.items()},
-            "metrics": pass_metrics(states),
+            "metrics": RunMetrics.merged(SimConfig().grid, LABELS, [states]).compute(),
             "steps": [s for r in results.values() for s in r.steps],
             "plots": plots,
             "meta": {
@@ -327,39 +318,3 @@ def run_scenario(config: RunConfig, scene_name: str) -> dict:
             "state": states,
         }
     )
-
-
-PERCEPTION_PREFIXES = ("occ/", "flow/", "lidarseg/")
-
-
-def pass_metrics(states: dict, merged: dict | None = None) -> dict[str, float]:
-    """Flat METRICS.md keys of pass states (``run_scenario``'s ``state``, or MetricSets already merged
-    in ``merged``): the open pass's perception and ``plan/*`` keys with the human planning rows, the
-    closed pass's ``sim/*`` and perception under ``closed/``, the human closed-loop rows under
-    ``ref/human/``; runtimes (medians per decision) of the closed-loop pass when it ran (its sensors
-    are re-simulated), else of the open-loop pass."""
-    grid = SimConfig().grid
-    if merged is None:
-        sets = {p: MetricSet.merged(grid, LABELS, [s]) for p, s in states.items() if p != "human" and s is not None}
-    else:
-        sets = {p: m for p, m in merged.items() if p != "human"}
-    computed = {p: m.compute() for p, m in sets.items()}
-    out: dict[str, float] = {}
-    if "open" in sets:
-        out |= {k: v for k, v in computed["open"].items() if not k.startswith(("sim/", "runtime/"))}
-        if sets["open"].plan.rows:
-            out |= sets["open"].plan.compute_human()
-    if "closed" in sets:
-        for k, v in computed["closed"].items():
-            if k.startswith(PERCEPTION_PREFIXES):
-                out[f"closed/{k}"] = v
-            elif k.startswith("sim/"):
-                out[k] = v
-    human = (merged or {}).get("human")
-    if human is None and states.get("human") is not None:
-        human = ClosedLoopMetric()
-        human.merge_state(states["human"])
-    if human is not None:
-        out |= {f"ref/human/{k}": v for k, v in human.compute().items()}
-    timed = computed.get("closed", computed.get("open", {}))
-    return out | {k: v for k, v in timed.items() if k.startswith("runtime/")}

@@ -18,22 +18,20 @@ from tqdm import tqdm
 
 from occplan import PROTOCOL_VERSION, __version__
 from occplan.errors import ValidationError
-from occplan.harness.accumulate import MetricSet
+from occplan.harness.accumulate import RunMetrics
 from occplan.harness.config import RunConfig
 from occplan.harness.episode import (
     LABELS,
-    PASS_STATES,
     data_source,
-    pass_metrics,
     run_scenario,
     sim_config,
 )
 from occplan.harness.report import HEADLINE_KEYS, headline_table, markdown_report
+from occplan.harness.resume import resumable_records
 from occplan.harness.store import RunStore
 from occplan.harness.wandb_logger import WandbLogger
 from occplan.io import json_safe
 from occplan.metrics.bootstrap import bootstrap_ci
-from occplan.metrics.closed_loop import ClosedLoopMetric
 from occplan.types import GridSpec
 from occplan.viz.plots import horizon_curves, iou_bars
 
@@ -85,37 +83,23 @@ def scene_list(config: RunConfig) -> list[str]:
     return list(config.scenes)
 
 
-def merged_passes(grid: GridSpec, states: list[dict]) -> dict[str, Any]:
-    """The pass states of several scenario records merged in the given order: ``open`` / ``closed``
-    MetricSets and the ``human`` ClosedLoopMetric (each only when its pass ran)."""
-    out: dict[str, Any] = {}
-    for p in ("open", "closed"):
-        if states and states[0][p] is not None:
-            out[p] = MetricSet.merged(grid, LABELS, [s[p] for s in states])
-    if states and states[0]["human"] is not None:
-        out["human"] = ClosedLoopMetric()
-        for s in states:
-            out["human"].merge_state(s["human"])
-    return out
-
-
 def confidence_intervals(grid: GridSpec, states: list[dict], present: dict[str, Any], seed: int) -> dict[str, float]:
     """95 % bootstrap intervals over scenarios of the headline keys the run reports."""
     keys = [k for k in HEADLINE_KEYS if isinstance(present.get(k), float) and np.isfinite(present[k])]
 
     def compute(indices: np.ndarray) -> dict[str, float]:
-        return pass_metrics({}, merged_passes(grid, [states[i] for i in indices]))
+        return RunMetrics.merged(grid, LABELS, [states[i] for i in indices]).compute()
 
     return bootstrap_ci(len(states), compute, keys, n_resamples=BOOTSTRAP_RESAMPLES, seed=seed)
 
 
-def summarize(config: RunConfig, scenes: list[str], records: dict[str, dict]) -> tuple[dict[str, Any], dict]:
+def summarize(config: RunConfig, scenes: list[str], records: dict[str, dict]) -> tuple[dict[str, Any], RunMetrics]:
     """The run summary: the pass metrics of all scenarios merged in scene order, their 95 % bootstrap
     intervals over scenarios, plus meta data. Also returns the merged pass accumulators."""
     grid = sim_config(config).grid
     states = [records[s]["state"] for s in scenes]
-    merged = merged_passes(grid, states)
-    metrics = pass_metrics({}, merged)
+    merged = RunMetrics.merged(grid, LABELS, states)
+    metrics = merged.compute()
     metrics |= confidence_intervals(grid, states, metrics, config.seed)
     metas = [records[s]["meta"] for s in scenes]
     summary = {
@@ -186,12 +170,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     scenes = scene_list(config)
     store = RunStore(config.out, config)
     done = {s: r for s, r in store.open().items() if s in scenes}
-    stale = [s for s, r in done.items() if not set(PASS_STATES) <= set(r.get("state", {}))]
-    if stale:
-        raise ValidationError(
-            f"{Path(config.out) / 'results.jsonl'}: records of {stale} lack the per-pass 'state' fields "
-            f"{PASS_STATES} (written by an earlier protocol): start a new run in another --out"
-        )
+    done = resumable_records(store, done, sim_config(config).grid, LABELS)
     todo = [s for s in scenes if s not in done]
     out_dir = Path(config.out)
     wandb = WandbLogger(config.wandb, config.wandb_project, config.wandb_mode, config.to_dict(), out_dir / "wandb")
@@ -214,8 +193,8 @@ def run(config: RunConfig) -> dict[str, Any]:
     (out_dir / "report.md").write_text(markdown_report(summary, ordered))
     if config.plots:
         iou_bars(summary, out_dir / "plots" / "iou_per_class.png")
-        if "open" in merged and merged["open"].plan.rows:
-            plan = merged["open"].plan
+        plan = merged.accumulator("open", "plan")
+        if plan is not None and plan.rows:
             horizon_curves(plan.per_step(), plan.config.interval_s,
                            out_dir / "plots" / "planning_vs_horizon.png", human=plan.per_step_human())  # fmt: skip
     _finish_wandb(wandb, summary, ordered, out_dir)

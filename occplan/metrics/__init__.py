@@ -1,5 +1,9 @@
 """Metrics of OccPlan: streaming accumulators (``reset / update / compute``) returning flat dicts of
-METRICS.md keys, and pure functions of recorded episodes for the closed-loop scores."""
+METRICS.md keys, and pure functions of recorded episodes for the closed-loop scores.
+
+Importing this package registers every metric of a run in ``METRICS`` (``occplan.metrics.registry``):
+each metric module registers itself at its end.
+"""
 
 from occplan.metrics.bootstrap import bootstrap_ci, ci_keys
 from occplan.metrics.closed_loop import ClosedLoopConfig, ClosedLoopMetric, closed_loop_scores
@@ -17,20 +21,32 @@ from occplan.metrics.rayiou import (
     rayiou_origins,
     scenario_rayiou_origins,
 )
+from occplan.metrics.records import LidarSegStep, OccupancyStep, StepRuntime
+from occplan.metrics.registry import METRICS, PASSES, MetricContext, MetricRegistry, MetricSpec
+from occplan.metrics.runtime import RuntimeMetric
 
 __all__ = [
+    "METRICS",
+    "PASSES",
     "ClosedLoopConfig",
     "ClosedLoopMetric",
     "ConfusionMatrix",
     "LidarSegMetric",
+    "LidarSegStep",
+    "MetricContext",
+    "MetricRegistry",
+    "MetricSpec",
     "OccupancyMetric",
     "OccupancyMetricConfig",
+    "OccupancyStep",
     "PlanningMetric",
     "PlanningMetricConfig",
     "PlanningSample",
     "RayIoUConfig",
     "RayIoUMetric",
     "RayRecords",
+    "RuntimeMetric",
+    "StepRuntime",
     "bootstrap_ci",
     "cast_rays",
     "ci_keys",

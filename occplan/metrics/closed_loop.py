@@ -25,6 +25,9 @@ Per episode (world frame, every 0.1 s substep):
 * comfort: nuPlan's ``ego_is_comfortable`` (``rules.comfort``);
 * score: NC x DAC x (5 TTC + 5 EP + 2 C) / 12 with EP = progress ratio (PDMS form);
 * log divergence: mean distance between the simulated and the logged ego box centres.
+
+Registered as ``closed_loop``: the closed pass's episode (``sim/*``) and the logged ego replayed
+(``ref/human/sim/*``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from occplan.interfaces import Metric
+from occplan.metrics.registry import METRICS, MetricContext, MetricSpec
 from occplan.rules.comfort import ComfortBounds, evaluate_comfort
 from occplan.rules.footprint import box_corners, boxes_overlap
 from occplan.rules.offroad import OFFROAD_TOLERANCE_M, DrivableRaster
@@ -287,3 +291,20 @@ class ClosedLoopMetric(Metric):
         """Append the episodes of a ``state()`` (None read back as NaN)."""
         for e in state["episodes"]:
             self.episodes.append({k: float("nan") if v is None else float(v) for k, v in e.items()})
+
+
+def _create(context: MetricContext) -> ClosedLoopMetric:
+    return ClosedLoopMetric()
+
+
+METRICS.register(
+    MetricSpec(
+        name="closed_loop",
+        version=1,
+        passes={"closed": "", "human": "ref/human/"},
+        record=EpisodeHistory,
+        create=_create,
+        update=ClosedLoopMetric.update,
+        compute=ClosedLoopMetric.compute,
+    )
+)

@@ -10,6 +10,8 @@ Voxel predictions (occupancy-only models) give each point the label of the voxel
 (``floor((p - range_min) / voxel)``); a voxel labelled free or ``others`` maps to no challenge class
 and the point counts as a miss for its GT class (column 0, kept in the row sums). Points outside
 the grid are excluded; ``lidarseg/coverage`` is the share of non-ignore GT points inside the grid.
+
+Registered as ``lidarseg`` (open and closed pass, ``LidarSegStep`` records).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import numpy as np
 from occplan.errors import ValidationError
 from occplan.interfaces import Metric
 from occplan.metrics.confusion import ConfusionMatrix, iou_per_class
+from occplan.metrics.records import LidarSegStep
+from occplan.metrics.registry import METRICS, MetricContext, MetricSpec
 from occplan.types import UNMAPPED, GridSpec, LabelSet
 from occplan.types._check import check_array
 
@@ -118,3 +122,32 @@ class LidarSegMetric(Metric):
         self._cm.add(np.asarray(state["hist"], dtype=np.int64))
         self.n_points_gt += int(state["n_points_gt"])
         self.n_points_in_grid += int(state["n_points_in_grid"])
+
+
+def _update(metric: LidarSegMetric, step: LidarSegStep) -> None:
+    if step.point_labels is not None:
+        metric.update((step.gt_general, step.point_labels))
+    else:
+        pred = step.pred
+        metric.update_from_voxels(step.points_m, step.gt_general, pred.semantics, pred.grid, pred.labels)
+
+
+def _compute(metric: LidarSegMetric) -> dict[str, float]:
+    return metric.compute() if metric.n_points_gt else {}
+
+
+def _create(context: MetricContext) -> LidarSegMetric:
+    return LidarSegMetric()
+
+
+METRICS.register(
+    MetricSpec(
+        name="lidarseg",
+        version=1,
+        passes={"open": "", "closed": "closed/"},
+        record=LidarSegStep,
+        create=_create,
+        update=_update,
+        compute=_compute,
+    )
+)

@@ -6,6 +6,9 @@ GT. ``IoU_c = tp / (row + col - tp)``; mIoU = nanmean over every class except fr
 never in GT but predicted scores 0, a class in neither is NaN and skipped (CVPR2023
 ``Metric_mIoU``, not SparseOcc ``old_metrics``). ``occ/iou_geo`` is occupied-vs-free IoU read off
 the camera-mask matrix.
+
+Registered as ``occ`` (open and closed pass): ``RunOccupancyMetric`` takes the mask variants the
+first GT frame supports, and gives each step its ``occ_iou_geo``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import numpy as np
 from occplan.errors import ValidationError
 from occplan.interfaces import Metric
 from occplan.metrics.confusion import ConfusionMatrix, iou_per_class
+from occplan.metrics.records import OccupancyStep
+from occplan.metrics.registry import METRICS, MetricContext, MetricSpec
 from occplan.types import GridSpec, LabelSet, OccupancyFrame, OccupancyPrediction
 
 MASKS = ("camera", "lidar", "none")
@@ -142,3 +147,56 @@ class OccupancyMetric(Metric):
         for m, cm in self._cm.items():
             cm.add(np.asarray(state["hist"][m], dtype=np.int64))
         self.n_frames += int(state["n_frames"])
+
+
+def mask_variants(gt: OccupancyFrame) -> tuple[str, ...]:
+    """Mask variants a GT frame supports: camera (``occ/miou``), LiDAR and none with both visibility
+    masks, else only none (``occ/miou_nomask``)."""
+    return ("camera", "lidar", "none") if gt.mask_camera is not None and gt.mask_lidar is not None else ("none",)
+
+
+class RunOccupancyMetric:
+    """The ``OccupancyMetric`` of a pass, created with the mask variants of the first GT frame (or of
+    the first merged state); later frames must support the same. None (state None) until then."""
+
+    def __init__(self, context: MetricContext) -> None:
+        self.context = context
+        self.metric: OccupancyMetric | None = None
+
+    def _with_masks(self, masks: tuple[str, ...]) -> OccupancyMetric:
+        if self.metric is None:
+            self.metric = OccupancyMetric(OccupancyMetricConfig(self.context.grid, self.context.labels, masks))
+        elif self.metric.config.masks != masks:
+            raise ValidationError(
+                f"occupancy GT: mask variants {masks} differ from earlier frames' {self.metric.config.masks}"
+            )
+        return self.metric
+
+    def update(self, step: OccupancyStep) -> dict[str, float]:
+        """Add one sample; returns its own ``occ_iou_geo`` (first mask variant) for the step log."""
+        variants = mask_variants(step.gt)
+        counts = self._with_masks(variants).update((step.gt, step.pred))
+        return {"occ_iou_geo": geometric_iou(counts[variants[0]], self.context.labels.free_index)}
+
+    def compute(self) -> dict[str, float]:
+        return self.metric.compute() if self.metric is not None else {}
+
+    def state(self) -> dict | None:
+        return self.metric.state() if self.metric is not None else None
+
+    def merge_state(self, state: dict | None) -> None:
+        if state is not None:
+            self._with_masks(tuple(state["masks"])).merge_state(state)
+
+
+METRICS.register(
+    MetricSpec(
+        name="occ",
+        version=1,
+        passes={"open": "", "closed": "closed/"},
+        record=OccupancyStep,
+        create=RunOccupancyMetric,
+        update=RunOccupancyMetric.update,
+        compute=RunOccupancyMetric.compute,
+    )
+)

@@ -1,0 +1,27 @@
+"""RayIoU (SparseOcc protocol), flow mAVE (CVPR2024 OpenOcc) and the Occ score, as SparseOcc
+``loaders/ray_metrics.py`` + ``lib/dvr/dvr.cu`` (reference §3), by job:
+
+* ``origins``: the ray origins of a sample (the scene's LiDAR positions) and the 14,040 directions;
+* ``cast``: the traversal kernels (fast numba walk and the reference-style walk) and ``cast_rays``;
+* ``metric``: ``RayIoUMetric`` (counts, IoU, flow errors, Occ score), its config and registration.
+"""
+
+from occplan.metrics.rayiou.cast import RayRecords, cast_rays, to_voxel_units, trace_reference, trace_reference_all
+from occplan.metrics.rayiou.metric import FLOW_CLASSES, THRESHOLDS_M, RayIoUConfig, RayIoUMetric, occ_score
+from occplan.metrics.rayiou.origins import lidar_ray_directions, rayiou_origins, scenario_rayiou_origins
+
+__all__ = [
+    "FLOW_CLASSES",
+    "THRESHOLDS_M",
+    "RayIoUConfig",
+    "RayIoUMetric",
+    "RayRecords",
+    "cast_rays",
+    "lidar_ray_directions",
+    "occ_score",
+    "rayiou_origins",
+    "scenario_rayiou_origins",
+    "to_voxel_units",
+    "trace_reference",
+    "trace_reference_all",
+]
