@@ -65,6 +65,23 @@ OCCNET_PRESETS = {
 }
 
 
+def encode_cameras(frame: SensorFrame, cameras: tuple[str, ...], image_wh_px: tuple[int, int]) -> Batch:
+    """Images of ``cameras`` resized to ``image_wh_px`` and ImageNet-normalised (N, 3, H, W); img_from_ego
+    (N, 3, 4) = scaled intrinsics @ cam_from_ego."""
+    w, h = image_wh_px
+    by_channel = {c.channel: c for c in frame.cameras}
+    images, projs = [], []
+    for ch in cameras:
+        cam = by_channel[ch]
+        img = torch.from_numpy(np.array(cam.load(), dtype=np.float32)).permute(2, 0, 1).unsqueeze(0) / 255.0
+        img = F.interpolate(img, size=(h, w), mode="bilinear", align_corners=False, antialias=True)[0]
+        images.append((img - IMAGENET_MEAN) / IMAGENET_STD)
+        scale = np.diag([w / cam.width_px, h / cam.height_px, 1.0])
+        cam_from_ego = cam.ego_from_cam.inverse().matrix[:3]
+        projs.append(scale @ cam.intrinsics @ cam_from_ego)
+    return {"images": torch.stack(images), "img_from_ego": torch.from_numpy(np.stack(projs).astype(np.float32))}
+
+
 class OccNetModel(TorchOccModel):
     """Multi-camera occupancy: ResNet backbone, BEVFormer-style spatial cross-attention, cascade voxel decoder."""
 
@@ -103,20 +120,7 @@ class OccNetModel(TorchOccModel):
         return SensorRequest(cameras=self.cameras)
 
     def encode(self, frame: SensorFrame) -> Batch:
-        """Images resized to ``image_wh_px`` and ImageNet-normalised (N, 3, H, W); img_from_ego (N, 3, 4)
-        = scaled intrinsics @ cam_from_ego."""
-        w, h = self.config.image_wh_px
-        by_channel = {c.channel: c for c in frame.cameras}
-        images, projs = [], []
-        for ch in self.cameras:
-            cam = by_channel[ch]
-            img = torch.from_numpy(np.array(cam.load(), dtype=np.float32)).permute(2, 0, 1).unsqueeze(0) / 255.0
-            img = F.interpolate(img, size=(h, w), mode="bilinear", align_corners=False, antialias=True)[0]
-            images.append((img - IMAGENET_MEAN) / IMAGENET_STD)
-            scale = np.diag([w / cam.width_px, h / cam.height_px, 1.0])
-            cam_from_ego = cam.ego_from_cam.inverse().matrix[:3]
-            projs.append(scale @ cam.intrinsics @ cam_from_ego)
-        return {"images": torch.stack(images), "img_from_ego": torch.from_numpy(np.stack(projs).astype(np.float32))}
+        return encode_cameras(frame, self.cameras, self.config.image_wh_px)
 
     def collate(self, samples: list[Batch]) -> Batch:
         return {k: torch.stack([s[k] for s in samples]) for k in ("images", "img_from_ego")}
