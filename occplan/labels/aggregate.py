@@ -7,6 +7,7 @@ each keyframe's box pose (``place_objects``), so moving objects stay compact.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,23 +96,44 @@ def scene_lidar_rows(source: NuScenesSource, scenario: Scenario, keyframes_only:
     return rows
 
 
-def load_scene_sweeps(source: NuScenesSource, scenario: Scenario, degraded: bool, ego_margin_m: float) -> SceneSweeps:
+def load_scene_sweeps(
+    source: NuScenesSource,
+    scenario: Scenario,
+    degraded: bool,
+    ego_margin_m: float,
+    needed: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> SceneSweeps:
     """Read the scene's sweeps (``scene_lidar_rows``), move them to the world frame and drop the
     returns inside the ego body grown by ``ego_margin_m``. Labels: lidarseg on keyframes (general
     classes), ``UNLABELLED`` on sweeps; ``degraded``: keyframes only, each labelled by the geometric
-    rule ``ground_fallback_labels`` in its own ego frame."""
+    rule ``ground_fallback_labels`` in its own ego frame. ``needed(times_us (S,), keyframe_sweep (K,))
+    -> (S,) bool`` names the sweeps whose points are read (default all); the others keep their time
+    and origin but no points."""
     nusc = source.nusc
     rows = scene_lidar_rows(source, scenario, degraded)
+    index = {row["token"]: i for i, row in enumerate(rows)}
+    missing = [f.lidar_token for f in scenario.frames if f.lidar_token not in index]
+    if missing:
+        raise DataError(
+            f"{source.dataroot}: {LIDAR_CHANNEL} keyframes {missing[:3]} are not in the sweep chain of {scenario.name}"
+        )
+    times = np.array([int(r["timestamp"]) for r in rows], np.int64)
+    keyframe_sweep = np.array([index[f.lidar_token] for f in scenario.frames], np.int64)
+    read = np.ones(len(rows), bool) if needed is None else needed(times, keyframe_sweep)
     frame_of = {f.lidar_token: f for f in scenario.frames}
     origin = scenario.frames[0].world_from_ego.translation_m.copy()
     rig = SensorRig()
-    points, labels, times, sensors, counts = [], [], [], [], []
-    for row in rows:
+    points, labels, sensors, counts = [], [], [], []
+    for row, wanted in zip(rows, read, strict=True):
         ref = f"sample_data {row['token']}"
         world_from_ego = pose_of(get_row(nusc, "ego_pose", row["ego_pose_token"], ref), "ego_pose")
         ego_from_sensor = pose_of(
             get_row(nusc, "calibrated_sensor", row["calibrated_sensor_token"], ref), "calibrated_sensor"
         )
+        sensors.append((world_from_ego @ ego_from_sensor).translation_m - origin)
+        if not wanted:
+            counts.append(0)
+            continue
         raw = read_pcd_bin(Path(nusc.dataroot) / row["filename"])
         ego = ego_from_sensor.transform_points(raw[:, :3])
         keep = ~rig.ego_box_contains(ego, ego_margin_m)
@@ -128,23 +150,15 @@ def load_scene_sweeps(source: NuScenesSource, scenario: Scenario, degraded: bool
         world = world_from_ego.transform_points(ego[keep]) - origin
         points.append(world.astype(np.float32))
         labels.append(label.astype(np.uint8))
-        times.append(int(row["timestamp"]))
-        sensors.append((world_from_ego @ ego_from_sensor).translation_m - origin)
         counts.append(len(world))
-    index = {row["token"]: i for i, row in enumerate(rows)}
-    missing = [f.lidar_token for f in scenario.frames if f.lidar_token not in index]
-    if missing:
-        raise DataError(
-            f"{source.dataroot}: {LIDAR_CHANNEL} keyframes {missing[:3]} are not in the sweep chain of {scenario.name}"
-        )
     start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return SceneSweeps(
-        points_m=np.concatenate(points),
+        points_m=np.concatenate(points) if points else np.zeros((0, 3), np.float32),
         sweep=np.repeat(np.arange(len(rows), dtype=np.int32), counts),
-        label=np.concatenate(labels),
-        times_us=np.array(times, np.int64),
+        label=np.concatenate(labels) if labels else np.zeros(0, np.uint8),
+        times_us=times,
         sensor_m=np.array(sensors, np.float64),
-        keyframe_sweep=np.array([index[f.lidar_token] for f in scenario.frames], np.int64),
+        keyframe_sweep=keyframe_sweep,
         start=start,
         origin_m=origin,
     )

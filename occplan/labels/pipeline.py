@@ -63,10 +63,24 @@ class SceneLabeller:
     def __init__(self, source: NuScenesSource, scene: str, config: LabelConfig) -> None:
         self.config = config
         self.scenario = source.scenario(scene)
-        self.sweeps: SceneSweeps = load_scene_sweeps(source, self.scenario, config.degraded, config.ego_margin_m)
+        self.sweeps: SceneSweeps = load_scene_sweeps(
+            source, self.scenario, config.degraded, config.ego_margin_m, self._needed
+        )
         self.split: SplitPoints = split_scene(self.sweeps, self.scenario, config.box_margin_m)
         self.instance_of = {token: i for i, token in enumerate(self.split.ids)}
         self._scene_cloud: StaticCloud | None = None
+
+    def _needed(self, times_us: np.ndarray, keyframe_sweep: np.ndarray) -> np.ndarray:
+        """(S,) bool: the sweeps some keyframe aggregates or casts for its ``mask_lidar``."""
+        c = self.config
+        if c.sweeps is None or c.degraded:
+            return np.ones(len(times_us), bool)
+        read = np.zeros(len(times_us), bool)
+        for key in keyframe_sweep:
+            read[max(0, key - c.sweeps + 1) : key + 1] = True
+            if c.with_masks:
+                read[mask_sweeps(times_us, int(times_us[key]), c.mask_sweep_offsets)] = True
+        return read
 
     def static_cloud(self, sweeps: np.ndarray) -> StaticCloud:
         """Static points of the given sweep indices pooled in world cells (minus ``sweeps.origin_m``)."""
