@@ -1,6 +1,7 @@
 """Training / evaluation samples from a nuScenes-format dataroot (``occplan.data.NuScenesSource``).
 
-A sample is one keyframe: the model's encoded SensorFrame (its own sensor request), the GT
+A sample is one keyframe: the model's encoded SensorFrame (its ``training_request()``: the inference
+sensor request plus, for camera models with depth supervision, LiDAR for the targets), the GT
 OccupancyFrame as target tensors and, for LiDAR models, the lidarseg challenge labels of the
 keyframe points. Keyframes without occupancy GT are skipped.
 """
@@ -26,18 +27,29 @@ def keyframes(source, split: str | None, max_frames: int | None = None) -> list[
 
 
 def load_sample(source, frame: Frame, model: TorchOccModel) -> tuple[SensorFrame, OccupancyFrame, np.ndarray | None]:
-    """SensorFrame for the model's request (as the harness serves it: missing LiDAR sweeps repeat the
-    earliest, ``NuScenesSource.lidar``), GT occupancy and challenge lidarseg of one keyframe."""
-    sensor = source.sensor_frame(frame, model.sensor_request())
+    """SensorFrame for the model's ``training_request()`` (as the harness serves it: missing LiDAR sweeps
+    repeat the earliest, ``NuScenesSource.lidar``), GT occupancy and, for models that read LiDAR at
+    inference (``sensor_request()``), challenge lidarseg of one keyframe."""
+    sensor = source.sensor_frame(frame, model.training_request())
     occ = source.occupancy(frame)
     if occ is None:
         raise DataError(f"{source.dataroot}: no occupancy GT for scene {frame.scene_name} sample {frame.sample_token}")
-    seg = source.lidarseg(frame, LabelSet.lidarseg_challenge()) if sensor.lidar is not None else None
+    lidar_model = model.sensor_request().lidar_sweeps > 0
+    seg = source.lidarseg(frame, LabelSet.lidarseg_challenge()) if lidar_model and sensor.lidar is not None else None
     return sensor, occ, seg
 
 
+def history_sensor_frames(source, frame: Frame, model: TorchOccModel) -> list[SensorFrame]:
+    """The model's inference SensorFrames of the up to ``model.history_keyframes`` keyframes before ``frame``
+    in its scene, oldest first (fewer at the scene's start)."""
+    earlier = source.scenario(frame.scene_name).frames[max(0, frame.index - model.history_keyframes) : frame.index]
+    return [source.sensor_frame(f, model.sensor_request()) for f in earlier]
+
+
 class OccDataset(torch.utils.data.Dataset):
-    """Keyframes of ``split`` as (encoded inputs, targets) for ``model``."""
+    """Keyframes of ``split`` as (encoded inputs, targets) for ``model``; for a temporal model with
+    ``history_keyframes`` > 0 the inputs also carry ``history``: the encodings of the previous keyframes of
+    the scene (``history_sensor_frames``), which its ``collate`` reads."""
 
     def __init__(self, source, split: str | None, model: TorchOccModel, max_frames: int | None = None) -> None:
         self.source, self.model = source, model
@@ -47,8 +59,12 @@ class OccDataset(torch.utils.data.Dataset):
         return len(self.frames)
 
     def __getitem__(self, i: int) -> tuple[Batch, Batch]:
-        sensor, occ, seg = load_sample(self.source, self.frames[i], self.model)
-        return self.model.encode(sensor), self.model.targets(sensor, occ, seg)
+        frame = self.frames[i]
+        sensor, occ, seg = load_sample(self.source, frame, self.model)
+        inputs = self.model.encode(sensor)
+        if self.model.history_keyframes:
+            inputs["history"] = [self.model.encode(s) for s in history_sensor_frames(self.source, frame, self.model)]
+        return inputs, self.model.targets(sensor, occ, seg)
 
     def collate(self, items: list[tuple[Batch, Batch]]) -> tuple[Batch, Batch]:
         return self.model.collate([a for a, _ in items]), self.model.collate_targets([b for _, b in items])

@@ -19,7 +19,7 @@ import torch
 from models.checkpoint import config_dict, load_weights, read_meta
 from models.config import config_from_dict, preset
 from occplan.errors import DataError, ValidationError
-from occplan.interfaces import PerceptionModel
+from occplan.interfaces import PerceptionModel, SensorRequest
 from occplan.types import OccupancyFrame, OccupancyPrediction, SensorFrame
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -50,6 +50,8 @@ class TorchOccModel(PerceptionModel):
     trainable = True
     option_names = ("config", "weights", "device")
     sparse_on_cpu_single_thread: ClassVar[bool] = False
+    history_keyframes: ClassVar[int] = 0
+    """Previous keyframes of the scene a training sample carries (``OccDataset``: ``inputs["history"]``)."""
 
     def __init__(self, config: Any, device: str | torch.device = "cpu") -> None:
         super().__init__()
@@ -126,6 +128,12 @@ class TorchOccModel(PerceptionModel):
             "config": config_dict(self.config),
             "class_weights": self.class_weights.tolist(),
         }
+
+    def training_request(self) -> SensorRequest:
+        """The sensors ``OccDataset`` loads for a training sample: ``sensor_request()`` plus what only the
+        training targets read (a camera model with LiDAR depth supervision adds LiDAR sweeps here; its
+        ``encode`` ignores them, so inference needs only ``sensor_request()``)."""
+        return self.sensor_request()
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
