@@ -46,6 +46,7 @@ def model_class(name: str) -> type[PerceptionModel]:
     return getattr(importlib.import_module(module), attr)
 
 
+register_model("alocc", "models.alocc.model:ALOccModel")
 register_model("oracle", "models.oracle:OracleModel")
 register_model("lidar", "models.lidar.model:LidarModel")
 register_model("occnet", "models.occnet.model:OccNetModel")

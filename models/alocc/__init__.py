@@ -1,0 +1,1 @@
+"""ALOcc: adaptive lifting, semantic-prototype occupancy head, flow head (``models.alocc.model``)."""
