@@ -14,39 +14,44 @@ types, and ``info["action_clipped"]`` says so. ``step`` after ``terminated`` or 
 
 Observation (a Dict of fixed shapes), by the names in ``observation``:
 
-- "occupancy": ``occupancy`` (X, Y, Z) uint8 Occ3D labels (17 = free) from ``perception``;
+- "occupancy": ``occupancy`` (X, Y, Z) uint8 Occ3D labels (17 = free) from ``perception``, a model of the
+  registry ``models.MODELS`` ("oracle": the ground truth at the simulated pose);
 - "flow": ``flow`` (X, Y, Z, 2) float32 m/s, ego frame, clipped to +-``FLOW_LIMIT_MPS`` (occupancy and
   flow are the perception output's arrays: copy before modifying them);
 - "ego": ``ego_state`` (4,) float32 (speed m/s, accel m/s^2, yaw rate rad/s, steer rad) and
   ``ego_history`` (H, 3) float32 past decision poses (x, y, yaw) in the ego frame, oldest first;
-- "route": ``route`` (K, 2) float32 the map route's centreline ahead in the ego frame
-  (``Simulator.route_ahead``), zero rows past ``route_count`` (0 where the map gives no route), and
-  ``command`` (0 right, 1 left, 2 straight);
+- "route": ``route`` (K, 2) float32 the map route's centreline ahead in the ego frame, zero rows past
+  ``route_count`` (0 where the map gives no route), and ``command`` (0 right, 1 left, 2 straight);
 - "drivable": ``drivable`` (X, Y) uint8, 1 where the map's drivable area covers the grid cell's centre
   (all 0 without a map);
+
+(ego history, route, command and drivable raster are the ``Simulator``'s, the values of a planner's
+``Simulator.planner_input``);
 - "lidar": ``lidar_points`` (max_lidar_points, 5) float32 ego frame (x y z intensity ring) of the
   keyframe sweep, zero padded, and ``lidar_count`` the number of valid rows;
 - "cameras": ``cameras`` (6, H, W, 3) uint8 in ``CAMERA_CHANNELS`` order, resized.
 
-For learning, ``envs.BEVObservation`` turns these into a channel-first uint8 bird's-eye-view image
-and ``envs.NormalizedAction`` maps [-1, 1] onto the action Box (docs/RL.md).
+The sensors come from ``Simulator.observe``, which produces each sensor once per step: the perception
+model's input and the sensor observations share one LiDAR cast and one rendering per camera.
+
+Optional features are wrappers: ``envs.BEVObservation`` turns the observation into a channel-first
+uint8 bird's-eye-view image, ``envs.NormalizedAction`` maps [-1, 1] onto the action Box (docs/RL.md),
+``envs.RichInfo`` adds the simulator's objects to ``info``.
 
 Reward = sum of the named terms in ``info["reward_terms"]`` (progress, collision, off-road, comfort).
 Terminated on collision or off-road; truncated at the end of the log. ``info`` holds plain values
 (scenario name, reward terms, pose deviation from the log, collided, offroad, action_clipped), so
-Gymnasium's and Stable-Baselines3's ``check_env`` compare it. ``rich_info=True`` (opt-in) adds the GT
-``OccupancyFrame`` (when computed), the world-frame agent boxes and the last ``StepRecord``: objects
-holding arrays that ``==`` cannot compare, so Gymnasium's determinism check rejects that setting. The
-same objects are always at hand through ``env.unwrapped``: ``state.agents``, ``state.last_record``,
-``sim.ground_truth(state)``.
+Gymnasium's and Stable-Baselines3's ``check_env`` compare it. The simulator's objects are at hand
+through ``env.unwrapped`` (``state.agents``, ``state.last_record``, ``sim.ground_truth(state)``) and in
+``info`` with the ``envs.RichInfo`` wrapper.
 
-``model_options`` reach a learned ``perception`` model as the CLI's ``--weights`` / ``--model-config`` do
+``model_options`` reach the ``perception`` model as the CLI's ``--weights`` / ``--model-config`` do
 (``{"weights": PATH, "config": NAME}``), checked at ``make()`` (an option the model does not take is an error
 listing the valid ones).
 
-``sensor_threads=2`` computes the oracle's GT occupancy in a second thread while the LiDAR (or the
-cameras) are re-cast: the same observations, a shorter wall time per step on a free second core, the
-same CPU time (keep the default 1 when several envs share the cores, e.g. in a vector env).
+``sensor_threads=2`` computes the GT occupancy of a privileged model (the oracle) in a second thread while
+the LiDAR (or the cameras) are re-cast: the same observations, a shorter wall time per step on a free second
+core, the same CPU time (keep the default 1 when several envs share the cores, e.g. in a vector env).
 """
 
 from __future__ import annotations
@@ -62,20 +67,14 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 from PIL import Image
 
-from envs.render import bev_image
+import models
 from envs.scenarios import DatasetScenarios, ScenarioSource
 from occplan.errors import ValidationError
-from occplan.interfaces import SensorRequest
+from occplan.interfaces import PerceptionModel, SensorRequest
 from occplan.sim import Control, SimConfig, SimState, Simulator
 from occplan.sim.reward import reward_terms
-from occplan.types import (
-    CAMERA_CHANNELS,
-    OccupancyFrame,
-    OccupancyPrediction,
-    SensorFrame,
-    Trajectory,
-    se2_transform,
-)
+from occplan.types import CAMERA_CHANNELS, OccupancyPrediction, SensorFrame, Trajectory
+from occplan.viz.bev import decision_image
 
 OBSERVATIONS = ("occupancy", "flow", "ego", "route", "drivable", "lidar", "cameras")
 ACTION_TYPES = ("trajectory", "control")
@@ -112,7 +111,6 @@ class OccDriveEnv(gym.Env):
         camera_size_px: tuple[int, int] = (160, 90),
         sim_config: SimConfig | None = None,
         scenario_source: ScenarioSource | None = None,
-        rich_info: bool = False,
         render_mode: str | None = None,
         sensor_threads: int = 1,
     ) -> None:
@@ -125,6 +123,8 @@ class OccDriveEnv(gym.Env):
             raise ValueError(f"OccDrive-v0: unknown observation {unknown}; valid: {OBSERVATIONS}")
         if perception is None and ({"occupancy", "flow"} & set(observation)):
             raise ValueError("OccDrive-v0: observation 'occupancy'/'flow' needs perception ('oracle' or a model name)")
+        if perception is None and model_options:
+            raise ValueError(f"OccDrive-v0: model_options {dict(model_options)} need a model name as perception")
         if sensor_threads not in (1, 2):
             raise ValueError(f"OccDrive-v0: sensor_threads must be 1 or 2, got {sensor_threads!r}")
         if render_mode not in (None, "rgb_array"):
@@ -138,30 +138,22 @@ class OccDriveEnv(gym.Env):
         self.max_lidar_points = int(max_lidar_points)
         self.camera_size_px = tuple(camera_size_px)
         self.render_mode = render_mode
-        self.rich_info = rich_info
         self.sensor_threads = sensor_threads
         self._gt_thread: ThreadPoolExecutor | None = None  # started on the first use
-        self._model = None
-        if perception not in (None, "oracle"):
-            import models
-
+        self._model: PerceptionModel | None = None
+        if perception is not None:
             options = dict(model_options or {})
             if options:
                 models.check_options(perception, options, "OccDrive-v0 model_options")
-            self._model = models.create(perception, **options)
-        elif model_options:
-            raise ValueError(f"OccDrive-v0: model_options {dict(model_options)} need a model name as perception")
+            self._model = models.MODELS.create(perception, **options)
         self._sensors = self._sensor_request()
         self.observation_space = self._observation_space()
         self.action_space = self._action_space()
         self._action_low = self.action_space.low.astype(np.float64)
         self._action_high = self.action_space.high.astype(np.float64)
-        self._zero_flow = np.zeros((*self.sim.config.grid.shape, 2), np.float32)
-        self._zero_flow.flags.writeable = False
         self.state: SimState | None = None
         self._ended: str | None = None  # "terminated" / "truncated" once the episode is over
-        self._last_plan: np.ndarray | None = None
-        self._occupancy: OccupancyFrame | OccupancyPrediction | None = None
+        self._occupancy: OccupancyPrediction | None = None  # the last perception output (for render)
 
     # --- spaces --------------------------------------------------------------------------
     def _observation_space(self) -> spaces.Dict:
@@ -202,7 +194,8 @@ class OccDriveEnv(gym.Env):
         return spaces.Box(low, high, dtype=np.float32)
 
     def _sensor_request(self) -> SensorRequest:
-        """One request for the perception model and the sensor observations together (one LiDAR cast)."""
+        """The sensors the perception model and the sensor observations read together (asked for first, so
+        that the simulator's per-step cache then serves the model's own request)."""
         model = self._model.sensor_request() if self._model is not None else SensorRequest()
         want_cams = set(model.cameras) | (set(CAMERA_CHANNELS) if "cameras" in self.observation_names else set())
         sweeps = max(model.lidar_sweeps, int("lidar" in self.observation_names))
@@ -222,7 +215,6 @@ class OccDriveEnv(gym.Env):
             self._model.reset(loaded.scenario.name)
         self.state = self.sim.reset(loaded.scenario, sim_seed, world=loaded.world, source=loaded.source)
         self._ended = None
-        self._last_plan = None
         obs = self._observe()
         return obs, self._info({}, False)
 
@@ -233,12 +225,9 @@ class OccDriveEnv(gym.Env):
         a, clipped = self._checked_action(action)
         prev = self.state
         if self.action_type == "trajectory":
-            plan = Trajectory(a, self.sim.sampling)
-            self.state = self.sim.step(prev, plan)
-            self._last_plan = plan.xy_m
+            self.state = self.sim.step(prev, Trajectory(a, self.sim.sampling))
         else:
             self.state = self.sim.step_control(prev, Control(float(a[0]), float(a[1])))
-            self._last_plan = None
         terms = reward_terms(prev, self.state, self.sim.config.reward)
         terminated = self.state.collided or self.state.offroad
         truncated = self.sim.done(self.state) and not terminated
@@ -253,13 +242,15 @@ class OccDriveEnv(gym.Env):
         super().close()
 
     def render(self):
+        """(H, W, 3) uint8 RGB of the last decision (``occplan.viz.bev.decision_image``): the perception
+        output's top view, the agent boxes, the ego and the plan that led here."""
         if self.render_mode != "rgb_array" or self.state is None:
             return None
-        occ = self._occupancy
-        cfg = self.sim.config
-        return bev_image(
-            occ.semantics if occ is not None else None, cfg.grid, self.state.agents, self.state.world_from_ego,
-            self._last_plan, cfg.vehicle,
+        state, occ, cfg = self.state, self._occupancy, self.sim.config
+        plan = state.trace.plan
+        return decision_image(
+            occ.semantics if occ is not None else None, cfg.grid, occ.labels if occ is not None else None,
+            state.agents, state.world_from_ego, plan.xy_m if plan is not None else None, cfg.vehicle,
         )  # fmt: skip
 
     # --- internals -----------------------------------------------------------------------
@@ -283,68 +274,51 @@ class OccDriveEnv(gym.Env):
         clipped = np.minimum(np.maximum(a, self._action_low), self._action_high)
         return clipped, not np.array_equal(clipped, a)
 
-    def _sense(self) -> tuple[OccupancyFrame | OccupancyPrediction | None, SensorFrame | None, np.ndarray | None]:
-        """The perception output, the sensor frame (None when nothing reads sensors), one
-        ``Simulator.observe`` serving both the model and the sensor observations, and the oracle's
-        flow observation (None when not computed here)."""
-        state, model, req = self.state, self._model, self._sensors
+    def _sense(self) -> tuple[OccupancyPrediction | None, SensorFrame | None]:
+        """The perception output (None without a model) and the sensor frame of the observations' and the
+        model's sensors together (None when nothing reads sensors). ``Simulator.observe`` casts each sensor
+        once per step: the model's own request (privileged: with the GT occupancy, without visibility
+        masks) reads the same cast. With ``sensor_threads=2`` the GT occupancy of a privileged model is
+        computed beside the sensor cast."""
+        state, model, sim, req = self.state, self._model, self.sim, self._sensors
         sensing = bool(req.lidar_sweeps or req.cameras)
-        oracle = None
-        if self.sensor_threads == 2 and sensing and self.perception is not None and model is None:
+        gt_job = None
+        if sensing and model is not None and model.privileged and self.sensor_threads == 2:
             if self._gt_thread is None:
                 self._gt_thread = ThreadPoolExecutor(1, thread_name_prefix="occdrive-gt")
-            oracle = self._gt_thread.submit(self._oracle, state)  # beside the sensor cast
-        frame = self.sim.observe(state, req, privileged=model is not None and model.privileged) if sensing else None
-        if self.perception is None:
-            return None, frame, None
+            gt_job = self._gt_thread.submit(sim.ground_truth, state, False)
+        frame = sim.observe(state, req) if sensing else None
+        if gt_job is not None:
+            gt_job.result()
         if model is None:
-            gt, flow = oracle.result() if oracle is not None else self._oracle(state)
-            return gt, frame, flow
-        want = model.sensor_request()
-        mine = replace(
-            frame,
-            lidar=frame.lidar if want.lidar_sweeps else None,
-            cameras=tuple(c for c in frame.cameras if c.channel in want.cameras),
-        )
-        return model.predict(mine), frame, None
-
-    def _oracle(self, state: SimState) -> tuple[OccupancyFrame, np.ndarray | None]:
-        """The GT frame at the state (itself: no copy, no re-validation) and, when observed, its flow
-        observation."""
-        gt = self.sim.ground_truth(state, with_masks=False)
-        return gt, self._flow_observation(gt) if "flow" in self.observation_names else None
-
-    def _flow_observation(self, occ: OccupancyFrame | OccupancyPrediction) -> np.ndarray:
-        """``occ``'s flow (zeros without), clipped to +-``FLOW_LIMIT_MPS`` only when out of range."""
-        flow = occ.flow if occ.flow is not None else self._zero_flow
-        within = flow is self._zero_flow or (-FLOW_LIMIT_MPS <= flow.min() and flow.max() <= FLOW_LIMIT_MPS)
-        return flow if within else np.clip(flow, -FLOW_LIMIT_MPS, FLOW_LIMIT_MPS, dtype=np.float32)
+            return None, frame
+        mine = sim.observe(state, model.sensor_request(), privileged=model.privileged, ground_truth_masks=False)
+        return model.predict(mine), frame
 
     def _observe(self) -> dict[str, Any]:
-        state, cfg, names = self.state, self.sim.config, self.observation_names
-        occ, frame, flow = self._sense()
+        state, sim, cfg, names = self.state, self.sim, self.sim.config, self.observation_names
+        occ, frame = self._sense()
         self._occupancy = occ
         obs: dict[str, Any] = {}
         if "occupancy" in names:
             obs["occupancy"] = occ.semantics
         if "flow" in names:
-            obs["flow"] = flow if flow is not None else self._flow_observation(occ)
-        pose = state.world_from_ego if {"ego", "drivable"} & set(names) else None
+            flow = occ.flow if occ.flow is not None else np.zeros((*cfg.grid.shape, 2), np.float32)
+            within = -FLOW_LIMIT_MPS <= flow.min() and flow.max() <= FLOW_LIMIT_MPS
+            obs["flow"] = flow if within else np.clip(flow, -FLOW_LIMIT_MPS, FLOW_LIMIT_MPS, dtype=np.float32)
         if "ego" in names:
             e = state.ego
             obs["ego_state"] = np.array([e.speed_mps, e.accel_mps2, e.yaw_rate_radps, e.steer_rad], np.float32)
-            history = se2_transform(state.history, pose.inverse())
-            obs["ego_history"] = np.clip(history, -STATE_LIMIT, STATE_LIMIT).astype(np.float32)
+            obs["ego_history"] = np.clip(sim.ego_history(state), -STATE_LIMIT, STATE_LIMIT).astype(np.float32)
         if "route" in names:
-            ahead = self.sim.route_ahead(state)
+            ahead = sim.route_ahead(state)
             route = np.zeros((cfg.route_points, 2), np.float32)
             route[: len(ahead)] = np.clip(ahead, -STATE_LIMIT, STATE_LIMIT)
             obs["route"], obs["route_count"] = route, np.asarray(len(ahead), np.int64)
-            obs["command"] = int(self.sim.keyframe(state).command)
+            obs["command"] = int(sim.keyframe(state).command)
         if "drivable" in names:
-            drivable = state.context.drivable
-            mask = drivable.bev(pose, cfg.grid) if drivable is not None else np.zeros(cfg.grid.shape[:2], bool)
-            obs["drivable"] = mask.view(np.uint8)
+            mask = sim.drivable_bev(state, cfg.grid)
+            obs["drivable"] = (mask if mask is not None else np.zeros(cfg.grid.shape[:2], bool)).view(np.uint8)
         if "lidar" in names:
             lidar = frame.lidar
             pts = lidar.points if len(lidar.origins_m) == 1 else lidar.points[lidar.sweep_index == 0]
@@ -363,7 +337,7 @@ class OccDriveEnv(gym.Env):
 
     def _info(self, terms: dict[str, float], action_clipped: bool) -> dict[str, Any]:
         state = self.state
-        info = {
+        return {
             "scenario": state.context.scenario.name,
             "reward_terms": terms,
             "pose_deviation_m": self.sim.pose_deviation_m(state),
@@ -371,7 +345,3 @@ class OccDriveEnv(gym.Env):
             "offroad": state.offroad,
             "action_clipped": action_clipped,
         }
-        if self.rich_info:
-            gt = state.memo.get("gt")
-            info |= {"step_record": state.last_record, "agents": state.agents, "ground_truth": gt}
-        return info

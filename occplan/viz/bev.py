@@ -1,8 +1,13 @@
-"""Bird's-eye-view frames of a decision: occupancy (ground truth | prediction), agent boxes, the
-planned and the logged ego trajectories, rendered with numpy + PIL and written as GIF / PNG.
+"""The bird's-eye-view renderer: occupancy top views with agent boxes, the ego and its trajectories
+(numpy + PIL, matplotlib for the LiDAR picture; no torch).
+
+- ``capture`` / ``render`` / ``save_gif`` / ``save_png``: the harness's ground truth | prediction frames;
+- ``decision_image``: one panel of a decision (the Gymnasium env's ``render``);
+- ``save_bev_picture``: a prediction's top view with LiDAR points (a model's qualitative check).
 
 Image convention: ego x (forward) points up, ego y (left) points left; one voxel column is
-``scale`` x ``scale`` pixels; each column shows its topmost non-free label.
+``scale`` x ``scale`` pixels; each column shows its topmost non-free label, coloured by class name
+(``CLASS_COLORS``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from occplan.types import AgentBox, GridSpec, LabelSet, VehicleParams
+from occplan.types import AgentBox, GridSpec, LabelSet, OccupancyPrediction, Pose, VehicleParams
 
 # nuScenes-lidarseg challenge colours, by class name (RGB).
 CLASS_COLORS: dict[str, tuple[int, int, int]] = {
@@ -106,17 +111,21 @@ class BevCanvas:
         return list(zip(cols.tolist(), rows.tolist(), strict=True))
 
     def panel(
-        self, top: np.ndarray, colors: np.ndarray, frame: BevFrame, vehicle: VehicleParams, caption: str
+        self, top: np.ndarray, colors: np.ndarray, frame: BevFrame, vehicle: VehicleParams, caption: str | None
     ) -> Image.Image:
+        """One panel: ``top`` (X, Y) labels coloured by ``colors`` (C, 3), ``frame``'s boxes and
+        trajectories, the ego; a ``HEADER_PX`` caption row above unless ``caption`` is None."""
+        header = HEADER_PX if caption is not None else 0
         rgb = colors[top[::-1, ::-1]]
         rgb = np.repeat(np.repeat(rgb, self.scale, axis=0), self.scale, axis=1)
-        img = Image.new("RGB", (rgb.shape[1], rgb.shape[0] + HEADER_PX), (255, 255, 255))
-        img.paste(Image.fromarray(rgb), (0, HEADER_PX))
+        img = Image.new("RGB", (rgb.shape[1], rgb.shape[0] + header), (255, 255, 255))
+        img.paste(Image.fromarray(rgb), (0, header))
         draw = ImageDraw.Draw(img)
-        draw.text((4, 2), caption, fill=(0, 0, 0))
+        if caption is not None:
+            draw.text((4, 2), caption, fill=(0, 0, 0))
 
         def shifted(xy: np.ndarray) -> list[tuple[float, float]]:
-            return [(c, r + HEADER_PX) for c, r in self.pixels(xy)]
+            return [(c, r + header) for c, r in self.pixels(xy)]
 
         for corners in frame.agent_corners_xy_m:
             draw.polygon(shifted(corners), outline=(0, 0, 0))
@@ -146,6 +155,64 @@ def render(
     out.paste(left, (0, 0))
     out.paste(right, (left.width + 4, 0))
     return np.asarray(out)
+
+
+def decision_image(
+    semantics: np.ndarray | None,
+    grid: GridSpec,
+    labels: LabelSet | None,
+    agents_world: tuple[AgentBox, ...],
+    world_from_ego: Pose,
+    plan_xy_m: np.ndarray | None,
+    vehicle: VehicleParams,
+    scale: int = 2,
+) -> np.ndarray:
+    """(X * scale, Y * scale, 3) uint8 RGB of one decision in its ego frame: the top view of
+    ``semantics`` (X, Y, Z) labels of ``labels`` (Occ3D when None; all free when ``semantics`` is None)
+    in ``grid``, the world-frame agent boxes ``agents_world`` seen from ``world_from_ego``, the ego box
+    and the (T, 2) ego-frame ``plan_xy_m`` (red), no caption."""
+    labels = labels or LabelSet.occ3d()
+    if semantics is None:
+        top = np.full(grid.shape[:2], labels.free_index, np.uint8)
+    else:
+        top = top_labels(semantics, labels.free_index)
+    corners = np.zeros((0, 4, 2), np.float32)
+    if agents_world:
+        world = np.stack([b.corners_xy() for b in agents_world]).reshape(-1, 2)
+        flat = np.column_stack([world, np.zeros(len(world))])
+        corners = world_from_ego.inverse().transform_points(flat)[:, :2].reshape(-1, 4, 2).astype(np.float32)
+    plan = np.zeros((0, 2), np.float32) if plan_xy_m is None else np.asarray(plan_xy_m, np.float32)
+    frame = BevFrame(top, top, corners, plan, np.zeros((0, 2), np.float32), "")
+    return np.asarray(BevCanvas(grid, scale).panel(top, palette(labels), frame, vehicle, None))
+
+
+def save_bev_picture(pred: OccupancyPrediction, points_m: np.ndarray | None, path: str | Path, title: str = "") -> Path:
+    """Write a PNG (matplotlib) of ``pred``'s top-view labels (x up, y left, ego frame) with (N, 3+)
+    ego-frame LiDAR points as dots and the ego as a red triangle."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lo, hi = pred.grid.range_min_m, pred.grid.range_max_m
+    rgb = palette(pred.labels)[top_labels(pred.semantics, pred.labels.free_index)]  # (X, Y, 3) indexed [x, y]
+    fig, ax = plt.subplots(figsize=(6, 6), dpi=100)
+    # image rows = x descending (forward up), columns = y descending (left on the left)
+    ax.imshow(rgb[::-1, ::-1], extent=(hi[1], lo[1], lo[0], hi[0]))
+    if points_m is not None and len(points_m):
+        p = points_m[(np.abs(points_m[:, 0]) < hi[0]) & (np.abs(points_m[:, 1]) < hi[1])]
+        ax.scatter(p[:, 1], p[:, 0], s=0.05, c="k", alpha=0.5)
+    ax.plot([0], [0], marker="^", color="r", markersize=6)
+    ax.set_xlim(hi[1], lo[1])
+    ax.set_ylim(lo[0], hi[0])
+    ax.set_xlabel("y (m, left)")
+    ax.set_ylabel("x (m, forward)")
+    ax.set_title(title)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, bbox_inches="tight")
+    plt.close(fig)
+    return out
 
 
 def save_gif(images: list[np.ndarray], path: str | Path, frame_ms: int = 500) -> Path:

@@ -48,11 +48,15 @@ def test_the_default_env_passes_gymnasium_and_sb3_checkers(tiny_dataroot, env_id
     assert all(isinstance(v, str | bool | float | dict) for v in info.values())
 
 
-def test_rich_info_is_opt_in_and_holds_the_core_objects(kwargs):
-    env = gym.make("OccDrive-v0", **kwargs, rich_info=True).unwrapped
+def test_rich_info_is_a_wrapper_holding_the_core_objects(kwargs):
+    plain = gym.make("OccDrive-v0", **kwargs)
+    env = envs.RichInfo(gym.make("OccDrive-v0", **kwargs))
+    _, bare = plain.reset(seed=0)
     _, info = env.reset(seed=0)
-    assert info["step_record"].time_us == env.state.time_us and len(info["agents"]) == len(env.state.agents)
-    assert info["ground_truth"] is env.sim.ground_truth(env.state, with_masks=False)
+    core = env.unwrapped
+    assert {k: info[k] for k in bare} == bare and not {"step_record", "agents", "ground_truth"} & set(bare)
+    assert info["step_record"].time_us == core.state.time_us and len(info["agents"]) == len(core.state.agents)
+    assert info["ground_truth"] is core.sim.ground_truth(core.state, with_masks=False)
 
 
 def test_the_dataroot_version_is_resolved_at_make(tiny_dataroot, tmp_path):
@@ -79,8 +83,9 @@ def test_check_env_passes(kwargs, env_id, setting):
 
 
 def test_env_and_core_produce_the_same_trajectory(kwargs):
-    env = gym.make("OccDrive-v0", **kwargs, rich_info=True).unwrapped
-    env.reset(seed=7)
+    wrapped = envs.RichInfo(gym.make("OccDrive-v0", **kwargs))
+    env = wrapped.unwrapped
+    wrapped.reset(seed=7)
     sim = Simulator(env.sim.config)
     name = env.state.context.scenario.name
     loaded = env.source.load(name)
@@ -90,7 +95,7 @@ def test_env_and_core_produce_the_same_trajectory(kwargs):
         plan = sim.log_future(state)
         plan = Trajectory(plan.poses + rng.normal(0, 0.2, plan.poses.shape), plan.sampling)  # off the log
         state = sim.step(state, plan)
-        _, _, _, _, info = env.step(plan.poses.astype(np.float32))
+        _, _, _, _, info = wrapped.step(plan.poses.astype(np.float32))
         core, gym_ego = state.ego, env.state.ego
         assert np.allclose([core.x_m, core.y_m, core.yaw_rad], [gym_ego.x_m, gym_ego.y_m, gym_ego.yaw_rad], atol=1e-4)
     assert info["step_record"].time_us == state.time_us and "progress" in info["reward_terms"]
@@ -169,17 +174,19 @@ class _SweepModel(PerceptionModel):
 
 
 def test_one_lidar_cast_serves_the_model_and_the_observation(kwargs, monkeypatch):
+    """A model from the registry asking for 3 sweeps and the LiDAR observation: 3 scans per step, not 4."""
     import models
 
     model = _SweepModel()
-    monkeypatch.setattr(models, "create", lambda name: model)
+    monkeypatch.setitem(models.MODELS._factories, "three_sweeps", lambda: model)
     env = gym.make("OccDrive-v0", **kwargs, perception="three_sweeps", observation=("occupancy", "lidar")).unwrapped
-    calls = []
-    observe = env.sim.observe
-    monkeypatch.setattr(env.sim, "observe", lambda *a, **k: calls.append(a[1]) or observe(*a, **k))
     obs, _ = env.reset(seed=0)
+    world = env.state.context.world
+    scans = []
+    lidar_scan = world.lidar_scan
+    monkeypatch.setattr(world, "lidar_scan", lambda *a: scans.append(a[1]) or lidar_scan(*a))
     obs, *_ = env.step(env.sim.log_future(env.state).poses.astype(np.float32))
-    assert calls == [SensorRequest(lidar_sweeps=3)] * 2 and len(model.frames) == 2
+    assert len(scans) == 3 and len(set(scans)) == 3 and len(model.frames) == 2
     lidar = model.frames[-1].lidar
     assert len(lidar.origins_m) == 3 and (lidar.sweep_index > 0).any()
     keyframe = lidar.points[lidar.sweep_index == 0]
@@ -202,5 +209,7 @@ def test_model_options_reach_the_model_and_bad_ones_are_refused_at_make(tiny_dat
     assert not torch.equal(first_weight(env), first_weight(default))
     with pytest.raises(ValidationError, match="valid: config, weights, device"):
         gym.make("OccDrive-v0", **make, model_options={"speed": 3})
-    with pytest.raises(ValueError, match="need a model name"):
+    with pytest.raises(ValidationError, match="model 'oracle' takes no option"):
         gym.make("OccDrive-v0", dataroot=str(tiny_dataroot), model_options={"weights": "random"})
+    with pytest.raises(ValueError, match="need a model name"):
+        gym.make("OccDrive-v0", dataroot=str(tiny_dataroot), perception=None, model_options={"weights": "random"})

@@ -11,9 +11,9 @@ import pytest
 
 import models
 from models.torch_base import shipped_weights
-from models.viz import save_bev_picture
 from occplan.interfaces import SensorRequest
 from occplan.types import CAMERA_CHANNELS
+from occplan.viz.bev import save_bev_picture
 
 EGO_CENTRE_X_M = 1.3  # rear axle -> box centre (VehicleParams)
 
