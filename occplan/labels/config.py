@@ -22,9 +22,10 @@ class LabelConfig:
     ``ego_margin_m``: growth of the ego body whose returns are dropped. ``label_radius_m``: farthest
     labelled static point an unlabelled one takes its label from. ``cell_m``: world cell in which static
     points are pooled before voxelisation (label votes are kept per cell). ``densify``: fill holes of the
-    static scene (``ground_close_vox`` / ``close_vox``: radii, in voxels, of the ground-layer and the 3-D
-    closings). ``mask_sweep_offsets``: 20 Hz sweep offsets cast for ``mask_lidar``;
-    ``mask_camera_size_px``: pixel rays per camera for ``mask_camera`` (both the generator's).
+    static scene by gap bridging (``ground_bridge_vox`` / ``bridge_vox``: reach in voxels on each side for
+    the ground classes along x / y and for all classes along x / y / z; ``occplan.labels.densify``).
+    ``mask_sweep_offsets``: 20 Hz sweep offsets cast for ``mask_lidar``; ``mask_camera_size_px``: pixel
+    rays per camera for ``mask_camera`` (both the generator's).
     """
 
     grid: GridSpec = field(default_factory=GridSpec.occ3d_nuscenes)
@@ -36,8 +37,8 @@ class LabelConfig:
     ego_margin_m: float = 0.3
     label_radius_m: float = 0.5
     cell_m: float = 0.1
-    ground_close_vox: int = 2
-    close_vox: int = 1
+    ground_bridge_vox: int = 2
+    bridge_vox: int = 1
     mask_sweep_offsets: tuple[int, ...] = _MASKS.mask_lidar_sweep_offsets
     mask_camera_size_px: tuple[int, int] = _MASKS.mask_camera_size_px
 

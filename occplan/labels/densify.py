@@ -1,16 +1,18 @@
-"""Densification of the aggregated static scene on the target grid (voxel closing with scipy.ndimage).
+"""Densification of the aggregated static scene on the target grid: gap bridging (numpy, scipy.ndimage).
 
 No surface-reconstruction library is a dependency, and the aggregated scan of a scene is dense near the
-driven path and sparse with range (LiDAR rings on the ground are metres apart at 30 m). Two closings
-fill the holes the rings and occlusions leave, each new voxel taking the class of the nearest occupied
-voxel of its kind:
+driven path and sparse with range (LiDAR rings on the ground are metres apart at 30 m). A free voxel is
+filled when occupied voxels lie on both sides of it along one axis, within a few voxels: the gaps that
+rings and occlusions leave in a surface are bridged, while the concave corners of the scene (where a
+wall meets the ground) stay free, which a morphological closing would fill. Each new voxel takes the
+class of the nearest occupied voxel of its kind.
 
-1. ground: per horizontal layer, a 2-D closing (disk of ``ground_close_vox`` voxels) of the ground
-   classes (driveable surface, other flat, sidewalk, terrain) fills free voxels between ground returns;
-2. everything: a 3-D closing (ball of ``close_vox`` voxels) of all occupied voxels fills one-voxel gaps
-   in walls, vegetation and poles.
+1. ground: free voxels between ground voxels (driveable surface, other flat, sidewalk, terrain) along x
+   or y, within ``ground_bridge_vox`` on each side (gaps up to that many voxels);
+2. everything: free voxels between occupied voxels along x, y or z within ``bridge_vox`` on each side
+   (holes in walls, facades and hedges).
 
-Closing never removes a voxel (results are OR-ed with the input). Scores with and without: docs/LABELS.md.
+Bridging never removes a voxel. Scores with and without: docs/LABELS.md.
 """
 
 from __future__ import annotations
@@ -24,30 +26,46 @@ _OCC3D = LabelSet.occ3d()
 GROUND_CLASSES = tuple(_OCC3D.index(n) for n in ("driveable_surface", "other_flat", "sidewalk", "terrain"))
 
 
-def _ball(radius: int, dims: int) -> np.ndarray:
-    r = np.arange(-radius, radius + 1)
-    grids = np.meshgrid(*([r] * dims), indexing="ij")
-    return sum(g**2 for g in grids) <= radius**2
+def _shifted(mask: np.ndarray, d: int, axis: int) -> np.ndarray:
+    """``mask`` moved by ``d`` voxels along ``axis`` (out[i] = mask[i - d]), False where it enters."""
+    out = np.zeros_like(mask)
+    src = [slice(None)] * mask.ndim
+    dst = [slice(None)] * mask.ndim
+    src[axis] = slice(0, mask.shape[axis] - d) if d > 0 else slice(-d, None)
+    dst[axis] = slice(d, None) if d > 0 else slice(0, mask.shape[axis] + d)
+    out[tuple(dst)] = mask[tuple(src)]
+    return out
 
 
-def _fill(semantics: np.ndarray, source: np.ndarray, closed: np.ndarray) -> None:
-    """Give the free voxels of ``closed`` (X, Y, Z) bool the class of the nearest ``source`` voxel, in place."""
-    free = _OCC3D.free_index
-    new = closed & (semantics == free)
+def bridged(mask: np.ndarray, radius: int, axes: tuple[int, ...]) -> np.ndarray:
+    """(X, Y, Z) bool: voxels not in ``mask`` with a ``mask`` voxel within ``radius`` voxels on both
+    sides along one of ``axes``."""
+    out = np.zeros_like(mask)
+    for axis in axes:
+        before, after = np.zeros_like(mask), np.zeros_like(mask)
+        for d in range(1, radius + 1):
+            before |= _shifted(mask, d, axis)
+            after |= _shifted(mask, -d, axis)
+        out |= before & after
+    return out & ~mask
+
+
+def _fill(semantics: np.ndarray, source: np.ndarray, new: np.ndarray) -> None:
+    """Give the free voxels of ``new`` (X, Y, Z) bool the class of the nearest ``source`` voxel, in place."""
+    new = new & (semantics == _OCC3D.free_index)
     if not new.any() or not source.any():
         return
     near = ndimage.distance_transform_edt(~source, return_distances=False, return_indices=True)
     semantics[new] = semantics[tuple(n[new] for n in near)]
 
 
-def densify(semantics: np.ndarray, ground_close_vox: int, close_vox: int) -> np.ndarray:
+def densify(semantics: np.ndarray, ground_bridge_vox: int, bridge_vox: int) -> np.ndarray:
     """Densified copy of static Occ3D ``semantics`` (X, Y, Z) uint8 (see the module docstring)."""
     out = semantics.copy()
-    if ground_close_vox > 0:
+    if ground_bridge_vox > 0:
         ground = np.isin(out, GROUND_CLASSES)
-        disk = _ball(ground_close_vox, 2)[:, :, None]
-        _fill(out, ground, ndimage.binary_closing(ground, structure=disk))
-    if close_vox > 0:
+        _fill(out, ground, bridged(ground, ground_bridge_vox, (0, 1)))
+    if bridge_vox > 0:
         occupied = out != _OCC3D.free_index
-        _fill(out, occupied, ndimage.binary_closing(occupied, structure=_ball(close_vox, 3)))
+        _fill(out, occupied, bridged(occupied, bridge_vox, (0, 1, 2)))
     return out
