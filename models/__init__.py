@@ -47,6 +47,7 @@ def model_class(name: str) -> type[PerceptionModel]:
 
 
 register_model("alocc", "models.alocc.model:ALOccModel")
+register_model("bevformer_occ", "models.bevformer_occ.model:BevFormerOccModel")
 register_model("oracle", "models.oracle:OracleModel")
 register_model("lidar", "models.lidar.model:LidarModel")
 register_model("occnet", "models.occnet.model:OccNetModel")
