@@ -107,7 +107,10 @@ class PoolIndexCache:
         if hit is not None:
             self._entries.move_to_end(key)
             return hit
-        index = build_pool_index(img_from_ego.detach().float(), feature_hw, self.stride, self.bins, self.grid)
+        with torch.inference_mode(False):  # a normal tensor even when first built under inference mode (predict)
+            index = build_pool_index(
+                img_from_ego.detach().float().clone(), feature_hw, self.stride, self.bins, self.grid
+            )
         self._entries[key] = index
         if len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
