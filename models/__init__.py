@@ -48,8 +48,8 @@ def model_class(name: str) -> type[PerceptionModel]:
 
 register_model("alocc", "models.alocc.model:ALOccModel")
 register_model("bevdet_occ", "models.bevdet_occ.model:BevDetOccModel")
-register_model("flashocc", "models.flashocc.model:FlashOccModel")
 register_model("bevformer_occ", "models.bevformer_occ.model:BevFormerOccModel")
+register_model("flashocc", "models.flashocc.model:FlashOccModel")
 register_model("oracle", "models.oracle:OracleModel")
 register_model("lidar", "models.lidar.model:LidarModel")
 register_model("occnet", "models.occnet.model:OccNetModel")
