@@ -9,7 +9,8 @@ import numba as nb
 import numpy as np
 
 from occplan.types import LabelSet, Pose
-from occplan.world.raycast import CastHits, box_normal
+from occplan.world.ray_kernels import box_normal
+from occplan.world.raycast import CastHits
 
 
 def _reflectivity_table() -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from occplan.world.reconstructed import StaticVoxels
+from occplan.world.voxel_columns import StaticVoxels
 
 LAYERS = 64
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from occplan.types import LabelSet
-from occplan.world.reconstructed import ground_fallback_labels
+from occplan.world.static_points import ground_fallback_labels
 
 GENERAL = LabelSet.lidarseg_general()
 ROAD, MANMADE = GENERAL.index("flat.driveable_surface"), GENERAL.index("static.manmade")
