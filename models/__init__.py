@@ -60,6 +60,12 @@ def create(name: str, **kw) -> PerceptionModel:
     return MODELS.create(name, **kw)
 
 
+def create_with_options(name: str, options: Mapping[str, Any]) -> PerceptionModel:
+    """``create(name, **options)``: the factory convention the harness shares with
+    ``planners.create_with_options`` (``occplan.harness.plugins.PluginFactory``)."""
+    return create(name, **options)
+
+
 def trainable_models() -> list[str]:
     """Names of the registered models ``python -m models.train`` trains."""
     return [name for name in MODELS.names() if model_class(name).trainable]

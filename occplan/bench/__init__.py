@@ -1,6 +1,10 @@
 """Benchmarks: ``python -m occplan.bench <name>`` prints figures as JSON.
 
-Each benchmark is a module ``occplan.bench.<name>`` with ``run(args: list[str]) -> dict``.
+Each benchmark is a module with ``run(args: list[str]) -> dict``, named in ``BENCHMARKS``. The core's
+own (data layer, metrics) live here; a benchmark of a plugin package lives in that package (the env in
+``envs.bench``, models in ``models.bench``, planners in ``planners.bench``, dataset generation in
+``scenarios.bench``), since the core never imports a plugin package: the command line imports the
+named module when it runs.
 """
 
 from __future__ import annotations
@@ -9,7 +13,15 @@ import datetime as _dt
 import os
 import platform
 
-BENCHMARKS = ("data", "generate", "metrics", "env", "models", "planners")
+BENCHMARKS = {
+    "data": "occplan.bench.data",
+    "generate": "scenarios.bench",
+    "metrics": "occplan.bench.metrics",
+    "env": "envs.bench",
+    "models": "models.bench",
+    "planners": "planners.bench",
+}
+"""Benchmark name -> module."""
 
 
 def machine_info() -> dict:

@@ -13,7 +13,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in BENCHMARKS:
         print(f"usage: python -m occplan.bench {{{'|'.join(BENCHMARKS)}}} [args...]", file=sys.stderr)
         return 2
-    mod = importlib.import_module(f"occplan.bench.{argv[0]}")
+    mod = importlib.import_module(BENCHMARKS[argv[0]])
     result = {"benchmark": argv[0], **machine_info(), **mod.run(argv[1:])}
     print(json.dumps(result, indent=2))
     return 0

@@ -1,10 +1,13 @@
-"""Command line of ``run_closed_loop.py``: flags over a ``--config`` YAML over the RunConfig defaults."""
+"""Command line of ``run_closed_loop.py``: flags over a ``--config`` YAML over the RunConfig defaults.
+
+The command line names plugins; ``main`` takes the function that evaluates a RunConfig (the caller
+resolves the names through the registries: ``run_closed_loop.evaluate``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
@@ -89,12 +92,13 @@ def config_from_args(argv: Sequence[str] | None = None) -> RunConfig:
     return from_mapping(args, "command line", base)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from occplan.harness.runner import print_summary, run
+def main(argv: Sequence[str] | None, evaluate: Callable[[RunConfig], dict[str, Any]]) -> int:
+    """Parse ``argv``, ``evaluate`` the RunConfig and print the headline table; 2 on a refused input."""
+    from occplan.harness.runner import print_summary
 
     try:
         config = config_from_args(argv)
-        summary = run(config)
+        summary = evaluate(config)
     except OccPlanError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

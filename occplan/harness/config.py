@@ -119,23 +119,6 @@ def options_key(options: Mapping[str, Any]) -> str:
     return json.dumps(dict(options), sort_keys=True)
 
 
-def check_plugins(config: RunConfig) -> None:
-    """ValidationError when ``config.model`` / ``config.planner`` is not registered (``models.MODELS`` /
-    ``planners.PLANNERS``, imported here so that a run is refused before it creates anything) or when
-    their options are not ones the plugin takes (``models.check_options`` / ``planners.check_options``)."""
-    import models
-    import planners
-
-    for key, registry in (("model", models.MODELS), ("planner", planners.PLANNERS)):
-        name = getattr(config, key)
-        if name not in registry:
-            raise ValidationError(
-                f"RunConfig.{key}: unknown {registry.kind} {name!r}; known: {', '.join(registry.names())}"
-            )
-    models.check_options(config.model, config.model_options, "RunConfig.model_options")
-    planners.check_options(config.planner, config.planner_options, "RunConfig.planner_options")
-
-
 def valid_keys() -> list[str]:
     return [f.name for f in fields(RunConfig)]
 

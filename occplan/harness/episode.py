@@ -16,7 +16,6 @@ The result is a JSON-able record carrying the mergeable metric state of each pas
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -26,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from occplan.harness.accumulate import MetricSet, RunMetrics
-from occplan.harness.config import RunConfig, options_key
-from occplan.interfaces import PerceptionModel, Planner
+from occplan.harness.config import RunConfig
+from occplan.harness.plugins import Plugins, instance
 from occplan.io import json_safe
 from occplan.metrics import rayiou_origins
 from occplan.metrics.planning import box_in_frame, planning_sample
@@ -48,23 +47,6 @@ def data_source(dataroot: str, version: str):
     from occplan.data import NuScenesSource
 
     return NuScenesSource(dataroot, version)
-
-
-@cache
-def perception_model(name: str, options_json: str) -> PerceptionModel:
-    """One model per process and (name, options) (weights load once); ``reset`` separates scenarios.
-    ``options_json``: the factory's options as canonical JSON (``config.options_key``)."""
-    import models
-
-    return models.create(name, **json.loads(options_json))
-
-
-@cache
-def planner_plugin(name: str, options_json: str) -> Planner:
-    """One planner per process and (name, options); ``options_json`` as in ``perception_model``."""
-    import planners
-
-    return planners.create_with_options(name, json.loads(options_json))
 
 
 def scenario_seed(seed: int, scene_name: str) -> int:
@@ -100,12 +82,13 @@ class PassResult:
 class ScenarioRun:
     """Runs one scenario's passes and accumulates their metrics (see the module docstring)."""
 
-    def __init__(self, config: RunConfig, scene_name: str) -> None:
+    def __init__(self, config: RunConfig, plugins: Plugins, scene_name: str) -> None:
+        plugins.check(config)
         self.config = config
         self.source = data_source(config.data, config.version)
         self.scenario = self.source.scenario(scene_name)
-        self.model = perception_model(config.model, options_key(config.model_options))
-        self.planner = planner_plugin(config.planner, options_key(config.planner_options))
+        self.model = instance(plugins.model)
+        self.planner = instance(plugins.planner)
         self.lidar_positions_m = lidar_world_positions(self.scenario)
         self.seed = scenario_seed(config.seed, self.scenario.name)
         self.route_source = "none"
@@ -276,15 +259,16 @@ class ScenarioRun:
         return [f"{plots_dir.name}/{gif.name}", f"{plots_dir.name}/{png.name}"]
 
 
-def run_scenario(config: RunConfig, scene_name: str) -> dict:
+def run_scenario(config: RunConfig, plugins: Plugins, scene_name: str) -> dict:
     """Run the passes of ``config.mode`` on one scenario; returns its JSON-able record: name, seed,
     per-scenario metrics, per-step scalars, plot paths, meta and the mergeable ``state`` of each pass
     (``open``, ``closed``, ``human``: None when the pass did not run).
 
+    ``plugins`` builds the model and the planner ``config`` names (``occplan.harness.plugins``);
     ``config.data`` / ``config.version`` must be resolved (see ``occplan.harness.runner``); plots go
     to ``<config.out>/plots`` and episode histories to ``<config.out>/episodes`` (closed loop).
     """
-    run = ScenarioRun(config, scene_name)
+    run = ScenarioRun(config, plugins, scene_name)
     passes = PASSES[config.mode]
     results = {p: (run.run_open() if p == "open" else run.run_closed()) for p in passes}
     human = None

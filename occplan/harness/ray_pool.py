@@ -13,16 +13,18 @@ from collections.abc import Callable
 from occplan.errors import ValidationError
 from occplan.harness.config import RunConfig
 from occplan.harness.episode import run_scenario
+from occplan.harness.plugins import Plugins
 
 
 def ray_available() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
-def run_on_ray(config: RunConfig, scenes: list[str], on_record: Callable[[dict], None]) -> None:
-    """Run ``run_scenario(config, s)`` for every scene on Ray; ``on_record`` gets each record as it
-    finishes (in completion order). ``config.data`` and ``config.out`` must be absolute paths that the
-    workers can reach."""
+def run_on_ray(config: RunConfig, plugins: Plugins, scenes: list[str], on_record: Callable[[dict], None]) -> None:
+    """Run ``run_scenario(config, plugins, s)`` for every scene on Ray; ``on_record`` gets each record as
+    it finishes (in completion order). ``config.data`` and ``config.out`` must be absolute paths that the
+    workers can reach; ``plugins`` travels pickled (its factories name the plugin packages' functions,
+    which the workers import)."""
     if not ray_available():
         raise ValidationError(
             "--workers / --ray-address need Ray, which is not installed: pip install 'ray[default]' "
@@ -43,7 +45,7 @@ def run_on_ray(config: RunConfig, scenes: list[str], on_record: Callable[[dict],
     try:
         while queue or pending:
             while queue and len(pending) < max_in_flight:
-                pending.append(task.remote(config, queue.pop(0)))
+                pending.append(task.remote(config, plugins, queue.pop(0)))
             done, pending = ray.wait(pending, num_returns=1)
             on_record(ray.get(done[0]))
     finally:

@@ -26,6 +26,7 @@ from occplan.harness.episode import (
     run_scenario,
     sim_config,
 )
+from occplan.harness.plugins import Plugins
 from occplan.harness.report import HEADLINE_KEYS, headline_table, markdown_report
 from occplan.harness.resume import resumable_records
 from occplan.harness.store import RunStore
@@ -52,19 +53,16 @@ SCENARIO_TABLE_KEYS = (
 
 
 def resolve(config: RunConfig) -> RunConfig:
-    """Fill in the dataroot (the embedded mini set when None), its table version and an absolute
-    output directory, so that workers and a later ``--resume`` see the same run. Unknown model or
-    planner names and a path that is not a dataroot are refused here, before anything is created."""
+    """Fill in the dataroot's table version and an absolute dataroot and output directory, so that
+    workers and a later ``--resume`` see the same run. A missing dataroot or a path that is not one is
+    refused here, before anything is created."""
     from occplan.data.dataroot import resolve_dataroot
-    from occplan.harness.config import check_plugins
 
-    check_plugins(config)
-    data = config.data
-    if data is None:
-        from scenarios.datasets import ensure
-
-        data = str(ensure("mini"))
-    root, version = resolve_dataroot(data, config.version)
+    if config.data is None:
+        raise ValidationError(
+            "RunConfig.data: None; give a dataroot (run_closed_loop.py fills in the embedded generated set)"
+        )
+    root, version = resolve_dataroot(config.data, config.version)
     return replace(config, data=str(root), version=version, out=str(Path(config.out).expanduser().resolve()))
 
 
@@ -164,8 +162,10 @@ class _Progress:
             self.wandb_step += 1
 
 
-def run(config: RunConfig) -> dict[str, Any]:
-    """Evaluate ``config`` (see the module docstring); returns the summary dict (also in summary.json)."""
+def run(config: RunConfig, plugins: Plugins) -> dict[str, Any]:
+    """Evaluate ``config`` with the model and planner that ``plugins`` builds (see the module docstring
+    and ``occplan.harness.plugins``); returns the summary dict (also in summary.json)."""
+    plugins.check(config)
     config = resolve(config)
     scenes = scene_list(config)
     store = RunStore(config.out, config)
@@ -181,10 +181,10 @@ def run(config: RunConfig) -> dict[str, Any]:
         if config.workers or config.ray_address:
             from occplan.harness.ray_pool import run_on_ray
 
-            run_on_ray(config, todo, progress)
+            run_on_ray(config, plugins, todo, progress)
         else:
             for scene in todo:
-                progress(run_scenario(config, scene))
+                progress(run_scenario(config, plugins, scene))
     finally:
         bar.close()
     summary, merged = summarize(config, scenes, progress.records)

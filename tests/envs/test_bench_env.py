@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from occplan.bench import env as bench_env
+from envs import bench as bench_env
 
 
 class _Episodes(gym.Env):

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from occplan.harness.cli import main
 from occplan.harness.ray_pool import ray_available
 from occplan.metrics.closed_loop import ClosedLoopMetric
 from occplan.types import EpisodeHistory
+from run_closed_loop import main
 
 from .wandb_offline import history_and_summary
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from occplan.errors import ValidationError
-from occplan.harness.cli import config_from_args, main
-from occplan.harness.config import RunConfig, check_plugins, load_yaml
+from occplan.harness.cli import config_from_args
+from occplan.harness.config import RunConfig, load_yaml
 from occplan.harness.store import RunStore
+from run_closed_loop import main, plugins
 
 
 def test_defaults_then_yaml_then_flags(tmp_path):
@@ -66,7 +67,7 @@ def test_unknown_plugin_is_refused_before_the_run_folder_exists(tiny_dataroot, t
     assert main([*args, flag, name]) == 2
     assert f"unknown {'perception model' if flag == '--model' else 'planner'} {name!r}" in capsys.readouterr().err
     with pytest.raises(ValidationError, match=f"known: .*{known}"):
-        check_plugins(config_from_args([*args, flag, name]))
+        plugins(config_from_args([*args, flag, name]))
     assert not out.exists()
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from models import MODELS
 from occplan.harness.config import RunConfig
-from occplan.harness.runner import run
+from run_closed_loop import evaluate
 
 HEADLINE = ("occ/miou", "occ/iou_geo", "occ/rayiou")
 PREFIX = {"open": "", "closed": "closed/"}  # where each pass reports its perception
@@ -31,7 +31,7 @@ def test_every_model_runs_through_the_harness(tiny_dataroot, tmp_path, name, mod
         model=name, planner="constant_velocity", data=str(tiny_dataroot), scenes=("scene-0001",), mode=mode,
         max_decisions=2, plots=False, wandb=False, out=str(tmp_path / "run"),
     )  # fmt: skip
-    summary = run(config)
+    summary = evaluate(config)
     occupancy = _occupancy(summary, PREFIX[mode])
     for key, value in occupancy.items():  # None: a class absent from both GT and prediction
         assert value is None or (math.isfinite(value) and 0 <= value <= 100), (key, value)

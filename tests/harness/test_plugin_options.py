@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from occplan.errors import ValidationError
-from occplan.harness.cli import config_from_args, main
-from occplan.harness.config import RunConfig, check_plugins, from_mapping, options_key
-from occplan.harness.episode import planner_plugin
+from occplan.harness.cli import config_from_args
+from occplan.harness.config import RunConfig, from_mapping
+from occplan.harness.plugins import instance
 from occplan.harness.store import RunStore
+from run_closed_loop import main, plugins
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_LIDAR = REPO / "models" / "weights" / "lidar_tiny.safetensors"
@@ -100,7 +101,7 @@ def test_bad_options_are_refused_before_the_run_folder_exists(tiny_dataroot, tmp
     assert main(args) == 2
     assert "error: " in capsys.readouterr().err
     with pytest.raises(ValidationError, match=message):
-        check_plugins(config_from_args(args))
+        plugins(config_from_args(args))
     assert not out.exists()
 
 
@@ -108,7 +109,7 @@ def test_model_options_from_yaml_list_the_valid_keys(tmp_path):
     cfg = tmp_path / "run.yaml"
     cfg.write_text("model: occnet\nmodel_options: {weigths: auto}\n")
     with pytest.raises(ValidationError, match="model 'occnet' takes no option\\(s\\) \\['weigths'\\]; valid: config, "):
-        check_plugins(load := config_from_args(["--config", str(cfg)]))
+        plugins(load := config_from_args(["--config", str(cfg)]))
     assert dict(load.model_options) == {"weigths": "auto"}
     with pytest.raises(ValidationError, match="key 'model_options' expects"):
         from_mapping({"model_options": ["weights"]}, "x.yaml")
@@ -136,9 +137,9 @@ def test_options_round_trip_config_json_and_resume_compares_them(tmp_path):
 
 def test_planner_option_reaches_the_planner_and_changes_the_drive(tiny_dataroot, tmp_path):
     slow = {"speed_fractions": [0.2, 0.0], "idm.min_gap_m": 2.0}
-    planner = planner_plugin("pdm", options_key(slow))
+    planner = instance(plugins(RunConfig(planner_options=slow)).planner)
     assert planner.config.speed_fractions == (0.2, 0.0) and planner.config.idm.min_gap_m == 2.0
-    assert planner_plugin("pdm", options_key({})).config.speed_fractions[0] == 1.0
+    assert instance(plugins(RunConfig()).planner).config.speed_fractions[0] == 1.0
     runs = {}
     for name, extra in (("default", []), ("slow", ["--planner-option", "speed_fractions=[0.2, 0.0]"])):
         assert main([*quick_args(tiny_dataroot, tmp_path / name), *extra]) == 0

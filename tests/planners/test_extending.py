@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import planners
-from occplan.harness import run
 from occplan.harness.config import RunConfig
 from planners.checker import check_planner
+from run_closed_loop import evaluate
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "EXTENDING.md"
 
@@ -43,7 +43,7 @@ def test_the_example_planner_runs_with_its_option(cruise, tiny_dataroot, tmp_pat
             mode="closed", out=str(tmp_path / f"v{speed}"), plots=False, max_decisions=6,
             planner_options={"speed_mps": speed},
         )  # fmt: skip
-        return run(config)["sim/log_divergence_m"]
+        return evaluate(config)["sim/log_divergence_m"]
 
     plan = planners.create("cruise", config=cruise.CruiseConfig(speed_mps=4.0))
     assert plan.config.speed_mps == 4.0
