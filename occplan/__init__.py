@@ -1,7 +1,9 @@
 """OccPlan: an occupancy-to-planning simulator benchmark for autonomous driving.
 
-Importing ``occplan`` registers the ``OccDrive-v0`` Gymnasium environment (by entry-point string;
-the ``envs`` package is only imported when the environment is made).
+The core imports no plugin package, gymnasium or torch (import-linter contracts in pyproject.toml).
+One documented hook: once gymnasium is imported (``import gymnasium`` before ``import occplan``, or
+``gym.make("occplan:OccDrive-v0")``), importing ``occplan`` registers the ``OccDrive-v0`` environment by
+importing ``envs.registration``; without gymnasium it imports nothing of ``envs``.
 """
 
 __version__ = "0.1.0"
@@ -25,11 +27,12 @@ def _fork_safe_numba() -> None:
 
 
 def _register_envs() -> None:
-    """Register ``OccDrive-v0`` with Gymnasium once (the entry point is imported lazily)."""
-    import gymnasium
+    """Register the ``envs`` environments with Gymnasium when gymnasium is already imported (the one
+    import of a plugin package by the core: the contract "core imports no plugin" ignores exactly it)."""
+    import sys
 
-    if "OccDrive-v0" not in gymnasium.registry:
-        gymnasium.register(id="OccDrive-v0", entry_point="envs.occdrive:OccDriveEnv")
+    if "gymnasium" in sys.modules:
+        import envs.registration  # noqa: F401
 
 
 def _numba_cache() -> None:
