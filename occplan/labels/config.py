@@ -23,7 +23,9 @@ class LabelConfig:
     labelled static point an unlabelled one takes its label from. ``cell_m``: world cell in which static
     points are pooled before voxelisation (label votes are kept per cell). ``densify``: fill holes of the
     static scene by gap bridging (``ground_bridge_vox`` / ``bridge_vox``: reach in voxels on each side for
-    the ground classes along x / y and for all classes along x / y / z; ``occplan.labels.densify``).
+    the ground classes along x / y and for all classes along x / y / z; ``occplan.labels.densify``;
+    ``bridge_vox`` None: 1 for a window of N sweeps or the degraded mode, 0 with every sweep, where the
+    aggregated walls are dense and bridging them adds more false voxels than it fills: docs/LABELS.md).
     ``mask_sweep_offsets``: 20 Hz sweep offsets cast for ``mask_lidar``; ``mask_camera_size_px``: pixel
     rays per camera for ``mask_camera`` (both the generator's).
     """
@@ -37,8 +39,8 @@ class LabelConfig:
     ego_margin_m: float = 0.3
     label_radius_m: float = 0.5
     cell_m: float = 0.1
-    ground_bridge_vox: int = 2
-    bridge_vox: int = 1
+    ground_bridge_vox: int = 8
+    bridge_vox: int | None = None
     mask_sweep_offsets: tuple[int, ...] = _MASKS.mask_lidar_sweep_offsets
     mask_camera_size_px: tuple[int, int] = _MASKS.mask_camera_size_px
 
@@ -50,6 +52,13 @@ class LabelConfig:
                 raise ValidationError(f"LabelConfig.{name}: must be >= 0, got {getattr(self, name)}")
         if self.cell_m <= 0:
             raise ValidationError(f"LabelConfig.cell_m: must be > 0, got {self.cell_m}")
+
+    @property
+    def bridge_reach_vox(self) -> int:
+        """``bridge_vox`` with None resolved (see the class docstring)."""
+        if self.bridge_vox is not None:
+            return self.bridge_vox
+        return 0 if self.sweeps is None and not self.degraded else 1
 
     @property
     def tag(self) -> str:

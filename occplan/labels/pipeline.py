@@ -115,7 +115,7 @@ class SceneLabeller:
             grid_from_rel.transform_points(cloud.points_m[near]), cloud.label[near], grid, cloud.weight[near]
         )
         if c.densify:
-            semantics = densify(semantics, c.ground_bridge_vox, c.bridge_vox)
+            semantics = densify(semantics, c.ground_bridge_vox, c.bridge_reach_vox)
         grid_from_ego = grid_from_w @ frame.world_from_ego
         local, inst = self.split.object_rows(self.sweeps.point_mask(window))
         placed, box = place_objects(local, inst, frame.agents, self.instance_of)
