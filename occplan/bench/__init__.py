@@ -20,6 +20,7 @@ BENCHMARKS = {
     "env": "envs.bench",
     "models": "models.bench",
     "planners": "planners.bench",
+    "labels": "occplan.bench.labels",
 }
 """Benchmark name -> module."""
 
