@@ -185,15 +185,15 @@ def _crossing_polygon(road_centre: Path, left: np.ndarray, right: np.ndarray, s_
     return shapely.Polygon(pts)
 
 
-def build_network(rng: np.random.Generator, layout: str, cfg: BuildConfig) -> RoadNetwork:
-    """Generate the road network of ``layout`` (one of ``config.LAYOUTS``)."""
+def _centrelines(
+    rng: np.random.Generator, layout: str, centre: np.ndarray, cfg: BuildConfig
+) -> tuple[list[Path], list[list[float]], int]:
+    """The road centrelines of ``layout`` around ``centre``, the crossing arclengths on each road, and the
+    number of junction arms (0 without a junction; arms start at the junction's edge)."""
     step = cfg.path_step_m
-    centre = np.full(2, cfg.world_size_m / 2) + rng.uniform(-20.0, 20.0, 2)
-    lw = cfg.lane_width_m
     centres: list[Path] = []
     crossing_s: list[list[float]] = []
     junction_arms = 0
-    radius = 0.0
     if layout in ("t_junction", "crossroad"):
         junction_arms = 3 if layout == "t_junction" else 4
         angles = _arm_angles(rng, junction_arms)
@@ -215,9 +215,20 @@ def build_network(rng: np.random.Generator, layout: str, cfg: BuildConfig) -> Ro
         options = np.arange(60.0, road.length_m - 60.0, 40.0)
         options = options[np.abs(options - s_mid) > 45.0] if layout == "parking_lot" else options
         crossing_s.append(sorted(float(x + rng.uniform(-8, 8)) for x in rng.choice(options, n_cross, replace=False)))
+    return centres, crossing_s, junction_arms
 
-    # parking strips, kerb profiles, roads
-    carpark_side = int(rng.choice([-1, 1])) if layout == "parking_lot" else 0
+
+def _roads(
+    rng: np.random.Generator,
+    centres: list[Path],
+    crossing_s: list[list[float]],
+    carpark_side: int,
+    centre: np.ndarray,
+    is_arm: bool,
+    cfg: BuildConfig,
+) -> tuple[list[Road], list[ParkingStrip]]:
+    """Roads with their kerb profiles and parking strips, clear of the crossings and of the car park's side
+    near ``centre`` (``carpark_side`` +1 left / -1 right, 0 none)."""
     roads, parking = [], []
     for r, c in enumerate(centres):
         edges = {}
@@ -226,63 +237,88 @@ def build_network(rng: np.random.Generator, layout: str, cfg: BuildConfig) -> Ro
             if side == carpark_side:
                 s_mid = float(c.project(centre[None])[0])
                 blocked.append((s_mid - 45.0, s_mid + 45.0))
-            strips = _parking_strips(rng, c.length_m, 25.0 if junction_arms else 10.0, blocked, cfg)
+            strips = _parking_strips(rng, c.length_m, 25.0 if is_arm else 10.0, blocked, cfg)
             parking += [ParkingStrip(r, side, a, b) for a, b in strips]
             edges[side] = _edge_profile(c.s_m, strips, cfg)
-        roads.append(Road(c, edges[1], edges[-1], is_arm=junction_arms > 0))
+        roads.append(Road(c, edges[1], edges[-1], is_arm=is_arm))
+    return roads, parking
 
+
+def _road_lanes(roads: list[Road], has_junction: bool, lane_width_m: float) -> tuple[list[Lane], tuple[int, ...]]:
+    """Per road the forward lane (outgoing for arms) then the backward lane (incoming for arms), and the
+    lanes vehicles enter the world on."""
+    lanes: list[Lane] = []
+    for r, rd in enumerate(roads):
+        lanes.append(Lane(rd.centre.offset(-lane_width_m / 2), r, (), -1))
+        lanes.append(Lane(rd.centre.reversed().offset(-lane_width_m / 2), r, (), 0 if has_junction else -1))
+    entry = tuple(range(1, len(lanes), 2)) if has_junction else tuple(range(len(lanes)))
+    return lanes, entry
+
+
+def _junction(lanes: list[Lane], roads: list[Road], centre: np.ndarray, cfg: BuildConfig) -> Junction:
+    """The junction of the arms ``roads``: appends to ``lanes`` a connector from each arm's incoming lane to
+    every other arm's outgoing lane, sets the incoming lanes' successors; the junction polygon is the hull
+    of the arms' lane edges at their start."""
+    lw = cfg.lane_width_m
+    succ: dict[int, list[int]] = {}
+    for i in range(len(roads)):
+        incoming = lanes[2 * i + 1].path
+        for j in range(len(roads)):
+            if i == j:
+                continue
+            outgoing = lanes[2 * j].path
+            conn = cubic_bezier(
+                incoming.xy_m[-1], incoming.heading_rad[-1], outgoing.xy_m[0], outgoing.heading_rad[0], cfg.path_step_m
+            )
+            succ.setdefault(2 * i + 1, []).append(len(lanes))
+            lanes.append(Lane(conn, -1, (2 * j,), 0))
+    for k, succs in succ.items():
+        lanes[k] = Lane(lanes[k].path, lanes[k].road, tuple(succs), 0)
+    corners = []
+    for rd in roads:
+        p, h = rd.centre.xy_m[0], rd.centre.heading_rad[0]
+        n = np.array([-np.sin(h), np.cos(h)])
+        corners += [p + lw * n, p - lw * n]
+    hull = shapely.MultiPoint(np.array(corners)).convex_hull
+    return Junction(centre, hull, tuple(k for k, ln in enumerate(lanes) if ln.is_connector))
+
+
+def _carpark(
+    rng: np.random.Generator, rd: Road, side: int, centre: np.ndarray, cfg: BuildConfig
+) -> tuple[shapely.Polygon, shapely.Polygon, Crossing]:
+    """The car park beside road ``rd`` (on ``side``) near ``centre``, its driveway, and the crossing where
+    the driveway cuts the sidewalk."""
+    lw = cfg.lane_width_m
+    s_mid = float(rd.centre.project(centre[None])[0])
+    xy, h = rd.centre.sample(np.array([s_mid - 30.0, s_mid + 30.0, s_mid - 3.5, s_mid + 3.5]))
+    n = side * np.array([-np.sin(h[0]), np.cos(h[0])])
+    near, depth = lw + cfg.sidewalk_width_m, rng.uniform(30.0, 40.0)
+    carpark = shapely.Polygon(
+        [xy[0] + near * n, xy[1] + near * n, xy[1] + (near + depth) * n, xy[0] + (near + depth) * n]
+    )
+    driveway = shapely.Polygon([xy[2] + lw * n, xy[3] + lw * n, xy[3] + (near + 0.5) * n, xy[2] + (near + 0.5) * n])
+    return carpark, driveway, Crossing(driveway.intersection(_band(rd, side, lw, near)), 0, s_mid)
+
+
+def build_network(rng: np.random.Generator, layout: str, cfg: BuildConfig) -> RoadNetwork:
+    """Generate the road network of ``layout`` (one of ``config.LAYOUTS``)."""
+    centre = np.full(2, cfg.world_size_m / 2) + rng.uniform(-20.0, 20.0, 2)
+    centres, crossing_s, junction_arms = _centrelines(rng, layout, centre, cfg)
+    carpark_side = int(rng.choice([-1, 1])) if layout == "parking_lot" else 0
+    roads, parking = _roads(rng, centres, crossing_s, carpark_side, centre, junction_arms > 0, cfg)
     crossings = tuple(
         Crossing(_crossing_polygon(rd.centre, rd.left_edge_m, rd.right_edge_m, s, cfg.crossing_width_m), r, s)
         for r, rd in enumerate(roads)
         for s in crossing_s[r]
     )
-
-    # lanes: per road the forward lane (outgoing for arms) then the backward lane (incoming for arms)
-    lanes: list[Lane] = []
-    for r, rd in enumerate(roads):
-        lanes.append(Lane(rd.centre.offset(-lw / 2), r, (), -1))
-        lanes.append(Lane(rd.centre.reversed().offset(-lw / 2), r, (), 0 if junction_arms else -1))
-    entry = tuple(range(1, len(lanes), 2)) if junction_arms else tuple(range(len(lanes)))
-
-    junctions: list[Junction] = []
-    if junction_arms:
-        succ: dict[int, list[int]] = {}
-        for i in range(junction_arms):
-            incoming = lanes[2 * i + 1].path
-            for j in range(junction_arms):
-                if i == j:
-                    continue
-                outgoing = lanes[2 * j].path
-                conn = cubic_bezier(
-                    incoming.xy_m[-1], incoming.heading_rad[-1], outgoing.xy_m[0], outgoing.heading_rad[0], step
-                )
-                succ.setdefault(2 * i + 1, []).append(len(lanes))
-                lanes.append(Lane(conn, -1, (2 * j,), 0))
-        for k, succs in succ.items():
-            lanes[k] = Lane(lanes[k].path, lanes[k].road, tuple(succs), 0)
-        corners = []
-        for rd in roads:
-            p, h = rd.centre.xy_m[0], rd.centre.heading_rad[0]
-            n = np.array([-np.sin(h), np.cos(h)])
-            corners += [p + lw * n, p - lw * n]
-        hull = shapely.MultiPoint(np.array(corners)).convex_hull
-        junctions.append(Junction(centre, hull, tuple(k for k, ln in enumerate(lanes) if ln.is_connector)))
-
+    lanes, entry = _road_lanes(roads, junction_arms > 0, cfg.lane_width_m)
+    junctions = (_junction(lanes, roads, centre, cfg),) if junction_arms else ()
     carpark = driveway = None
     if layout == "parking_lot":
-        rd = roads[0]
-        s_mid = float(rd.centre.project(centre[None])[0])
-        xy, h = rd.centre.sample(np.array([s_mid - 30.0, s_mid + 30.0, s_mid - 3.5, s_mid + 3.5]))
-        n = carpark_side * np.array([-np.sin(h[0]), np.cos(h[0])])
-        near, depth = lw + cfg.sidewalk_width_m, rng.uniform(30.0, 40.0)
-        carpark = shapely.Polygon(
-            [xy[0] + near * n, xy[1] + near * n, xy[1] + (near + depth) * n, xy[0] + (near + depth) * n]
-        )
-        driveway = shapely.Polygon([xy[2] + lw * n, xy[3] + lw * n, xy[3] + (near + 0.5) * n, xy[2] + (near + 0.5) * n])
-        crossings += (Crossing(driveway.intersection(_band(rd, carpark_side, lw, near)), 0, s_mid),)
-
+        carpark, driveway, drive_crossing = _carpark(rng, roads[0], carpark_side, centre, cfg)
+        crossings += (drive_crossing,)
     return RoadNetwork(
-        layout, tuple(roads), tuple(lanes), tuple(junctions), crossings, tuple(parking), carpark, driveway, entry
+        layout, tuple(roads), tuple(lanes), junctions, crossings, tuple(parking), carpark, driveway, entry
     )
 
 

@@ -28,7 +28,8 @@ from scenarios.build.network import build_network, path_crossings
 from scenarios.build.objects import StaticObject, place_objects
 from scenarios.build.pedestrians import MOVING, STANDING, PedestrianMotion, place_pedestrians
 from scenarios.build.scenery import place_scenery
-from scenarios.build.traffic import TrafficResult, VehiclePlan, plan_vehicles, simulate
+from scenarios.build.traffic import TrafficResult, simulate
+from scenarios.build.vehicles import VehiclePlan, plan_vehicles
 
 log = logging.getLogger(__name__)
 

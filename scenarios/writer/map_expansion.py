@@ -1,13 +1,12 @@
-"""The map of a generated world in nuScenes map-expansion format (``NuScenesMap`` v1.3) plus its rasters.
+"""The map of a generated world in nuScenes map-expansion format (``NuScenesMap`` v1.3), written with its
+rasters (``scenarios.writer.map_rasters``).
 
 - ``maps/expansion/<location>.json``: geometric tables (node, line, polygon), the layers drivable_area,
   road_segment, road_block, lane, lane_connector, ped_crossing, walkway, stop_line, carpark_area,
   road_divider, lane_divider, traffic_light, and ``arcline_path_3`` / ``connectivity`` so that
   ``NuScenesMap.discretize_lanes``, ``get_arcline_path`` and ``get_outgoing_lane_ids`` work.
   Lane centrelines become chains of straight arcline paths (shape "LSL", segment_length [0, L, 0]).
-- ``maps/basemap/<location>.png``: an RGB rendering of the layers (``BitMap(..., 'basemap')``).
-- ``maps/<map_token>.png``: the semantic-prior mask referenced by ``map.json``: 10 px/m, 255 on the
-  drivable area, row 0 at the top edge (``MapMask`` convention).
+- ``maps/basemap/<location>.png`` and ``maps/<map_token>.png``: the basemap and the semantic-prior mask.
 
 Scenes sharing a location (placed at distinct origins) share one map: ``merge_layers``.
 Map coordinates are the world frame; nuScenes maps start at the origin, so every map vertex must have
@@ -17,75 +16,26 @@ x >= 0 and y >= 0. The canvas spans [0, max + margin] on each axis.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import shapely
-from PIL import Image, ImageDraw
-from shapely.geometry import LineString, MultiPolygon, Polygon
+from PIL import Image
+from shapely.geometry import LineString, Polygon
 
 from occplan.errors import ValidationError
 from occplan.world.spec import MapLayers
+from scenarios.writer.map_names import basemap_filename, expansion_filename, mask_filename
+from scenarios.writer.map_rasters import rasters
+from scenarios.writer.map_wkt import line, polygons
 from scenarios.writer.tables import json_dumps
 from scenarios.writer.tokens import make_token
 
 MAP_VERSION = "1.3"
-MASK_PX_PER_M = 10.0
-BASEMAP_PX_PER_M = 2.0
 CANVAS_MARGIN_M = 50.0
 CONNECT_TOLERANCE_M = 0.5
 CONNECT_MAX_HEADING_RAD = np.deg2rad(60.0)
-
-_BASEMAP_RGB = {
-    "background": (60, 70, 55),
-    "carpark_area": (110, 110, 120),
-    "drivable_area": (95, 95, 100),
-    "walkway": (170, 165, 150),
-    "ped_crossing": (225, 225, 225),
-    "stop_line": (240, 240, 240),
-    "divider": (235, 210, 80),
-}
-
-
-@dataclass(frozen=True)
-class MapRasters:
-    """The two rasters of a location: ``basemap`` (H, W, 3) uint8 and ``semantic_prior`` (H, W) uint8."""
-
-    basemap: np.ndarray
-    semantic_prior: np.ndarray
-
-
-def map_token(location: str) -> str:
-    return make_token("map", location)
-
-
-def expansion_filename(location: str) -> str:
-    return f"maps/expansion/{location}.json"
-
-
-def mask_filename(location: str) -> str:
-    return f"maps/{map_token(location)}.png"
-
-
-def basemap_filename(location: str) -> str:
-    return f"maps/basemap/{location}.png"
-
-
-def _polygons(wkt: str, field: str) -> list[Polygon]:
-    geom = shapely.from_wkt(wkt)
-    if isinstance(geom, Polygon):
-        return [geom]
-    if isinstance(geom, MultiPolygon):
-        return list(geom.geoms)
-    raise ValidationError(f"MapLayers.{field}: expected (Multi)Polygon WKT, got {geom.geom_type}")
-
-
-def _line(wkt: str, field: str) -> LineString:
-    geom = shapely.from_wkt(wkt)
-    if not isinstance(geom, LineString):
-        raise ValidationError(f"MapLayers.{field}: expected LineString WKT, got {geom.geom_type}")
-    return geom
 
 
 class _MapBuilder:
@@ -101,11 +51,11 @@ class _MapBuilder:
             )
         }  # fmt: skip
 
-    def _token(self, *parts: object) -> str:
+    def token(self, *parts: object) -> str:
         return make_token("map", self.location, *parts)
 
     def _nodes(self, coords: np.ndarray, key: str) -> list[str]:
-        tokens = [self._token(key, "node", k) for k in range(len(coords))]
+        tokens = [self.token(key, "node", k) for k in range(len(coords))]
         self.tables["node"].extend(
             {"token": t, "x": float(x), "y": float(y)} for t, (x, y) in zip(tokens, coords[:, :2].tolist())
         )
@@ -113,7 +63,7 @@ class _MapBuilder:
 
     def polygon(self, poly: Polygon, key: str) -> str:
         poly = shapely.geometry.polygon.orient(poly, sign=1.0)
-        token = self._token(key, "polygon")
+        token = self.token(key, "polygon")
         exterior = self._nodes(np.asarray(poly.exterior.coords)[:-1], f"{key}/ext")
         holes = [
             {"node_tokens": self._nodes(np.asarray(r.coords)[:-1], f"{key}/hole{h}")}
@@ -122,9 +72,9 @@ class _MapBuilder:
         self.tables["polygon"].append({"token": token, "exterior_node_tokens": exterior, "holes": holes})
         return token
 
-    def line(self, line: LineString, key: str) -> tuple[str, list[str]]:
-        token = self._token(key, "line")
-        nodes = self._nodes(np.asarray(line.coords), key)
+    def line(self, geom: LineString, key: str) -> tuple[str, list[str]]:
+        token = self.token(key, "line")
+        nodes = self._nodes(np.asarray(geom.coords), key)
         self.tables["line"].append({"token": token, "node_tokens": nodes})
         return token, nodes
 
@@ -207,45 +157,49 @@ def _containing(records: list[dict], polys: list[Polygon], point: shapely.Point)
     return ""
 
 
-def expansion_json(layers: MapLayers, location: str) -> dict:
-    """The ``maps/expansion/<location>.json`` object for ``layers`` (world-frame WKT)."""
-    canvas = _check_extent(layers, location)
-    b = _MapBuilder(location)
-    t = b.tables
-
+def _drivable_areas(b: _MapBuilder, layers: MapLayers) -> list[Polygon]:
+    """Add the drivable_area records; returns each record's union of polygons."""
     da_polys: list[Polygon] = []
     for i, wkt in enumerate(layers.drivable_area):
-        polys = _polygons(wkt, f"drivable_area[{i}]")
+        polys = polygons(wkt, f"drivable_area[{i}]")
         tokens = [b.polygon(p, f"drivable_area/{i}/{k}") for k, p in enumerate(polys)]
-        t["drivable_area"].append({"token": b._token("drivable_area", i), "polygon_tokens": tokens})
+        b.tables["drivable_area"].append({"token": b.token("drivable_area", i), "polygon_tokens": tokens})
         da_polys.append(shapely.union_all(polys))
+    return da_polys
 
+
+def _road_segments(b: _MapBuilder, layers: MapLayers, da_polys: list[Polygon]) -> list[Polygon]:
+    """Add the road_segment records (an intersection holds a connector's midpoint); returns their polygons."""
     connector_mid = [
-        _line(c, f"lane_connector[{i}]").interpolate(0.5, normalized=True)
+        line(c, f"lane_connector[{i}]").interpolate(0.5, normalized=True)
         for i, (_, c) in enumerate(layers.lane_connector)
     ]
     rs_polys: list[Polygon] = []
     for i, wkt in enumerate(layers.road_segment):
-        poly = shapely.union_all(_polygons(wkt, f"road_segment[{i}]"))
+        poly = shapely.union_all(polygons(wkt, f"road_segment[{i}]"))
         poly = poly if isinstance(poly, Polygon) else max(poly.geoms, key=lambda g: g.area)
         rs_polys.append(poly)
-        t["road_segment"].append(
+        b.tables["road_segment"].append(
             {
-                "token": b._token("road_segment", i),
+                "token": b.token("road_segment", i),
                 "polygon_token": b.polygon(poly, f"road_segment/{i}"),
                 "is_intersection": bool(any(poly.contains(m) for m in connector_mid)),
-                "drivable_area_token": _containing(t["drivable_area"], da_polys, poly.representative_point()),
+                "drivable_area_token": _containing(b.tables["drivable_area"], da_polys, poly.representative_point()),
             }
         )
+    return rs_polys
 
+
+def _lanes(b: _MapBuilder, layers: MapLayers) -> tuple[list[str], list[LineString], dict[str, list[dict]]]:
+    """Add the lane and lane_connector records; returns their tokens, centrelines and arcline paths."""
     lane_tokens: list[str] = []
     centrelines: list[LineString] = []
     arclines: dict[str, list[dict]] = {}
     for layer, rows in (("lane", layers.lane), ("lane_connector", layers.lane_connector)):
         for i, (poly_wkt, line_wkt) in enumerate(rows):
-            poly = _polygons(poly_wkt, f"{layer}[{i}]")[0]
-            centre = _line(line_wkt, f"{layer}[{i}] centreline")
-            token = b._token(layer, i)
+            poly = polygons(poly_wkt, f"{layer}[{i}]")[0]
+            centre = line(line_wkt, f"{layer}[{i}] centreline")
+            token = b.token(layer, i)
             row = {"token": token, "polygon_token": b.polygon(poly, f"{layer}/{i}")}
             if layer == "lane":
                 row |= {
@@ -255,30 +209,35 @@ def expansion_json(layers: MapLayers, location: str) -> dict:
                     "left_lane_divider_segments": [],
                     "right_lane_divider_segments": [],
                 }
-            t[layer].append(row)
+            b.tables[layer].append(row)
             lane_tokens.append(token)
             centrelines.append(centre)
             arclines[token] = _arcline_paths(centre)
+    return lane_tokens, centrelines, arclines
 
+
+def _area_layers(b: _MapBuilder, layers: MapLayers, rs_polys: list[Polygon]) -> None:
+    """Add the ped_crossing (on the road segment holding its centroid), walkway, stop_line and carpark_area
+    records."""
     for i, wkt in enumerate(layers.ped_crossing):
-        poly = _polygons(wkt, f"ped_crossing[{i}]")[0]
-        t["ped_crossing"].append(
+        poly = polygons(wkt, f"ped_crossing[{i}]")[0]
+        b.tables["ped_crossing"].append(
             {
-                "token": b._token("ped_crossing", i),
+                "token": b.token("ped_crossing", i),
                 "polygon_token": b.polygon(poly, f"ped_crossing/{i}"),
-                "road_segment_token": _containing(t["road_segment"], rs_polys, poly.centroid),
+                "road_segment_token": _containing(b.tables["road_segment"], rs_polys, poly.centroid),
             }
         )
     for i, wkt in enumerate(layers.walkway):
-        for k, poly in enumerate(_polygons(wkt, f"walkway[{i}]")):
-            t["walkway"].append(
-                {"token": b._token("walkway", i, k), "polygon_token": b.polygon(poly, f"walkway/{i}/{k}")}
+        for k, poly in enumerate(polygons(wkt, f"walkway[{i}]")):
+            b.tables["walkway"].append(
+                {"token": b.token("walkway", i, k), "polygon_token": b.polygon(poly, f"walkway/{i}/{k}")}
             )
     for i, wkt in enumerate(layers.stop_line):
-        poly = _polygons(wkt, f"stop_line[{i}]")[0]
-        t["stop_line"].append(
+        poly = polygons(wkt, f"stop_line[{i}]")[0]
+        b.tables["stop_line"].append(
             {
-                "token": b._token("stop_line", i),
+                "token": b.token("stop_line", i),
                 "polygon_token": b.polygon(poly, f"stop_line/{i}"),
                 "stop_line_type": "STOP_SIGN",
                 "ped_crossing_tokens": [],
@@ -287,71 +246,51 @@ def expansion_json(layers: MapLayers, location: str) -> dict:
             }
         )
     for i, wkt in enumerate(layers.carpark_area):
-        poly = _polygons(wkt, f"carpark_area[{i}]")[0]
-        t["carpark_area"].append(
+        poly = polygons(wkt, f"carpark_area[{i}]")[0]
+        b.tables["carpark_area"].append(
             {
-                "token": b._token("carpark_area", i),
+                "token": b.token("carpark_area", i),
                 "polygon_token": b.polygon(poly, f"carpark_area/{i}"),
                 "orientation": 0.0,
                 "road_block_token": "",
             }
         )
+
+
+def _dividers(b: _MapBuilder, layers: MapLayers) -> None:
+    """Add the road_divider and lane_divider records."""
     for i, wkt in enumerate(layers.road_divider):
-        line_token, _ = b.line(_line(wkt, f"road_divider[{i}]"), f"road_divider/{i}")
-        t["road_divider"].append(
-            {"token": b._token("road_divider", i), "line_token": line_token, "road_segment_token": ""}
+        line_token, _ = b.line(line(wkt, f"road_divider[{i}]"), f"road_divider/{i}")
+        b.tables["road_divider"].append(
+            {"token": b.token("road_divider", i), "line_token": line_token, "road_segment_token": ""}
         )
     for i, wkt in enumerate(layers.lane_divider):
-        line_token, nodes = b.line(_line(wkt, f"lane_divider[{i}]"), f"lane_divider/{i}")
-        t["lane_divider"].append(
+        line_token, nodes = b.line(line(wkt, f"lane_divider[{i}]"), f"lane_divider/{i}")
+        b.tables["lane_divider"].append(
             {
-                "token": b._token("lane_divider", i),
+                "token": b.token("lane_divider", i),
                 "line_token": line_token,
                 "lane_divider_segments": [{"node_token": n, "segment_type": "DOUBLE_DASHED_WHITE"} for n in nodes],
             }
         )
 
+
+def expansion_json(layers: MapLayers, location: str) -> dict:
+    """The ``maps/expansion/<location>.json`` object for ``layers`` (world-frame WKT)."""
+    canvas = _check_extent(layers, location)
+    b = _MapBuilder(location)
+    da_polys = _drivable_areas(b, layers)
+    rs_polys = _road_segments(b, layers, da_polys)
+    lane_tokens, centrelines, arclines = _lanes(b, layers)
+    _area_layers(b, layers, rs_polys)
+    _dividers(b, layers)
     return {
         "version": MAP_VERSION,
         "canvas_edge": [canvas[0], canvas[1]],
-        **t,
+        **b.tables,
         "arcline_path_3": arclines,
         "connectivity": _connectivity(lane_tokens, centrelines),
     }
-
-
-def _draw_polygons(draw: ImageDraw.ImageDraw, wkts: tuple[str, ...], px_per_m: float, height_px: int, fill) -> None:
-    """Fill polygons (metres -> pixels, y up -> row down); holes are filled with the background."""
-
-    def px(coords) -> list[tuple[float, float]]:
-        xy = np.asarray(coords)[:, :2] * px_per_m
-        xy[:, 1] = height_px - xy[:, 1]
-        return [tuple(p) for p in xy.tolist()]
-
-    for wkt in wkts:
-        for poly in _polygons(wkt, "raster"):
-            draw.polygon(px(poly.exterior.coords), fill=fill)
-            for ring in poly.interiors:
-                draw.polygon(px(ring.coords), fill=0 if isinstance(fill, int) else _BASEMAP_RGB["background"])
-
-
-def rasters(layers: MapLayers, canvas_edge_m: tuple[float, float]) -> MapRasters:
-    """Semantic-prior mask (10 px/m, 255 = drivable) and an RGB basemap of the layers."""
-    w_m, h_m = canvas_edge_m
-    mw, mh = round(w_m * MASK_PX_PER_M), round(h_m * MASK_PX_PER_M)
-    mask = Image.new("L", (mw, mh), 0)
-    _draw_polygons(ImageDraw.Draw(mask), layers.drivable_area, MASK_PX_PER_M, mh, 255)
-
-    bw, bh = round(w_m * BASEMAP_PX_PER_M), round(h_m * BASEMAP_PX_PER_M)
-    base = Image.new("RGB", (bw, bh), _BASEMAP_RGB["background"])
-    draw = ImageDraw.Draw(base)
-    for name in ("drivable_area", "carpark_area", "walkway", "ped_crossing", "stop_line"):
-        _draw_polygons(draw, getattr(layers, name), BASEMAP_PX_PER_M, bh, _BASEMAP_RGB[name])
-    for wkt in (*layers.lane_divider, *layers.road_divider):
-        xy = np.asarray(_line(wkt, "divider").coords)[:, :2] * BASEMAP_PX_PER_M
-        xy[:, 1] = bh - xy[:, 1]
-        draw.line([tuple(p) for p in xy.tolist()], fill=_BASEMAP_RGB["divider"], width=1)
-    return MapRasters(np.asarray(base), np.asarray(mask))
 
 
 def merge_layers(parts: Sequence[MapLayers]) -> MapLayers:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from occplan.errors import ValidationError
 from scenarios.writer import schema
+from scenarios.writer.map_names import map_token, mask_filename
 
 # The per-scene tables (everything but the fixed rows and map.json).
 SCENE_TABLES = (
@@ -49,8 +50,6 @@ class SceneTables:
 
 def map_rows(scenes: list[SceneTables]) -> list[dict]:
     """One ``semantic_prior`` map row per location, linking the logs recorded there."""
-    from scenarios.writer.map_expansion import map_token, mask_filename
-
     logs: dict[str, list[str]] = {}
     for s in scenes:
         logs.setdefault(s.location, []).append(s.log_token)
