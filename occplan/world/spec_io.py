@@ -183,14 +183,9 @@ def _check(arrays: dict[str, np.ndarray], key: str, shape, dtype, path: Path) ->
         raise DataError(f"{path}: {e}") from e
 
 
-def load_world(directory: str | Path) -> WorldSpec:
-    """Read a world written by ``save_world``; DataError naming the file and field on any mismatch."""
-    root = Path(directory)
-    jpath, npath = root / JSON_NAME, root / NPZ_NAME
-    head = _read_header(jpath)
-    arr = load_npz(npath, _ARRAY_KEYS)
-    agents_meta = _field(head, "agents", list, jpath)
-    n_agents = len(agents_meta)
+def _check_arrays(arr: dict[str, np.ndarray], n_agents: int, npath: Path) -> np.ndarray:
+    """Check the shapes and dtypes of the world arrays, that ``agent_offsets`` partitions the agent rows and
+    that times increase within each track; returns the offsets (A + 1,)."""
     t = len(arr["ego_times_us"])
     spec_arrays = {
         "ego_times_us": ((None,), np.int64),
@@ -223,7 +218,11 @@ def load_world(directory: str | Path) -> WorldSpec:
     inner[offsets[1:-1][(offsets[1:-1] > 0) & (offsets[1:-1] < rows)] - 1] = False  # boundaries between agents
     if np.any(steps[inner] <= 0) or np.any(np.diff(arr["ego_times_us"]) <= 0):
         raise DataError(f"{npath}: field 'agent_times_us' or 'ego_times_us' is not increasing within a track")
+    return offsets
 
+
+def _map_layers(head: dict, jpath: Path) -> MapLayers:
+    """The header's ``map`` object as MapLayers (WKT strings; [polygon, centreline] pairs for lanes)."""
     map_obj = _field(head, "map", dict, jpath)
     layers = {}
     for f in fields(MapLayers):
@@ -238,31 +237,48 @@ def load_world(directory: str | Path) -> WorldSpec:
             if not all(isinstance(s, str) for s in items):
                 raise DataError(f"{jpath}: field 'map.{f.name}' must hold WKT strings")
             layers[f.name] = tuple(items)
+    return MapLayers(**layers)
 
+
+def _agents(agents_meta: list, arr: dict[str, np.ndarray], offsets: np.ndarray, jpath: Path) -> tuple[AgentTrack, ...]:
+    """One AgentTrack per header entry, its samples the rows ``offsets[a]:offsets[a + 1]``."""
+    agents = []
+    for a, meta in enumerate(agents_meta):
+        if not isinstance(meta, dict):
+            raise DataError(f"{jpath}: field 'agents[{a}]' must be an object")
+        sl = slice(int(offsets[a]), int(offsets[a + 1]))
+        agents.append(
+            AgentTrack(
+                instance=_field(meta, "instance", str, jpath),
+                category=_field(meta, "category", str, jpath),
+                label=_field(meta, "label", int, jpath),
+                size_m=arr["agent_size_m"][a],
+                times_us=arr["agent_times_us"][sl],
+                center_m=arr["agent_center_m"][sl],
+                yaw_rad=arr["agent_yaw_rad"][sl],
+                velocity_mps=arr["agent_velocity_mps"][sl],
+                attribute=arr["agent_attribute"][sl],
+                attribute_names=tuple(_field(meta, "attribute_names", list, jpath)),
+                rgb=arr["agent_rgb"][a],
+            )
+        )
+    return tuple(agents)
+
+
+def load_world(directory: str | Path) -> WorldSpec:
+    """Read a world written by ``save_world``; DataError naming the file and field on any mismatch."""
+    root = Path(directory)
+    jpath, npath = root / JSON_NAME, root / NPZ_NAME
+    head = _read_header(jpath)
+    arr = load_npz(npath, _ARRAY_KEYS)
+    agents_meta = _field(head, "agents", list, jpath)
+    offsets = _check_arrays(arr, len(agents_meta), npath)
+    map_layers = _map_layers(head, jpath)
     try:
         static = StaticMesh(
             arr["static_vertices_m"], arr["static_faces"], arr["static_face_label"], arr["static_face_rgb"]
         )
-        agents = []
-        for a, meta in enumerate(agents_meta):
-            if not isinstance(meta, dict):
-                raise DataError(f"{jpath}: field 'agents[{a}]' must be an object")
-            sl = slice(int(offsets[a]), int(offsets[a + 1]))
-            agents.append(
-                AgentTrack(
-                    instance=_field(meta, "instance", str, jpath),
-                    category=_field(meta, "category", str, jpath),
-                    label=_field(meta, "label", int, jpath),
-                    size_m=arr["agent_size_m"][a],
-                    times_us=arr["agent_times_us"][sl],
-                    center_m=arr["agent_center_m"][sl],
-                    yaw_rad=arr["agent_yaw_rad"][sl],
-                    velocity_mps=arr["agent_velocity_mps"][sl],
-                    attribute=arr["agent_attribute"][sl],
-                    attribute_names=tuple(_field(meta, "attribute_names", list, jpath)),
-                    rgb=arr["agent_rgb"][a],
-                )
-            )
+        agents = _agents(agents_meta, arr, offsets, jpath)
     except ValidationError as e:
         raise DataError(f"{npath}: {e}") from e
     return WorldSpec(
@@ -272,9 +288,9 @@ def load_world(directory: str | Path) -> WorldSpec:
         start_time_us=_field(head, "start_time_us", int, jpath),
         duration_s=float(_field(head, "duration_s", (int, float), jpath)),
         static=static,
-        agents=tuple(agents),
+        agents=agents,
         ego=EgoTrack(arr["ego_times_us"], arr["ego_xy_m"], arr["ego_z_m"], arr["ego_yaw_rad"], arr["ego_speed_mps"]),
-        map=MapLayers(**layers),
+        map=map_layers,
         route_xy_m=arr["route_xy_m"],
         format_version=WORLD_FORMAT_VERSION,
     )
