@@ -1,17 +1,25 @@
 """Metrics of OccPlan: streaming accumulators (``reset / update / compute``) returning flat dicts of
 METRICS.md keys, and pure functions of recorded episodes for the closed-loop scores.
 
-Importing this package registers every metric of a run in ``METRICS`` (``occplan.metrics.registry``):
-each metric module registers itself at its end.
+Each metric module declares its registry entry (``<NAME>_SPEC``, a ``MetricSpec``); this package
+registers them in ``METRICS`` (``occplan.metrics.registry``), one line each, in the order a pass
+hands them its records.
 """
 
 from occplan.metrics.bootstrap import bootstrap_ci, ci_keys
-from occplan.metrics.closed_loop import ClosedLoopConfig, ClosedLoopMetric, closed_loop_scores
+from occplan.metrics.closed_loop import CLOSED_LOOP_SPEC, ClosedLoopConfig, ClosedLoopMetric, closed_loop_scores
 from occplan.metrics.confusion import ConfusionMatrix, confusion_bincount, confusion_counts, iou_per_class
-from occplan.metrics.lidarseg import LidarSegMetric
-from occplan.metrics.occupancy import OccupancyMetric, OccupancyMetricConfig
-from occplan.metrics.planning import PlanningMetric, PlanningMetricConfig, PlanningSample, planning_sample
+from occplan.metrics.lidarseg import LIDARSEG_SPEC, LidarSegMetric
+from occplan.metrics.occupancy import OCCUPANCY_SPEC, OccupancyMetric, OccupancyMetricConfig
+from occplan.metrics.planning import (
+    PLANNING_SPEC,
+    PlanningMetric,
+    PlanningMetricConfig,
+    PlanningSample,
+    planning_sample,
+)
 from occplan.metrics.rayiou import (
+    RAYIOU_SPEC,
     RayIoUConfig,
     RayIoUMetric,
     RayRecords,
@@ -23,7 +31,14 @@ from occplan.metrics.rayiou import (
 )
 from occplan.metrics.records import LidarSegStep, OccupancyStep, StepRuntime
 from occplan.metrics.registry import METRICS, PASSES, MetricContext, MetricRegistry, MetricSpec
-from occplan.metrics.runtime import RuntimeMetric
+from occplan.metrics.runtime import RUNTIME_SPEC, RuntimeMetric
+
+METRICS.register(OCCUPANCY_SPEC)
+METRICS.register(RAYIOU_SPEC)
+METRICS.register(LIDARSEG_SPEC)
+METRICS.register(PLANNING_SPEC)
+METRICS.register(CLOSED_LOOP_SPEC)
+METRICS.register(RUNTIME_SPEC)
 
 __all__ = [
     "METRICS",

@@ -26,8 +26,8 @@ Per episode (world frame, every 0.1 s substep):
 * score: NC x DAC x (5 TTC + 5 EP + 2 C) / 12 with EP = progress ratio (PDMS form);
 * log divergence: mean distance between the simulated and the logged ego box centres.
 
-Registered as ``closed_loop``: the closed pass's episode (``sim/*``) and the logged ego replayed
-(``ref/human/sim/*``).
+``CLOSED_LOOP_SPEC`` is its registry entry, ``closed_loop``: the closed pass's episode (``sim/*``)
+and the logged ego replayed (``ref/human/sim/*``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from occplan.interfaces import Metric
-from occplan.metrics.registry import METRICS, MetricContext, MetricSpec
+from occplan.metrics.registry import MetricContext, MetricSpec
 from occplan.rules.comfort import ComfortBounds, evaluate_comfort
 from occplan.rules.footprint import box_corners, boxes_overlap
 from occplan.rules.offroad import OFFROAD_TOLERANCE_M, DrivableRaster
@@ -297,14 +297,12 @@ def _create(context: MetricContext) -> ClosedLoopMetric:
     return ClosedLoopMetric()
 
 
-METRICS.register(
-    MetricSpec(
-        name="closed_loop",
-        version=1,
-        passes={"closed": "", "human": "ref/human/"},
-        record=EpisodeHistory,
-        create=_create,
-        update=ClosedLoopMetric.update,
-        compute=ClosedLoopMetric.compute,
-    )
+CLOSED_LOOP_SPEC = MetricSpec(
+    name="closed_loop",
+    version=1,
+    passes={"closed": "", "human": "ref/human/"},
+    record=EpisodeHistory,
+    create=_create,
+    update=ClosedLoopMetric.update,
+    compute=ClosedLoopMetric.compute,
 )

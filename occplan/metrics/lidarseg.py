@@ -11,7 +11,7 @@ Voxel predictions (occupancy-only models) give each point the label of the voxel
 and the point counts as a miss for its GT class (column 0, kept in the row sums). Points outside
 the grid are excluded; ``lidarseg/coverage`` is the share of non-ignore GT points inside the grid.
 
-Registered as ``lidarseg`` (open and closed pass, ``LidarSegStep`` records).
+``LIDARSEG_SPEC`` is its registry entry, ``lidarseg`` (open and closed pass, ``LidarSegStep`` records).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from occplan.errors import ValidationError
 from occplan.interfaces import Metric
 from occplan.metrics.confusion import ConfusionMatrix, iou_per_class
 from occplan.metrics.records import LidarSegStep
-from occplan.metrics.registry import METRICS, MetricContext, MetricSpec
+from occplan.metrics.registry import MetricContext, MetricSpec
 from occplan.types import UNMAPPED, GridSpec, LabelSet
 from occplan.types._check import check_array
 
@@ -140,14 +140,12 @@ def _create(context: MetricContext) -> LidarSegMetric:
     return LidarSegMetric()
 
 
-METRICS.register(
-    MetricSpec(
-        name="lidarseg",
-        version=1,
-        passes={"open": "", "closed": "closed/"},
-        record=LidarSegStep,
-        create=_create,
-        update=_update,
-        compute=_compute,
-    )
+LIDARSEG_SPEC = MetricSpec(
+    name="lidarseg",
+    version=1,
+    passes={"open": "", "closed": "closed/"},
+    record=LidarSegStep,
+    create=_create,
+    update=_update,
+    compute=_compute,
 )

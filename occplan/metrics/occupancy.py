@@ -7,8 +7,8 @@ never in GT but predicted scores 0, a class in neither is NaN and skipped (CVPR2
 ``Metric_mIoU``, not SparseOcc ``old_metrics``). ``occ/iou_geo`` is occupied-vs-free IoU read off
 the camera-mask matrix.
 
-Registered as ``occ`` (open and closed pass): ``RunOccupancyMetric`` takes the mask variants the
-first GT frame supports, and gives each step its ``occ_iou_geo``.
+``OCCUPANCY_SPEC`` is its registry entry, ``occ`` (open and closed pass): ``RunOccupancyMetric``
+takes the mask variants the first GT frame supports, and gives each step its ``occ_iou_geo``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from occplan.errors import ValidationError
 from occplan.interfaces import Metric
 from occplan.metrics.confusion import ConfusionMatrix, iou_per_class
 from occplan.metrics.records import OccupancyStep
-from occplan.metrics.registry import METRICS, MetricContext, MetricSpec
+from occplan.metrics.registry import MetricContext, MetricSpec
 from occplan.types import GridSpec, LabelSet, OccupancyFrame, OccupancyPrediction
 
 MASKS = ("camera", "lidar", "none")
@@ -189,14 +189,12 @@ class RunOccupancyMetric:
             self._with_masks(tuple(state["masks"])).merge_state(state)
 
 
-METRICS.register(
-    MetricSpec(
-        name="occ",
-        version=1,
-        passes={"open": "", "closed": "closed/"},
-        record=OccupancyStep,
-        create=RunOccupancyMetric,
-        update=RunOccupancyMetric.update,
-        compute=RunOccupancyMetric.compute,
-    )
+OCCUPANCY_SPEC = MetricSpec(
+    name="occ",
+    version=1,
+    passes={"open": "", "closed": "closed/"},
+    record=OccupancyStep,
+    create=RunOccupancyMetric,
+    update=RunOccupancyMetric.update,
+    compute=RunOccupancyMetric.compute,
 )

@@ -1,7 +1,8 @@
 """The metric registry: every metric of a run with the passes it runs in, the record it consumes and
 the schema version of its accumulator state.
 
-A metric registers one ``MetricSpec`` at the end of its own module (``METRICS.register(...)``):
+A metric module declares one ``MetricSpec`` (``<NAME>_SPEC``), and ``occplan/metrics/__init__.py``
+registers it with one line (``METRICS.register(<NAME>_SPEC)``):
 
 * ``name``: the key of its state in a scenario's ``results.jsonl`` record;
 * ``version``: the schema version of that state. Raise it whenever the state's layout or meaning

@@ -1,12 +1,13 @@
 """Per-call wall times of the model, the planner and the simulator: ``runtime/<component>_ms``, the
-median over a pass's calls in milliseconds (NaN without a call)."""
+median over a pass's calls in milliseconds (NaN without a call). ``RUNTIME_SPEC`` is its registry
+entry, ``runtime_ms``."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from occplan.metrics.records import RUNTIME_COMPONENTS, StepRuntime
-from occplan.metrics.registry import METRICS, MetricContext, MetricSpec
+from occplan.metrics.registry import MetricContext, MetricSpec
 
 
 class RuntimeMetric:
@@ -36,14 +37,12 @@ def _create(context: MetricContext) -> RuntimeMetric:
 
 # The closed-loop pass re-simulates its sensors: when it ran, its runtimes are the run's (its keys,
 # assembled after the open pass's, replace them).
-METRICS.register(
-    MetricSpec(
-        name="runtime_ms",
-        version=1,
-        passes={"open": "", "closed": ""},
-        record=StepRuntime,
-        create=_create,
-        update=RuntimeMetric.update,
-        compute=RuntimeMetric.compute,
-    )
+RUNTIME_SPEC = MetricSpec(
+    name="runtime_ms",
+    version=1,
+    passes={"open": "", "closed": ""},
+    record=StepRuntime,
+    create=_create,
+    update=RuntimeMetric.update,
+    compute=RuntimeMetric.compute,
 )

@@ -26,7 +26,7 @@ from occplan.harness.store import RunStore
 from occplan.io import json_safe
 from occplan.metrics import registry as metric_registry
 from occplan.metrics.records import OccupancyStep
-from occplan.metrics.registry import MetricContext, MetricRegistry, MetricSpec
+from occplan.metrics.registry import MetricContext, MetricSpec
 from occplan.types import EpisodeHistory, GridSpec, LabelSet, OccupancyFrame, OccupancyPrediction
 from run_closed_loop import main
 
@@ -38,16 +38,14 @@ LABELS = LabelSet.occ3d()
 
 
 def register_example(mp: pytest.MonkeyPatch, version: int = 1) -> types.ModuleType:
-    """docs/EXTENDING.md's metric module, run as written into a copy of the registry that replaces
-    ``METRICS`` for the test (at ``version`` when it is not the page's)."""
-    mp.setattr(metric_registry, "METRICS", metric_registry.METRICS.extended())
+    """docs/EXTENDING.md's metric module, run as written, its spec (at ``version`` when it is not the
+    page's) registered in a copy of the registry that replaces ``METRICS`` for the test."""
     code = re.search(r"```python\n(.*?)```", DOC.read_text().split("# Adding a metric", 1)[1], re.S).group(1)
     module = types.ModuleType("voxel_accuracy_example")
     mp.setitem(sys.modules, module.__name__, module)
     exec(compile(code, str(DOC), "exec"), module.__dict__)
-    if version != 1:
-        specs = (replace(s, version=version) if s.name == "voxel_accuracy" else s for s in metric_registry.METRICS)
-        mp.setattr(metric_registry, "METRICS", MetricRegistry(tuple(specs)))
+    spec = replace(module.VOXEL_ACCURACY_SPEC, version=version)
+    mp.setattr(metric_registry, "METRICS", metric_registry.METRICS.extended(spec))
     return module
 
 

@@ -63,6 +63,7 @@ from occplan.metrics.planning.bev import (
 from occplan.metrics.planning.config import PlanningMetricConfig
 from occplan.metrics.planning.metric import (
     CONVENTIONS,
+    PLANNING_SPEC,
     QUANTITIES,
     PlanningMetric,
     PlanningRow,
@@ -76,6 +77,7 @@ __all__ = [
     "CLASS_SETS",
     "CONVENTIONS",
     "PEDESTRIAN_PREFIX",
+    "PLANNING_SPEC",
     "QUANTITIES",
     "VEHICLE_PREFIX",
     "PlanningMetric",

@@ -3,7 +3,8 @@ plan and of the log per class set, voxel collisions), reduced per convention.
 
 A step collides when any GT cell under the footprint is occupied; steps where the logged
 trajectory's footprint already collides are removed from the numerator, the denominator keeps every
-sample. Registered as ``plan`` (open pass, ``PlanningSample`` records), with the human rows.
+sample. ``PLANNING_SPEC`` is its registry entry, ``plan`` (open pass, ``PlanningSample`` records), with
+the human rows.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from occplan.metrics.planning.bev import (
 from occplan.metrics.planning.config import PlanningMetricConfig
 from occplan.metrics.planning.samples import PlanningSample
 from occplan.metrics.planning.voxel import log_occ_collisions, occ_collisions
-from occplan.metrics.registry import METRICS, MetricContext, MetricSpec
+from occplan.metrics.registry import MetricContext, MetricSpec
 
 CONVENTIONS = ("stp3", "uniad")
 QUANTITIES = ("l2", *(f"col_{cs}" for cs in CLASS_SETS), "col_occ")
@@ -181,14 +182,12 @@ def _create(context: MetricContext) -> PlanningMetric:
     return PlanningMetric()
 
 
-METRICS.register(
-    MetricSpec(
-        name="plan",
-        version=1,
-        passes={"open": ""},
-        record=PlanningSample,
-        create=_create,
-        update=PlanningMetric.update,
-        compute=_compute,
-    )
+PLANNING_SPEC = MetricSpec(
+    name="plan",
+    version=1,
+    passes={"open": ""},
+    record=PlanningSample,
+    create=_create,
+    update=PlanningMetric.update,
+    compute=_compute,
 )

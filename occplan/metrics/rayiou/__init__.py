@@ -3,15 +3,23 @@
 
 * ``origins``: the ray origins of a sample (the scene's LiDAR positions) and the 14,040 directions;
 * ``cast``: the traversal kernels (fast numba walk and the reference-style walk) and ``cast_rays``;
-* ``metric``: ``RayIoUMetric`` (counts, IoU, flow errors, Occ score), its config and registration.
+* ``metric``: ``RayIoUMetric`` (counts, IoU, flow errors, Occ score), its config and registry entry.
 """
 
 from occplan.metrics.rayiou.cast import RayRecords, cast_rays, to_voxel_units, trace_reference, trace_reference_all
-from occplan.metrics.rayiou.metric import FLOW_CLASSES, THRESHOLDS_M, RayIoUConfig, RayIoUMetric, occ_score
+from occplan.metrics.rayiou.metric import (
+    FLOW_CLASSES,
+    RAYIOU_SPEC,
+    THRESHOLDS_M,
+    RayIoUConfig,
+    RayIoUMetric,
+    occ_score,
+)
 from occplan.metrics.rayiou.origins import lidar_ray_directions, rayiou_origins, scenario_rayiou_origins
 
 __all__ = [
     "FLOW_CLASSES",
+    "RAYIOU_SPEC",
     "THRESHOLDS_M",
     "RayIoUConfig",
     "RayIoUMetric",

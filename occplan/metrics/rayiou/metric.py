@@ -6,7 +6,7 @@ the per-ray records of ``occplan.metrics.rayiou.cast``:
   RayIoU@t = nanmean over classes; RayIoU = nanmean over the (3, C) array;
 * flow: for the TP rays at 2 m, the L2 error of the flow read at the hit voxel, per flow class.
 
-Registered as ``ray`` (open and closed pass, ``OccupancyStep`` records).
+``RAYIOU_SPEC`` is its registry entry, ``ray`` (open and closed pass, ``OccupancyStep`` records).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from occplan.errors import ValidationError
 from occplan.interfaces import Metric
 from occplan.metrics.rayiou.cast import RayRecords, cast_rays
 from occplan.metrics.records import OccupancyStep
-from occplan.metrics.registry import METRICS, MetricContext, MetricSpec
+from occplan.metrics.registry import MetricContext, MetricSpec
 from occplan.types import GridSpec, LabelSet
 from occplan.types._check import check_array
 
@@ -210,14 +210,12 @@ def _create(context: MetricContext) -> RayIoUMetric:
     return RayIoUMetric(RayIoUConfig(context.grid, context.labels))
 
 
-METRICS.register(
-    MetricSpec(
-        name="ray",
-        version=1,
-        passes={"open": "", "closed": "closed/"},
-        record=OccupancyStep,
-        create=_create,
-        update=_update,
-        compute=_compute,
-    )
+RAYIOU_SPEC = MetricSpec(
+    name="ray",
+    version=1,
+    passes={"open": "", "closed": "closed/"},
+    record=OccupancyStep,
+    create=_create,
+    update=_update,
+    compute=_compute,
 )
