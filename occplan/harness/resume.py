@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from occplan.errors import ValidationError
@@ -100,7 +101,7 @@ def resumable_records(
     return kept
 
 
-def _refuse_other_versions(results, states: dict[str, dict[str, Any]], registry: MetricRegistry) -> None:
+def _refuse_other_versions(results: Path, states: dict[str, dict[str, Any]], registry: MetricRegistry) -> None:
     """ValidationError listing every (metric, pass, recorded version) that differs from the registry's."""
     found: dict[tuple[str, str, Any, int], list[str]] = defaultdict(list)
     for scene, state in states.items():
