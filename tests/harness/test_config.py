@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from occplan.errors import ValidationError
+from occplan.harness import run
 from occplan.harness.cli import config_from_args
 from occplan.harness.config import RunConfig, load_yaml
 from occplan.harness.store import RunStore
@@ -77,4 +78,13 @@ def test_empty_data_folder_is_not_a_dataroot(tmp_path, capsys):
     assert main(["--model", "oracle", "--data", str(empty), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert f"{empty}: is not a nuScenes dataroot (no v1.0-* table folder)" in err and "--version" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_harness_needs_a_dataroot_the_edge_fills_in(tmp_path):
+    """``occplan.harness.run`` resolves no dataset itself (the core imports no ``scenarios``): without
+    ``data`` it refuses before creating the run folder; ``run_closed_loop.evaluate`` fills in the mini set."""
+    config = RunConfig(model="oracle", out=str(tmp_path / "run"))
+    with pytest.raises(ValidationError, match="RunConfig.data: None"):
+        run(config, plugins(config))
     assert not (tmp_path / "run").exists()
