@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from occplan.errors import DataError, ValidationError
+from occplan.labels.aggregate import grid_from_world
 from occplan.labels.config import LabelConfig
 from occplan.labels.pipeline import SceneLabeller
 from occplan.metrics.rayiou import cast_rays
@@ -40,10 +41,8 @@ def held_out_counts(labeller: SceneLabeller, k: int, semantics: np.ndarray | Non
     if semantics is None:
         semantics = labeller.keyframe(k, exclude=(k,)).semantics
     frame = labeller.scenario.frames[k]
-    grid_from_w = (
-        frame.world_from_ego if grid.frame == "ego" else frame.world_from_ego @ frame.ego_from_lidar
-    ).inverse()
-    grid_from_rel = grid_from_w @ Pose(np.eye(3), sweeps.origin_m)
+    grid_from_w = grid_from_world(frame.world_from_ego, frame.ego_from_lidar, grid.frame)
+    grid_from_rel = grid_from_w @ Pose(np.eye(3), sweeps.origin_m)  # scene-relative world -> grid
     s = int(sweeps.keyframe_sweep[k])
     points = grid_from_rel.transform_points(sweeps.sweep_points(s).astype(np.float64))
     origin = grid_from_rel.transform_points(sweeps.sensor_m[s][None])[0]
