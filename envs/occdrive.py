@@ -151,6 +151,8 @@ class OccDriveEnv(gym.Env):
         self.action_space = self._action_space()
         self._action_low = self.action_space.low.astype(np.float64)
         self._action_high = self.action_space.high.astype(np.float64)
+        self._zero_flow = np.zeros((*self.sim.config.grid.shape, 2), np.float32)  # for a model without flow
+        self._zero_flow.flags.writeable = False
         self.state: SimState | None = None
         self._ended: str | None = None  # "terminated" / "truncated" once the episode is over
         self._occupancy: OccupancyPrediction | None = None  # the last perception output (for render)
@@ -303,8 +305,8 @@ class OccDriveEnv(gym.Env):
         if "occupancy" in names:
             obs["occupancy"] = occ.semantics
         if "flow" in names:
-            flow = occ.flow if occ.flow is not None else np.zeros((*cfg.grid.shape, 2), np.float32)
-            within = -FLOW_LIMIT_MPS <= flow.min() and flow.max() <= FLOW_LIMIT_MPS
+            flow = occ.flow if occ.flow is not None else self._zero_flow
+            within = flow is self._zero_flow or (-FLOW_LIMIT_MPS <= flow.min() and flow.max() <= FLOW_LIMIT_MPS)
             obs["flow"] = flow if within else np.clip(flow, -FLOW_LIMIT_MPS, FLOW_LIMIT_MPS, dtype=np.float32)
         if "ego" in names:
             e = state.ego

@@ -61,6 +61,12 @@ def sensor_frame(
     )  # fmt: skip
 
 
+def world_agents(state: SimState):
+    """The agent boxes to hand to World queries at ``state``: None (the world's own tracks) under log
+    replay, the simulated boxes with IDM agents."""
+    return state.agents if state.context.idm is not None else None
+
+
 def recent_substeps(state: SimState, n: int) -> list[tuple[int, np.ndarray, object]]:
     """The last ``n`` substeps of ``state``'s trace, newest first: (row, ego vector, IDM state or None)."""
     out, trace = [], state.trace
@@ -109,7 +115,7 @@ def simulated_cameras(state: SimState, keyframe: Frame, channels: tuple[str, ...
     by_size: dict[tuple[int, int], list[str]] = {}
     for c in channels:
         by_size.setdefault((logged[c].width_px, logged[c].height_px), []).append(c)
-    agents = state.agents if state.context.idm is not None else None  # None: the world's own tracks
+    agents = world_agents(state)
     images = {}
     try:
         for (w, h), group in by_size.items():

@@ -4,7 +4,8 @@
 frozen ``SimState`` and returns a new one (or an observation). One decision = ``config.substeps``
 substeps of ``config.dt_s``, run in one numba call (``occplan.sim.kernel.advance``) under log replay.
 Per-scenario arrays (agent table, logged ego, route, drivable raster) are built on a scenario's first
-reset and shared by later resets with the same world.
+reset and shared by later resets with the same world. The sensors (``observe``) are produced by
+``occplan.sim.sensors``, once per state.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from occplan.sim.dynamics import Control, ego_state, vehicle_limits
 from occplan.sim.history import episode_history
 from occplan.sim.log import LogTrack
 from occplan.sim.route import ExpertPath, RoutePolyline
-from occplan.sim.sensors import sensor_frame
+from occplan.sim.sensors import sensor_frame, world_agents
 from occplan.sim.state import SceneArrays, SimContext, SimState, Trace
 from occplan.types import (
     Frame,
@@ -193,7 +194,7 @@ class Simulator:
         if cached is not None and (cached.mask_lidar is not None or not with_masks or "gt_masked" in state.memo):
             return cached
         gt = state.context.world.occupancy(
-            state.world_from_ego, state.time_us, self.config.grid, self._override(state), with_masks=with_masks
+            state.world_from_ego, state.time_us, self.config.grid, world_agents(state), with_masks=with_masks
         )
         state.memo["gt"] = gt
         if with_masks:
@@ -378,7 +379,3 @@ class Simulator:
         past = se2_transform(frame0.ego_history, frame0.world_from_ego) if len(frame0.ego_history) else np.zeros((0, 3))
         poses = np.vstack([past, ego[None, :3]])[-length:]
         return np.vstack([np.repeat(poses[:1], length - len(poses), axis=0), poses])
-
-    def _override(self, state: SimState):
-        """Agent boxes to hand to World queries: None (the world's own tracks) under log replay."""
-        return state.agents if state.context.idm is not None else None
