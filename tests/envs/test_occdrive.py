@@ -213,3 +213,14 @@ def test_model_options_reach_the_model_and_bad_ones_are_refused_at_make(tiny_dat
         gym.make("OccDrive-v0", dataroot=str(tiny_dataroot), model_options={"weights": "random"})
     with pytest.raises(ValueError, match="need a model name"):
         gym.make("OccDrive-v0", dataroot=str(tiny_dataroot), perception=None, model_options={"weights": "random"})
+
+
+def test_perception_names_a_registered_model(tiny_dataroot):
+    """The oracle is the registry's model like any other; an unknown name lists the registered ones."""
+    import models
+    from occplan.errors import RegistryError
+
+    env = gym.make("OccDrive-v0", dataroot=str(tiny_dataroot)).unwrapped
+    assert type(env._model) is models.model_class("oracle") and env._model.privileged
+    with pytest.raises(RegistryError, match="unknown perception model 'nope'; known: .*oracle"):
+        gym.make("OccDrive-v0", dataroot=str(tiny_dataroot), perception="nope")
