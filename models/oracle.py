@@ -11,7 +11,7 @@ from occplan.types import OccupancyPrediction, SensorFrame
 
 class OracleModel(PerceptionModel):
     """Returns ``SensorFrame.ground_truth`` (filled by the simulator for privileged models) as the
-    prediction: semantics as is, flow (zeros when the GT has none)."""
+    prediction: semantics as is, flow (zeros when the GT has none), as read-only views of the GT arrays."""
 
     name = "oracle"
     privileged = True
@@ -25,4 +25,14 @@ class OracleModel(PerceptionModel):
         self.grid.require(gt.grid, f"{self.name}: ground_truth grid")
         self.labels.require(gt.labels, f"{self.name}: ground_truth labels")
         flow = gt.flow if gt.flow is not None else np.zeros((*gt.grid.shape, 2), np.float32)
-        return OccupancyPrediction(semantics=gt.semantics.copy(), grid=gt.grid, labels=gt.labels, flow=flow.copy())
+        return OccupancyPrediction(
+            semantics=_read_only(gt.semantics), grid=gt.grid, labels=gt.labels, flow=_read_only(flow)
+        )
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a``: the prediction shares the GT's memory (no 5 MB copy per step) and no
+    consumer can change the GT through it."""
+    view = a.view()
+    view.flags.writeable = False
+    return view
