@@ -1,8 +1,10 @@
-"""``python -m occplan.bench models [--data ROOT] [--frames N] [--train-iters N] [--models lidar,occnet]``
+"""``python -m occplan.bench models [--data ROOT] [--frames N] [--train-iters N] [--models a,b] [--threads N]``
 
-Per model (tiny config, shipped weights when present): inference ms per frame on CPU (and on GPU
-when one is available), parameter counts of the tiny and base configs, and training seconds per
-iteration (batch 1, CPU). Frames come from the val split of ``--data`` (default: the generated
+Per model (every trainable registered model unless ``--models`` names some; tiny config, shipped
+weights): inference ms per frame on CPU (and on GPU when one is available), batch 1, ``predict`` as the
+harness calls it (encoding, network, decoding), with ``--threads`` torch intra-op threads; parameter
+counts of the tiny and base configs; training seconds per iteration (batch 1, CPU; ``--train-iters 0``
+skips it). Frames come from the val split of ``--data`` (default: the generated
 "tiny" dataset). torch is imported only when the benchmark runs.
 """
 
@@ -27,7 +29,7 @@ def _median_ms(fn, n: int) -> float:
 def run(args: list[str]) -> dict:
     import torch
 
-    from models import MODELS
+    from models import MODELS, trainable_models
     from models.dataset import keyframes, load_sample
     from models.evaluate import open_source
 
@@ -35,8 +37,12 @@ def run(args: list[str]) -> dict:
     ap.add_argument("--data", default=None)
     ap.add_argument("--frames", type=int, default=3)
     ap.add_argument("--train-iters", type=int, default=3)
-    ap.add_argument("--models", default="lidar,occnet")
+    ap.add_argument("--models", default=None, help="comma-separated names (default: every trainable model)")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     a = ap.parse_args(args)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    names = a.models.split(",") if a.models else trainable_models()
     if a.data is None:
         from scenarios.datasets import ensure
 
@@ -45,7 +51,7 @@ def run(args: list[str]) -> dict:
     frames = keyframes(source, "val", a.frames)
     out: dict = {"data": a.data, "torch_threads": torch.get_num_threads(), "frames": len(frames)}
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    for name in a.models.split(","):
+    for name in names:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = MODELS.create(name, config="tiny")
@@ -66,6 +72,8 @@ def run(args: list[str]) -> dict:
             out[f"{name}/infer_ms_{dev}"] = float(np.median(ms))
         model.net.to("cpu")
         model.device = torch.device("cpu")
+        if not a.train_iters:
+            continue
         model.net.train()
         opt = torch.optim.AdamW(model.net.parameters(), lr=1e-4)
         batch = model.collate([model.encode(samples[0][0])])
@@ -74,7 +82,7 @@ def run(args: list[str]) -> dict:
         def step(m=model, o=opt, b=batch, t=targets) -> None:
             loss, _ = m.loss(m.forward(b), t)
             o.zero_grad()
-            loss.backward()
+            m.backward(loss)
             o.step()
 
         step()  # warm-up
