@@ -6,7 +6,9 @@
 Writes ``DIR/<model>_<config>.safetensors`` + ``.json`` (config, step, class weights, loss history,
 seconds per iteration) every ``--ckpt-every`` iterations and at the end, plus ``.optim.pt``
 (optimizer + scheduler state, read back with ``torch.load(weights_only=True)``) for ``--resume``.
-Seeds are fixed (``--seed``): Python, NumPy and torch RNGs and the data order.
+Seeds are fixed (``--seed``): Python, NumPy and torch RNGs and the data order. Class weights come from the GT
+label counts of the split, or, for a model that declares ``trains_from_2d_labels`` (``renderocc``), from its
+``image_label_counts`` of the 2D labels it trains from.
 """
 
 from __future__ import annotations
@@ -88,9 +90,11 @@ def train(model: TorchOccModel, dataset: OccDataset, cfg: TrainConfig, stem: Pat
         step, history, seconds = meta["step"], meta["loss_history"], meta["train_seconds"]
         torch.manual_seed(cfg.seed + step)
     else:
-        counts = label_counts(
-            dataset.source, dataset.frames[:: max(len(dataset) // cfg.class_weight_frames, 1)], model.labels.num_classes
-        )
+        frames = dataset.frames[:: max(len(dataset) // cfg.class_weight_frames, 1)]
+        if getattr(model, "trains_from_2d_labels", False):  # no 3D label read: counts of the model's 2D labels
+            counts = model.image_label_counts(dataset.source, frames)
+        else:
+            counts = label_counts(dataset.source, frames, model.labels.num_classes)
         model.set_class_weights(class_weights_from_counts(counts))
 
     def checkpoint() -> dict:
