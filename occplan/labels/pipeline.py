@@ -82,13 +82,16 @@ class SceneLabeller:
                 read[mask_sweeps(times_us, int(times_us[key]), c.mask_sweep_offsets)] = True
         return read
 
-    def static_cloud(self, sweeps: np.ndarray) -> StaticCloud:
-        """Static points of the given sweep indices pooled in world cells (minus ``sweeps.origin_m``)."""
+    def static_cloud(self, sweeps: np.ndarray, movable: bool = False) -> StaticCloud:
+        """Static points of the given sweep indices pooled in world cells (minus ``sweeps.origin_m``):
+        without the cells of a movable class (a car or pedestrian outside every annotated box is not
+        pooled over time, it would leave a trail), or with ``movable`` only those cells."""
         sel = self.sweeps.point_mask(sweeps) & self.split.static
         c = self.config
-        return static_cloud(
+        cloud = static_cloud(
             self.sweeps.points_m[sel].astype(np.float64), self.sweeps.label[sel], c.cell_m, c.label_radius_m
         )
+        return cloud.select(cloud.movable() == movable)
 
     def window(self, k: int, exclude: tuple[int, ...] = ()) -> np.ndarray:
         """Sweeps aggregated for keyframe ``k``, without the sweeps of keyframes ``exclude``."""
@@ -105,6 +108,8 @@ class SceneLabeller:
             cloud = self._scene_cloud
         else:
             cloud = self.static_cloud(window)
+        if k not in exclude:  # movable things outside boxes: from the keyframe's own sweep only
+            cloud = cloud + self.static_cloud(self.sweeps.keyframe_sweep[k : k + 1], movable=True)
         grid_from_w = grid_from_world(frame.world_from_ego, frame.ego_from_lidar, grid.frame)
         grid_from_rel = grid_from_w @ Pose(np.eye(3), self.sweeps.origin_m)  # scene-relative world -> grid
         lo, hi = grid_world_box(grid_from_w.inverse(), grid)

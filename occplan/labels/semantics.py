@@ -14,6 +14,11 @@ from occplan.world.occupancy_gt import GENERAL_TO_OCC3D
 
 _GENERAL = LabelSet.lidarseg_general()
 _OTHERS = LabelSet.occ3d().index("others")
+MOVABLE_CLASSES = tuple(
+    LabelSet.occ3d().index(n)
+    for n in ("bicycle", "bus", "car", "construction_vehicle", "motorcycle", "pedestrian", "trailer", "truck")
+)
+"""Occ3D classes of things that move: outside every annotated box, their points are not pooled over time."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,21 @@ class StaticCloud:
     points_m: np.ndarray
     label: np.ndarray
     weight: np.ndarray
+
+    def select(self, keep: np.ndarray) -> StaticCloud:
+        """The cells where ``keep`` (C,) bool is True."""
+        return StaticCloud(self.points_m[keep], self.label[keep], self.weight[keep])
+
+    def movable(self) -> np.ndarray:
+        """(C,) bool: the cells of a ``MOVABLE_CLASSES`` class."""
+        return np.isin(self.label, MOVABLE_CLASSES)
+
+    def __add__(self, other: StaticCloud) -> StaticCloud:
+        return StaticCloud(
+            np.concatenate([self.points_m, other.points_m]),
+            np.concatenate([self.label, other.label]),
+            np.concatenate([self.weight, other.weight]),
+        )
 
 
 def majority(key: np.ndarray, label: np.ndarray, weight: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
