@@ -12,10 +12,11 @@ Training supervises the renderings only. No 3D occupancy label is read: ``target
   ``termination_window`` samples of the one holding the projected keyframe LiDAR depth (sky pixels end in
   the background), and rendered depth (L1) against that LiDAR depth (``targets``);
 - the LSS depth net's LiDAR depth cross-entropy (BEVDepth).
-Auxiliary rays (RenderOcc's multi-frame supervision): the previous keyframe's cameras
-(``history_keyframes = 1``), moved into this keyframe's ego frame by the two ego poses, render the same
-field against their semantic images (movable classes ignored, sky as free); that keyframe's LiDAR is not in
-the dataset's history, so auxiliary rays carry no depth target.
+Auxiliary rays (RenderOcc's multi-frame supervision): the cameras of the two previous keyframes
+(``history_keyframes = 2``, 1 s back), moved into this keyframe's ego frame by the ego poses, render the same
+field against their semantic images (movable classes ignored, sky as free); they reach ground that is under
+or beside the ego now. Those keyframes' LiDAR is not in the dataset's history, so auxiliary rays carry no
+depth target.
 
 Inference: class = argmax of the logits where the voxel's opacity ``1 - exp(-sigma * voxel_size)`` reaches
 ``occupied_alpha``, else free; flow is not predicted (zeros).
@@ -113,7 +114,7 @@ class RenderOccModel(LssOccModel):
     name = "renderocc"
     presets = RENDEROCC_PRESETS
     config_cls = RenderOccConfig
-    history_keyframes = 1
+    history_keyframes = 2
     trains_from_2d_labels = True
     """``models.train`` takes class weights from ``image_label_counts`` (2D labels), not from 3D label counts."""
 
@@ -179,8 +180,8 @@ class RenderOccModel(LssOccModel):
 
     def collate(self, samples: list[Batch]) -> Batch:
         """Stacked ``images`` and ``img_from_ego``; when the samples carry a ``history`` (training), the
-        auxiliary rays of each one's previous keyframe: ``aux_img_from_ego`` (B, N, 3, 4) in the sample's ego
-        frame and ``aux_labels`` (B, N, R) (all IGNORE for a scene's first keyframe)."""
+        auxiliary rays of each one's previous keyframes (``auxiliary_rays``): ``aux_img_from_ego``
+        (B, H * N, 3, 4) in the sample's ego frame and ``aux_labels`` (B, H * N, R)."""
         batch = {k: torch.stack([s[k] for s in samples]) for k in ("images", "img_from_ego")}
         if any("history" in s for s in samples):
             aux = [self.auxiliary_rays(s) for s in samples]
@@ -189,16 +190,19 @@ class RenderOccModel(LssOccModel):
         return batch
 
     def auxiliary_rays(self, sample: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, 3, 4) projections of the previous keyframe's cameras from this keyframe's ego frame and their
-        (N, R) ray labels (movable classes ignored)."""
+        """(H * N, 3, 4) projections of the cameras of the H = ``history_keyframes`` previous keyframes (oldest
+        first) from this keyframe's ego frame and their (H * N, R) ray labels (movable classes ignored); a
+        keyframe missing at the scene's start has this keyframe's projections and all-IGNORE labels."""
         n, r = len(self.cameras), self.ray_hw[0] * self.ray_hw[1]
-        if not sample.get("history"):
-            return sample["img_from_ego"], torch.full((n, r), IGNORE, dtype=torch.int64)
-        prev = sample["history"][-1]
-        prev_from_cur = torch.linalg.inv(prev["world_from_ego"]) @ sample["world_from_ego"]
-        projs = (prev["img_from_ego"].double() @ prev_from_cur).float()
-        labels = np.stack([without_movable(self.ray_labels(cam)) for cam in prev["cameras"]])
-        return projs, torch.from_numpy(labels)
+        history = sample.get("history") or []
+        missing = self.history_keyframes - len(history)
+        projs = [sample["img_from_ego"]] * missing
+        labels = [torch.full((n, r), IGNORE, dtype=torch.int64)] * missing
+        for prev in history:
+            prev_from_cur = torch.linalg.inv(prev["world_from_ego"]) @ sample["world_from_ego"]
+            projs.append((prev["img_from_ego"].double() @ prev_from_cur).float())
+            labels.append(torch.from_numpy(np.stack([without_movable(self.ray_labels(c)) for c in prev["cameras"]])))
+        return torch.cat(projs), torch.cat(labels)
 
     def ray_labels(self, cam: CameraFrame) -> np.ndarray:
         """(R,) Occ3D labels of ``cam``'s rays from its semantic image (``labels.ray_pixel_labels``)."""

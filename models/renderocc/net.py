@@ -4,8 +4,8 @@ grid, and in training its volume renderings along camera rays.
 2D-to-3D: ResNet + FPN-LSS image encoder and LSS view transformer into a voxel volume (``models.lss``), the
 3D ResNet + FPN voxel encoder of BEVDet-occ (``models.bevdet_occ.voxel_encoder``); then the semantic density
 head (``field``). In training mode the field is rendered (``render``) along the rays of the keyframe's cameras
-(``rays``) and, when the batch carries ``aux_img_from_ego`` (the previous keyframe's cameras in this
-keyframe's ego frame), along those auxiliary rays too.
+(``rays``) and, when the batch carries ``aux_img_from_ego`` (earlier keyframes' cameras in this keyframe's
+ego frame), along those auxiliary rays too.
 """
 
 from __future__ import annotations

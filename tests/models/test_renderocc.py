@@ -144,7 +144,8 @@ def test_ray_labels_read_the_semantic_pixel_of_each_ray(tmp_path):
 
 def test_auxiliary_rays_project_the_previous_cameras_from_this_ego_frame(tmp_path):
     """The ego moved 2 m forward: a point 3 m ahead now was 5 m ahead at the previous keyframe, so the auxiliary
-    projection of (3, 0, 0) equals the previous projection of (5, 0, 0); movable classes are ignored."""
+    projection of (3, 0, 0) equals the previous projection of (5, 0, 0); movable classes are ignored; a missing
+    history keyframe contributes rays without labels."""
     model = RenderOccModel(RENDEROCC_PRESETS["tiny"])
     sem = np.full((90, 160), 17, np.uint8)
     sem[:45] = 28  # static.manmade on top, cars below
@@ -157,15 +158,17 @@ def test_auxiliary_rays_project_the_previous_cameras_from_this_ego_frame(tmp_pat
     cur_world = torch.eye(4, dtype=torch.float64)
     cur_world[0, 3] = 2.0
     sample = {"img_from_ego": torch.rand(6, 3, 4), "world_from_ego": cur_world, "history": [prev]}
-    projs, labels = model.auxiliary_rays(sample)
+    projs, labels = model.auxiliary_rays(sample)  # two keyframes of history: the older one is missing
+    assert projs.shape == (12, 3, 4) and labels.shape == (12, 18 * 32)
     np.testing.assert_allclose(
-        (projs @ torch.tensor([3.0, 0.0, 0.0, 1.0])).numpy(),
+        (projs[6:] @ torch.tensor([3.0, 0.0, 0.0, 1.0])).numpy(),
         (prev_proj @ torch.tensor([5.0, 0.0, 0.0, 1.0])).numpy(),
         rtol=1e-5,
     )
-    assert labels.shape == (6, 18 * 32) and set(labels.unique().tolist()) == {IGNORE, 15}  # manmade; cars ignored
-    first_projs, first_labels = model.auxiliary_rays({**sample, "history": []})
-    assert torch.equal(first_projs, sample["img_from_ego"]) and bool((first_labels == IGNORE).all())
+    assert set(labels[6:].unique().tolist()) == {IGNORE, 15}  # manmade; the cars are ignored
+    assert torch.equal(projs[:6], sample["img_from_ego"]) and bool((labels[:6] == IGNORE).all())
+    both, both_labels = model.auxiliary_rays({**sample, "history": [prev, prev]})
+    assert torch.equal(both[:6], both[6:]) and torch.equal(both_labels[:6], both_labels[6:])
 
 
 class NoOccupancy:
