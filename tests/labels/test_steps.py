@@ -163,3 +163,14 @@ def test_flow_equals_box_velocity_in_grid_frame(grid_yaw):
     c, s = np.cos(grid_yaw), np.sin(grid_yaw)
     np.testing.assert_allclose(flow[2, 2, 0], [3.0 * c + s, 3.0 * s - c], atol=1e-6)
     assert np.count_nonzero(np.abs(flow).sum(axis=-1)) == 1  # the still box's voxel and the rest: zero
+
+
+def test_movable_cells_are_told_apart():
+    gen = [GEN.index(n) for n in ("human.pedestrian.adult", "static.manmade", "movable_object.barrier", "vehicle.car")]
+    pts = np.array([[0.05, 0.05, 0.05], [1.05, 0.05, 0.05], [2.05, 0.05, 0.05], [3.05, 0.05, 0.05]])
+    cloud = static_cloud(pts, np.array(gen, np.uint8), cell_m=0.1, radius_m=0.5)
+    # pedestrians and cars move (not pooled over time outside their boxes); barriers and walls do not
+    assert cloud.movable().tolist() == [True, False, False, True]
+    kept = cloud.select(~cloud.movable()) + cloud.select(cloud.movable())
+    assert kept.label.tolist() == [MANMADE, OCC.index("barrier"), OCC.index("pedestrian"), CAR]
+    assert kept.weight.tolist() == [1.0] * 4
