@@ -37,7 +37,7 @@ def test_labels_read_by_occ3d_reader_and_scored_by_evaluate(tiny_dataroot: Path,
         assert not np.any(occ.mask_camera & ~occ.mask_lidar)  # mask_camera is a subset of mask_lidar, as Occ3D
     result = score_labels(source, labelled, split="val")
     assert result["n_samples"] == len(frames) == 13
-    # one sweep per keyframe (measured 47.9 mIoU, 48.0 geometric IoU; docs/LABELS.md)
+    # one sweep per keyframe: well below the all-sweeps figures (docs/LABELS.md), well above chance
     assert 40 < result["occ/miou"] < 100 and 40 < result["occ/iou_geo"] < 100
     # flow: object voxels carry their box velocity in the ego frame (the GT's box velocity at TP rays)
     assert result["flow/mave"] < 0.1
@@ -119,5 +119,6 @@ def test_real_extract_without_sweeps_is_refused_then_degraded(real_mini: Path, t
 def test_real_extract_leave_one_out(real_mini: Path):
     row = scene_consistency(NuScenesSource(real_mini, "v1.0-mini"), "scene-0523", LabelConfig(degraded=True), every=20)
     assert row["keyframes"] == 2
-    assert row["returns_in_occupied_pct"] > 80.0  # measured 96 % (docs/LABELS.md)
-    assert row["rays_free_before_return_pct@2.0m"] > 60.0  # measured 77 %
+    # over all 40 keyframes of the scene: 98.1 % and 82.0 % (docs/LABELS.md)
+    assert row["returns_in_occupied_pct"] > 80.0
+    assert row["rays_free_before_return_pct@2.0m"] > 60.0
