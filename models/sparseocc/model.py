@@ -9,7 +9,8 @@ children; the mask transformer decoder (``mask_decoder``) whose queries predict 
 finest kept voxels, trained by bipartite matching (``matching``). A voxel that is not kept is free.
 
 Training: per level, BCE of the candidates' occupancy logits against "some camera-visible occupied GT voxel
-inside" (``pool`` of GT occupied & ``mask_camera``); per mask prediction (initial queries and every layer),
+inside" (``visible_occupied``), on the candidates with some loss-carrying voxel inside (others, e.g. under
+the ego, are left to the network's generalisation); per mask prediction (initial queries and every layer),
 matched class CE + mask BCE + Dice; on the output, CE + Lovasz of the combined class scores on the kept
 voxels (class-weighted, loss mask), and flow L1 on kept GT-occupied voxels.
 """
@@ -92,11 +93,16 @@ SPARSEOCC_PRESETS = {
 }
 
 
+def any_in_block(volume: torch.Tensor, factor: int) -> torch.Tensor:
+    """(B, X, Y, Z) bool -> (B, X/f, Y/f, Z/f) float: 1 where any voxel of the f^3 block is set."""
+    v = volume.float().unsqueeze(1)
+    return (F.max_pool3d(v, factor) if factor > 1 else v).squeeze(1)
+
+
 def visible_occupied(sem: torch.Tensor, mask: torch.Tensor, free_index: int, factor: int) -> torch.Tensor:
     """(B, X, Y, Z) labels + loss mask -> (B, X/f, Y/f, Z/f) float: 1 where any voxel of the f^3 block is
     occupied and carries loss (the occupancy target of a pyramid level)."""
-    occ = ((sem != free_index) & mask).float().unsqueeze(1)
-    return (F.max_pool3d(occ, factor) if factor > 1 else occ).squeeze(1)
+    return any_in_block((sem != free_index) & mask, factor)
 
 
 class SparseOccModel(TorchOccModel):
@@ -170,8 +176,11 @@ class SparseOccModel(TorchOccModel):
         parts: dict[str, torch.Tensor] = {}
         levels = out["levels"]
         for level, lv in enumerate(levels):
-            target = gather_dense(visible_occupied(sem, mask, free, 2 ** (len(levels) - 1 - level)), lv.candidates)
-            parts[f"l{level}_occ"] = F.binary_cross_entropy_with_logits(lv.occ_logits, target)
+            factor = 2 ** (len(levels) - 1 - level)
+            target = gather_dense(visible_occupied(sem, mask, free, factor), lv.candidates)
+            carry = gather_dense(any_in_block(mask, factor), lv.candidates)
+            bce = F.binary_cross_entropy_with_logits(lv.occ_logits, target, weight=carry, reduction="sum")
+            parts[f"l{level}_occ"] = bce / carry.sum().clamp(min=1.0)
         total = cfg.occ_weight * sum(parts.values())
         kept = out["kept"]
         labels, valid = gather_dense(sem, kept), gather_dense(mask, kept)

@@ -1,6 +1,7 @@
-"""sparseocc: the voxel pyramid's index arithmetic, coarse-to-fine pruning (candidates are exactly the
-children of the kept voxels), unkept voxels are free, the mask-query class combination and the bipartite
-matching on hand-set logits, and sparse camera sampling against BEVFormer's dense spatial cross-attention."""
+"""sparseocc: the voxel pyramid's index arithmetic, level targets and loss masks, coarse-to-fine pruning
+(candidates are exactly the children of the kept voxels), unkept voxels are free, the mask-query class
+combination and the bipartite matching on hand-set logits, and sparse camera sampling against BEVFormer's
+dense spatial cross-attention."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from models.occnet.bev_encoder import SpatialCrossAttention, project_to_cameras
 from models.sparseocc.camera_sampling import SparseCameraSampling
 from models.sparseocc.mask_decoder import MaskPrediction, class_scores, combine_semantics
 from models.sparseocc.matching import hungarian_match, mask_set_loss
-from models.sparseocc.model import SPARSEOCC_PRESETS, SparseOccModel, visible_occupied
+from models.sparseocc.model import SPARSEOCC_PRESETS, SparseOccModel, any_in_block, visible_occupied
 from models.sparseocc.octree import children, keep_top_k, level_shapes, voxel_centres_m
 from models.sparseocc.voxel_decoder import SparseVoxelDecoder, reference_points_m
 from occplan.errors import ValidationError
@@ -175,6 +176,8 @@ def test_level_targets_are_visible_occupied_blocks():
     mask[0, 3, 3, 1] = False  # occupied but not visible -> block (1, 1, 0) stays 0
     target = visible_occupied(sem, mask, 17, 2)
     assert target.shape == (1, 2, 2, 1) and target[0, :, :, 0].tolist() == [[1.0, 0.0], [0.0, 0.0]]
+    mask[0, 2:, 2:] = False  # no voxel of block (1, 1, 0) carries loss: its candidate gets no occupancy loss
+    assert any_in_block(mask, 2)[0, :, :, 0].tolist() == [[1.0, 1.0], [1.0, 0.0]]
 
 
 def test_sparse_camera_sampling_equals_dense_spatial_cross_attention():
