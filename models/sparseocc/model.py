@@ -8,9 +8,9 @@ level's candidate voxels, the top-``keep[l]`` voxels by occupancy logit kept and
 children; the mask transformer decoder (``mask_decoder``) whose queries predict a class and a mask over the
 finest kept voxels, trained by bipartite matching (``matching``). A voxel that is not kept is free.
 
-Training: per level, BCE of the candidates' occupancy logits against "some camera-visible occupied GT voxel
-inside" (``visible_occupied``), on the candidates with some loss-carrying voxel inside (others, e.g. under
-the ego, are left to the network's generalisation); per mask prediction (initial queries and every layer),
+Training: per level, BCE of the candidates' occupancy logits against "some observed occupied GT voxel inside"
+(``visible_occupied``; observed = camera mask or LiDAR mask), on the candidates with some observed voxel
+inside; per mask prediction (initial queries and every layer),
 matched class CE + mask BCE + Dice; on the output, CE + Lovasz of the combined class scores on the kept
 voxels (class-weighted, loss mask), and flow L1 on kept GT-occupied voxels.
 """
@@ -47,14 +47,16 @@ class SparseOccConfig:
     ``num_queries`` queries of width ``query_dim``, ``mask_layers`` layers of ``heads`` heads. Loss weights:
     ``occ_weight`` (per-level BCE), ``cls_weight`` / ``mask_bce_weight`` / ``dice_weight`` (matched set loss,
     ``no_object_weight`` for unmatched queries), ``sem_weight`` (CE of the combined scores) with
-    ``lovasz_weight`` on at most ``lovasz_max_voxels`` voxels, ``flow_weight``."""
+    ``lovasz_weight`` on at most ``lovasz_max_voxels`` voxels, ``flow_weight``. Losses cover the voxels of
+    ``loss_mask`` and, with ``lidar_observed``, also those the GT's LiDAR mask marks observed (e.g. the ground
+    beside and under the ego that no camera sees, which the pruning would otherwise learn to drop)."""
 
     image_wh_px: tuple[int, int] = (256, 144)
     backbone_widths: tuple[int, ...] = (32, 64, 128)
     backbone_blocks: tuple[int, ...] = (1, 1, 1)
     img_dim: int = 64
     channels: tuple[int, ...] = (64, 64, 32, 32)
-    keep: tuple[int, ...] = (600, 2000, 5000, 14000)
+    keep: tuple[int, ...] = (600, 2000, 6000, 20000)
     num_ref: tuple[int, ...] = (4, 2, 1, 1)
     num_offsets: int = 2
     offset_scale: float = 2.0
@@ -72,6 +74,7 @@ class SparseOccConfig:
     lovasz_max_voxels: int = 50_000
     flow_weight: float = 0.5
     loss_mask: str = "camera"
+    lidar_observed: bool = True
 
 
 SPARSEOCC_PRESETS = {
@@ -164,7 +167,10 @@ class SparseOccModel(TorchOccModel):
         return {k: torch.stack([s[k] for s in samples]) for k in ("images", "img_from_ego")}
 
     def targets(self, frame: SensorFrame, occupancy: OccupancyFrame, lidarseg: np.ndarray | None) -> Batch:
-        return occupancy_targets(occupancy, self.grid, self.labels, self.config.loss_mask)
+        out = occupancy_targets(occupancy, self.grid, self.labels, self.config.loss_mask)
+        if self.config.lidar_observed and occupancy.mask_lidar is not None:
+            out["mask"] |= torch.from_numpy(occupancy.mask_lidar)
+        return out
 
     def collate_targets(self, samples: list[Batch]) -> Batch:
         return stack_occupancy_targets(samples)
