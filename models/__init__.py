@@ -53,6 +53,7 @@ register_model("flashocc", "models.flashocc.model:FlashOccModel")
 register_model("oracle", "models.oracle:OracleModel")
 register_model("lidar", "models.lidar.model:LidarModel")
 register_model("occnet", "models.occnet.model:OccNetModel")
+register_model("sparseocc", "models.sparseocc.model:SparseOccModel")
 
 
 def create(name: str, **kw) -> PerceptionModel:
