@@ -85,8 +85,11 @@ def train(model: TorchOccModel, dataset: OccDataset, cfg: TrainConfig, stem: Pat
         model.set_class_weights(meta["class_weights"])
         state = torch.load(optim_path, weights_only=True)
         opt.load_state_dict(state["optimizer"])
+        phases = sched._schedule_phases  # the phase ends of this run's --iters
         sched.load_state_dict(state["scheduler"])
-        sched.total_steps = cfg.iters  # a resumed run may extend --iters; the schedule stretches to it
+        sched.total_steps, sched._schedule_phases = cfg.iters, phases  # a longer --iters stretches the schedule
+        sched.last_epoch -= 1
+        sched.step()  # the learning rate of the current step on the (stretched) schedule
         step, history, seconds = meta["step"], meta["loss_history"], meta["train_seconds"]
         torch.manual_seed(cfg.seed + step)
     else:

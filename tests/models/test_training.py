@@ -50,6 +50,14 @@ def test_train_resume_and_evaluate_lidar(tiny_root, tmp_path, capsys):
     assert train_main([*common, "--iters", "2", "--workers", "0", "--resume"]) == 0
     meta = json.loads((tmp_path / "lidar_tiny.json").read_text())
     assert meta["step"] == 2 and len(meta["loss_history"]) == 2
+    # the resumed run's schedule is the 2-iteration one (stretched from 1), not the first run's
+    import torch
+
+    saved = torch.load(tmp_path / "lidar_tiny.optim.pt", weights_only=True)["scheduler"]
+    fresh = torch.optim.lr_scheduler.OneCycleLR(
+        torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=2e-3), max_lr=2e-3, total_steps=2, pct_start=0.1
+    )
+    assert saved["total_steps"] == 2 and saved["_schedule_phases"] == fresh._schedule_phases
 
     weights = str(tmp_path / "lidar_tiny.safetensors")
     out = tmp_path / "eval.json"
