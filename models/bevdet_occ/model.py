@@ -18,47 +18,25 @@ from dataclasses import dataclass
 import torch
 
 from models.bevdet_occ.net import BevDetOccNet
-from models.lss.camera_model import LssOccModel
+from models.lss.camera_model import LSS_BASE_FIELDS, LssConfig, LssOccModel
 from models.lss.pool import PoolGrid
 from occplan.errors import ValidationError
 
 
 @dataclass(frozen=True)
-class BevDetOccConfig:
-    """Images resized to ``image_wh_px``; image encoder ``backbone_widths`` / ``backbone_blocks`` per ResNet
-    stage (feature stride 2**(len - 1)) and ``neck_channels``; depth bins ``depth_min_m`` to ``depth_max_m``
-    in ``depth_step_m`` steps; the LSS volume is the Occ3D grid divided by ``up_factor`` in x, y and z with
-    ``voxel_channels[0]`` context channels (``voxel_channels[1]`` at the encoder's half-resolution level);
-    the head upsamples to ``up_channels``; loss weights as ``models.lss.camera_model.LssOccModel``."""
+class BevDetOccConfig(LssConfig):
+    """The ``LssConfig`` fields, and: the LSS volume is the Occ3D grid divided by ``up_factor`` in x, y and z with
+    ``voxel_channels[0]`` context channels (``voxel_channels[1]`` at the encoder's half-resolution level); the
+    head upsamples to ``up_channels``."""
 
-    image_wh_px: tuple[int, int] = (256, 144)
-    backbone_widths: tuple[int, ...] = (32, 48, 64, 128)
-    backbone_blocks: tuple[int, ...] = (1, 1, 1, 1)
-    neck_channels: int = 64
-    depth_min_m: float = 1.0
-    depth_max_m: float = 45.0
-    depth_step_m: float = 1.0
     voxel_channels: tuple[int, int] = (16, 32)
     up_factor: int = 2
     up_channels: int = 8
-    lovasz_weight: float = 1.0
-    lovasz_max_voxels: int = 50_000
-    flow_weight: float = 0.5
-    depth_weight: float = 1.0
-    loss_mask: str = "camera"
 
 
 BEVDET_OCC_PRESETS = {
     "tiny": BevDetOccConfig(),
-    "base": BevDetOccConfig(
-        image_wh_px=(704, 256),
-        backbone_widths=(64, 64, 128, 256, 512),
-        backbone_blocks=(1, 2, 2, 2, 2),
-        neck_channels=256,
-        depth_step_m=0.5,
-        voxel_channels=(32, 64),
-        up_factor=1,
-    ),
+    "base": BevDetOccConfig(**LSS_BASE_FIELDS, voxel_channels=(32, 64), up_factor=1),
 }
 
 

@@ -17,46 +17,24 @@ from dataclasses import dataclass
 import torch
 
 from models.flashocc.net import FlashOccNet
-from models.lss.camera_model import LssOccModel
+from models.lss.camera_model import LSS_BASE_FIELDS, LssConfig, LssOccModel
 from models.lss.pool import PoolGrid
 from occplan.errors import ValidationError
 
 
 @dataclass(frozen=True)
-class FlashOccConfig:
-    """Images resized to ``image_wh_px``; image encoder ``backbone_widths`` / ``backbone_blocks`` per ResNet
-    stage (feature stride 2**(len - 1)) and ``neck_channels``; depth bins ``depth_min_m`` to ``depth_max_m``
-    in ``depth_step_m`` steps; the LSS BEV is the Occ3D X, Y divided by ``up_factor``; ``bev_channels`` =
+class FlashOccConfig(LssConfig):
+    """The ``LssConfig`` fields, and: the LSS BEV is the Occ3D X, Y divided by ``up_factor``; ``bev_channels`` =
     (LSS context channels, half-resolution level channels, BEV encoder output channels, the input of the
-    Channel-to-Height head); loss weights as ``models.lss.camera_model.LssOccModel``."""
+    Channel-to-Height head)."""
 
-    image_wh_px: tuple[int, int] = (256, 144)
-    backbone_widths: tuple[int, ...] = (32, 48, 64, 128)
-    backbone_blocks: tuple[int, ...] = (1, 1, 1, 1)
-    neck_channels: int = 64
-    depth_min_m: float = 1.0
-    depth_max_m: float = 45.0
-    depth_step_m: float = 1.0
     bev_channels: tuple[int, int, int] = (32, 64, 32)
     up_factor: int = 2
-    lovasz_weight: float = 1.0
-    lovasz_max_voxels: int = 50_000
-    flow_weight: float = 0.5
-    depth_weight: float = 1.0
-    loss_mask: str = "camera"
 
 
 FLASHOCC_PRESETS = {
     "tiny": FlashOccConfig(),
-    "base": FlashOccConfig(
-        image_wh_px=(704, 256),
-        backbone_widths=(64, 64, 128, 256, 512),
-        backbone_blocks=(1, 2, 2, 2, 2),
-        neck_channels=256,
-        depth_step_m=0.5,
-        bev_channels=(64, 128, 256),
-        up_factor=1,
-    ),
+    "base": FlashOccConfig(**LSS_BASE_FIELDS, bev_channels=(64, 128, 256), up_factor=1),
 }
 
 

@@ -4,13 +4,14 @@ camera encoding as occnet's (``encode_cameras``: six images resized to ``image_w
 ``encode`` reads cameras only), and the loss: class-weighted CE + Lovasz-softmax on the Occ3D grid, flow L1
 on GT-occupied visible voxels, depth cross-entropy (``models.lss.depth``).
 
-A subclass's config carries ``image_wh_px``, ``backbone_widths``, ``depth_min_m`` / ``depth_max_m`` /
-``depth_step_m``, ``lovasz_weight``, ``lovasz_max_voxels``, ``flow_weight``, ``depth_weight`` and
-``loss_mask``; its net returns ``sem_logits`` (B, K, X, Y, Z), ``flow`` (B, 2, X, Y, Z) on the Occ3D grid and
+A subclass's config is an ``LssConfig`` (or carries its fields); its net returns ``sem_logits``
+(B, K, X, Y, Z), ``flow`` (B, 2, X, Y, Z) on the Occ3D grid and
 ``depth_logits`` (B, N, D, Hf, Wf).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,6 +33,38 @@ def img_from_ego(cam: CameraFrame, image_wh_px: tuple[int, int]) -> np.ndarray:
     w, h = image_wh_px
     scale = np.diag([w / cam.width_px, h / cam.height_px, 1.0])
     return scale @ cam.intrinsics @ cam.ego_from_cam.inverse().matrix[:3]
+
+
+@dataclass(frozen=True)
+class LssConfig:
+    """The fields of an LSS camera model: images resized to ``image_wh_px``; image encoder ``backbone_widths`` /
+    ``backbone_blocks`` per ResNet stage (feature stride 2**(len - 1)) and ``neck_channels``; depth bins
+    ``depth_min_m`` to ``depth_max_m`` in ``depth_step_m`` steps; loss weights (Lovasz on at most
+    ``lovasz_max_voxels`` voxels, flow L1, depth CE) and the GT mask carrying the occupancy loss."""
+
+    image_wh_px: tuple[int, int] = (256, 144)
+    backbone_widths: tuple[int, ...] = (32, 48, 64, 128)
+    backbone_blocks: tuple[int, ...] = (1, 1, 1, 1)
+    neck_channels: int = 64
+    depth_min_m: float = 1.0
+    depth_max_m: float = 45.0
+    depth_step_m: float = 1.0
+    lovasz_weight: float = 1.0
+    lovasz_max_voxels: int = 50_000
+    flow_weight: float = 0.5
+    depth_weight: float = 1.0
+    loss_mask: str = "camera"
+
+
+LSS_BASE_FIELDS = {
+    "image_wh_px": (704, 256),
+    "backbone_widths": (64, 64, 128, 256, 512),
+    "backbone_blocks": (1, 2, 2, 2, 2),
+    "neck_channels": 256,
+    "depth_step_m": 0.5,
+}
+"""The paper-scale image encoder and depth bins of the ``base`` presets (704x256 input, ResNet-18-like
+backbone, 1-45 m depth at 0.5 m)."""
 
 
 class LssOccModel(TorchOccModel):
