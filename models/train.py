@@ -1,14 +1,16 @@
 """Train a perception model.
 
 ``python -m models.train --model NAME --data ROOT --split train [--config tiny|base] [--iters N]
-[--out DIR] [--resume]``
+[--out DIR] [--resume | --init WEIGHTS]``
 
 Writes ``DIR/<model>_<config>.safetensors`` + ``.json`` (config, step, class weights, loss history,
 seconds per iteration) every ``--ckpt-every`` iterations and at the end, plus ``.optim.pt``
 (optimizer + scheduler state, read back with ``torch.load(weights_only=True)``) for ``--resume``.
-Seeds are fixed (``--seed``): Python, NumPy and torch RNGs and the data order. Class weights come from the GT
-label counts of the split, or, for a model that declares ``trains_from_2d_labels`` (``renderocc``), from its
-``image_label_counts`` of the 2D labels it trains from.
+``--init`` fine-tunes: the run starts from another checkpoint's weights and class weights with a fresh
+optimizer and schedule of ``--iters`` steps, and its JSON records that checkpoint (path, step, train config and
+seconds) under ``init``. Seeds are fixed (``--seed``): Python, NumPy and torch RNGs and the data order. Class
+weights come from the GT label counts of the split, or, for a model that declares ``trains_from_2d_labels``
+(``renderocc``), from its ``image_label_counts`` of the 2D labels it trains from.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from models.checkpoint import load_weights, read_meta, save_checkpoint
 from models.dataset import OccDataset, label_counts
 from models.losses import class_weights_from_counts
 from models.torch_base import TorchOccModel
+from occplan.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -72,15 +75,19 @@ def batches(dataset: OccDataset, cfg: TrainConfig, start_step: int):
         epoch, skip = epoch + 1, 0
 
 
-def train(model: TorchOccModel, dataset: OccDataset, cfg: TrainConfig, stem: Path, resume: bool) -> dict:
-    """Train ``model`` in place; returns the final metadata written beside the checkpoint."""
+def train(
+    model: TorchOccModel, dataset: OccDataset, cfg: TrainConfig, stem: Path, resume: bool, init: Path | None = None
+) -> dict:
+    """Train ``model`` in place, from ``init``'s weights when given (fine-tuning); returns the final metadata
+    written beside the checkpoint."""
     seed_everything(cfg.seed)
     opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.iters, pct_start=0.1)
     weights, optim_path = stem.with_suffix(".safetensors"), stem.with_suffix(".optim.pt")
-    step, history, seconds = 0, [], 0.0
+    step, history, seconds, init_record = 0, [], 0.0, None
     if resume and weights.is_file():
         meta = read_meta(weights)
+        init_record = meta.get("init")
         load_weights(weights, model.net)
         model.set_class_weights(meta["class_weights"])
         state = torch.load(optim_path, weights_only=True)
@@ -92,6 +99,14 @@ def train(model: TorchOccModel, dataset: OccDataset, cfg: TrainConfig, stem: Pat
         sched.step()  # the learning rate of the current step on the (stretched) schedule
         step, history, seconds = meta["step"], meta["loss_history"], meta["train_seconds"]
         torch.manual_seed(cfg.seed + step)
+    elif init is not None:
+        prior = read_meta(init)
+        if prior.get("model") != model.name:
+            found, where = prior.get("model"), init.with_suffix(".json")
+            raise DataError(f"{where}: field 'model' is {found!r}, expected {model.name!r}")
+        load_weights(init, model.net)
+        model.set_class_weights(prior["class_weights"])
+        init_record = {k: prior.get(k) for k in ("step", "train_config", "train_seconds")} | {"weights": str(init)}
     else:
         frames = dataset.frames[:: max(len(dataset) // cfg.class_weight_frames, 1)]
         if getattr(model, "trains_from_2d_labels", False):  # no 3D label read: counts of the model's 2D labels
@@ -111,6 +126,7 @@ def train(model: TorchOccModel, dataset: OccDataset, cfg: TrainConfig, stem: Pat
             "num_parameters": model.num_parameters(),
             "data": str(dataset.source.dataroot),
             "num_samples": len(dataset),
+            **({"init": init_record} if init_record else {}),
         }
         save_checkpoint(stem, model.net, meta)
         torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, optim_path)
@@ -162,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="runs", help="output directory")
-    ap.add_argument("--resume", action="store_true")
+    group = ap.add_mutually_exclusive_group()
+    group.add_argument("--resume", action="store_true")
+    group.add_argument("--init", type=Path, default=None, help="fine-tune from this checkpoint's weights")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -182,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     source = open_source(args.data, args.version)
     dataset = OccDataset(source, args.split, model, args.max_frames)
     stem = Path(args.out) / f"{args.model}_{args.config}"
-    meta = train(model, dataset, cfg, stem, args.resume)
+    meta = train(model, dataset, cfg, stem, args.resume, args.init)
     print(json.dumps({k: meta[k] for k in ("model", "step", "seconds_per_iter", "num_parameters")}, indent=2))
     print(f"checkpoint: {stem.with_suffix('.safetensors')}")
     return 0

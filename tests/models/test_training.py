@@ -94,3 +94,26 @@ def test_every_trainable_model_trains_two_iterations_on_a_dataroot(name, tiny_ro
     meta = json.loads((tmp_path / f"{name}_tiny.json").read_text())
     assert meta["model"] == name and meta["step"] == 2 and all(np.isfinite(meta["loss_history"]))
     assert models.create(name, weights=str(tmp_path / f"{name}_tiny.safetensors")).name == name
+
+
+def test_init_fine_tunes_from_a_checkpoint_and_records_it(tiny_root, tmp_path):
+    """``--init``: the run starts from the given weights (a step at learning rate 0 leaves them unchanged) with its class
+    weights, and the JSON names the checkpoint it started from; another model's checkpoint is refused."""
+    from safetensors.numpy import load_file
+
+    from models.torch_base import shipped_weights
+    from occplan.errors import DataError
+
+    shipped = shipped_weights("lidar", "tiny")
+    args = ["--model", "lidar", "--data", str(tiny_root), "--max-frames", "1", "--out", str(tmp_path), "--workers", "0"]
+    assert train_main([*args, "--iters", "1", "--lr", "0", "--init", str(shipped)]) == 0
+    meta = json.loads((tmp_path / "lidar_tiny.json").read_text())
+    prior = json.loads(shipped.with_suffix(".json").read_text())
+    assert meta["init"]["weights"] == str(shipped) and meta["init"]["step"] == prior["step"]
+    assert meta["class_weights"] == prior["class_weights"] and meta["step"] == 1
+    got, want = load_file(tmp_path / "lidar_tiny.safetensors"), load_file(shipped)
+    learned = [k for k in want if "running_" not in k and "num_batches" not in k]  # batch-norm statistics move
+    assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in learned)
+    other = shipped_weights("occnet", "tiny")
+    with pytest.raises(DataError, match=r"occnet_tiny\.json: field 'model' is 'occnet', expected 'lidar'"):
+        train_main([*args, "--iters", "1", "--init", str(other)])
