@@ -48,6 +48,7 @@ def model_class(name: str) -> type[PerceptionModel]:
 
 register_model("alocc", "models.alocc.model:ALOccModel")
 register_model("bevdet_occ", "models.bevdet_occ.model:BevDetOccModel")
+register_model("conet", "models.conet.model:CONetModel")
 register_model("bevformer_occ", "models.bevformer_occ.model:BevFormerOccModel")
 register_model("flashocc", "models.flashocc.model:FlashOccModel")
 register_model("oracle", "models.oracle:OracleModel")

@@ -1,0 +1,150 @@
+"""Initialise CONet's two branches from trained single-modality checkpoints (an explicit, opt-in step before
+``python -m models.train --model conet --init``).
+
+``python -m models.conet.init_branches --config tiny --lidar models/weights/lidar_tiny.safetensors
+--camera models/weights/bevdet_occ_tiny.safetensors --out runs/conet_tiny_branches``
+
+builds a randomly initialised CONet (``--seed``), loads
+
+- the LiDAR branch (``net.lidar``) from a ``lidar`` checkpoint's ``unet.*`` tensors, and
+- the camera branch (``net.camera``: ``image_encoder``, ``view_transformer``, ``voxel_encoder``) from a
+  ``bevdet_occ`` checkpoint's tensors under the same names,
+
+each strictly: every tensor of the branch must be present with its shape and no other tensor may carry the prefix,
+and the source's config must match the fields that fix the branch's meaning (image size, depth bins, U-Net
+widths, sweeps, the LSS volume = the coarse grid). Fusion, coarse head and cascade stay at their random init. The
+result is a ``conet`` checkpoint at step 0 whose JSON records, under ``train_config.branch_init``, every source
+(path, SHA-256, model, step, key prefixes); ``models.train --init`` copies that record into the trained
+checkpoint's ``init``. Class weights come from the LiDAR checkpoint (else the camera's): both are computed by
+``models.train`` from the split's label counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+import models
+from models.checkpoint import read_meta, save_checkpoint
+from models.conet.model import CONetModel
+from occplan.errors import DataError
+
+LIDAR_PREFIXES = {"lidar.": "unet."}
+CAMERA_PREFIXES = {f"camera.{m}.": f"{m}." for m in ("image_encoder", "view_transformer", "voxel_encoder")}
+
+
+def _lidar_fields(model: CONetModel) -> dict[str, Any]:
+    """The lidar config fields that fix the U-Net's weights and input features (voxels = the Occ3D voxels)."""
+    c = model.config
+    return {
+        "channels": list(c.lidar_channels),
+        "blocks": c.lidar_blocks,
+        "n_sweeps": c.n_sweeps,
+        "input_voxel_m": model.grid.voxel_size_m,
+    }
+
+
+def _camera_fields(model: CONetModel) -> dict[str, Any]:
+    """The bevdet_occ config fields that fix the camera branch (image size, encoder, depth bins, LSS volume)."""
+    c = model.config
+    names = ("image_wh_px", "backbone_widths", "backbone_blocks", "neck_channels", "voxel_channels")
+    fields = {n: list(getattr(c, n)) if isinstance(getattr(c, n), tuple) else getattr(c, n) for n in names}
+    return (
+        fields
+        | {n: getattr(c, n) for n in ("depth_min_m", "depth_max_m", "depth_step_m")}
+        | {"up_factor": c.coarse_factor}
+    )
+
+
+def load_branch(
+    net: torch.nn.Module, weights: Path, prefixes: dict[str, str], model_name: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Copy the tensors of checkpoint ``weights`` (of model ``model_name`` whose config has ``fields``) under each
+    source prefix into ``net``'s keys under the matching target prefix (``prefixes``: target -> source), strictly;
+    returns the record of the source. DataError naming the file and the field or keys on any mismatch."""
+    meta = read_meta(weights)
+    where = weights.with_suffix(".json")
+    if meta.get("model") != model_name:
+        raise DataError(f"{where}: field 'model' is {meta.get('model')!r}, expected {model_name!r}")
+    for name, want in fields.items():
+        if meta["config"].get(name) != want:
+            raise DataError(f"{where}: config field {name!r} is {meta['config'].get(name)!r}, CONet needs {want!r}")
+    source = load_file(str(weights))
+    target = net.state_dict()
+    state = {}
+    for dst, src in prefixes.items():
+        want = {k for k in target if k.startswith(dst)}
+        have = {k for k in source if k.startswith(src)}
+        missing = sorted(want - {dst + k[len(src) :] for k in have})
+        unexpected = sorted(k for k in have if dst + k[len(src) :] not in want)
+        if missing or unexpected:
+            raise DataError(
+                f"{weights}: {src}* does not match {dst}*; missing {missing[:5]}, unexpected {unexpected[:5]}"
+            )
+        for k in have:
+            if source[k].shape != target[dst + k[len(src) :]].shape:
+                raise DataError(
+                    f"{weights}: {k} has shape {tuple(source[k].shape)}, {dst}{k[len(src) :]} needs "
+                    f"{tuple(target[dst + k[len(src) :]].shape)}"
+                )
+            state[dst + k[len(src) :]] = source[k]
+    net.load_state_dict(state, strict=False)
+    return {
+        "weights": str(weights),
+        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "model": model_name,
+        "step": meta.get("step"),
+        "prefixes": prefixes,
+    }
+
+
+def init_branches(model: CONetModel, lidar: Path | None, camera: Path | None) -> dict[str, Any]:
+    """Load the branches present in ``model``'s preset from the given checkpoints; returns the record per branch."""
+    record: dict[str, Any] = {}
+    if lidar is not None:
+        if not model.uses_lidar:
+            raise DataError(f"{lidar}: conet config {model.config.modalities} has no LiDAR branch")
+        record["lidar"] = load_branch(model.net, lidar, LIDAR_PREFIXES, "lidar", _lidar_fields(model))
+    if camera is not None:
+        if not model.uses_cameras:
+            raise DataError(f"{camera}: conet config {model.config.modalities} has no camera branch")
+        record["camera"] = load_branch(model.net, camera, CAMERA_PREFIXES, "bevdet_occ", _camera_fields(model))
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m models.conet.init_branches", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", default="tiny", help="conet preset")
+    ap.add_argument("--lidar", type=Path, default=None, help="a lidar checkpoint (.safetensors) for the LiDAR branch")
+    ap.add_argument("--camera", type=Path, default=None, help="a bevdet_occ checkpoint for the camera branch")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random init of the other parts")
+    ap.add_argument("--out", type=Path, required=True, help="output stem (writes STEM.safetensors + STEM.json)")
+    args = ap.parse_args(argv)
+    if args.lidar is None and args.camera is None:
+        ap.error("give --lidar and/or --camera")
+    torch.manual_seed(args.seed)
+    model = models.create("conet", config=args.config, weights="random")
+    record = init_branches(model, args.lidar, args.camera)
+    first = args.lidar if args.lidar is not None else args.camera
+    model.set_class_weights(read_meta(first)["class_weights"])
+    meta = {
+        **model.meta(),
+        "step": 0,
+        "train_config": {"branch_init": record, "seed": args.seed, "class_weights_from": str(first)},
+        "train_seconds": 0.0,
+        "loss_history": [],
+    }
+    weights = save_checkpoint(args.out, model.net, meta)
+    print(json.dumps(record, indent=2))
+    print(f"checkpoint: {weights}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
