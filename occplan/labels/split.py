@@ -10,7 +10,7 @@ import numpy as np
 
 from occplan.labels.aggregate import SceneSweeps
 from occplan.types import Scenario
-from occplan.world.reconstructed import _tracks_from_scenario
+from occplan.world.reconstructed import tracks_from_scenario
 from occplan.world.tracks import AgentTracks
 
 
@@ -82,7 +82,7 @@ class SplitPoints:
 def split_scene(sweeps: SceneSweeps, scenario: Scenario, margin_m: float) -> SplitPoints:
     """Assign every point of ``sweeps`` to the annotated box that holds it at its sweep's time (boxes
     interpolated between keyframes, ``occplan.world.tracks.AgentTracks``)."""
-    tracks = AgentTracks(_tracks_from_scenario(scenario))
+    tracks = AgentTracks(tracks_from_scenario(scenario))
     instance = np.full(len(sweeps.points_m), -1, np.int32)
     local = np.zeros((len(sweeps.points_m), 3), np.float32)
     for s in range(sweeps.num_sweeps):

@@ -51,7 +51,7 @@ from occplan.world.voxel_columns import StaticVoxels
 _GENERAL = LabelSet.lidarseg_general()
 
 
-def _tracks_from_scenario(scenario: Scenario) -> list[AgentTrack]:
+def tracks_from_scenario(scenario: Scenario) -> list[AgentTrack]:
     """One AgentTrack per annotated instance (world frame), sampled at the keyframes it appears in."""
     rows: dict[str, list[tuple[int, AgentBox]]] = {}
     for f in scenario.frames:
@@ -156,7 +156,7 @@ class ReconstructedWorld(TrackedWorld):
         lo = np.r_[ego[:, :2].min(axis=0) - cfg.crop_m, ego[:, 2].mean() + cfg.z_min_m]
         shape_xy = tuple(int(v) for v in np.ceil((ego[:, :2].max(axis=0) + cfg.crop_m - lo[:2]) / cfg.voxel_size_m))
         static = StaticVoxels.from_points(points_world_m, label, intensity_, lo, shape_xy, cfg.voxel_size_m)
-        return cls(static, _tracks_from_scenario(scenario), scenario.frames[0].ego_from_lidar, cfg, scenario.name)
+        return cls(static, tracks_from_scenario(scenario), scenario.frames[0].ego_from_lidar, cfg, scenario.name)
 
     @classmethod
     def from_source(
