@@ -13,7 +13,7 @@ import torch
 
 from models.alocc.soft_filling import OcclusionSoftFill
 from models.lss.geometry import DepthBins
-from models.lss.pool import PoolGrid, lss_pool
+from models.lss.pool import PoolGrid
 from models.lss.view_transformer import LSSViewTransformer
 
 
@@ -25,13 +25,9 @@ class AdaptiveLSSViewTransformer(LSSViewTransformer):
         self.soft_fill = OcclusionSoftFill(in_channels)
         self.register_buffer("bin_centres_m", bins.centers_m(), persistent=False)
 
+    def splat_weights(self, feats: torch.Tensor, depth_probs: torch.Tensor) -> torch.Tensor:
+        """The soft-filled depth distribution (B*N, D, Hf, Wf)."""
+        return self.soft_fill(feats, depth_probs, self.bin_centres_m)
+
     def forward(self, feats: torch.Tensor, img_from_ego: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        b, n, _, hf, wf = feats.shape
-        d, c = self.bins.num, self.context_channels
-        flat = feats.flatten(0, 1)
-        out = self.depth_net(flat)
-        depth_logits, context = out[:, :d], out[:, d:]
-        weights = self.soft_fill(flat, depth_logits.softmax(1), self.bin_centres_m)
-        pooled = lss_pool(weights, context, self.batch_index(img_from_ego, (hf, wf)), b * self.grid.num_cells)
-        volume = pooled.view(b, *self.grid.shape, c).movedim(-1, 1).contiguous()
-        return volume, depth_logits.view(b, n, d, hf, wf), context.view(b, n, c, hf, wf)
+        return self.lift(feats, img_from_ego)

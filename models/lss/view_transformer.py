@@ -42,12 +42,24 @@ class LSSViewTransformer(nn.Module):
             cell=torch.cat([p.cell + i * cells for i, p in enumerate(parts)]),
         )
 
-    def forward(self, feats: torch.Tensor, img_from_ego: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def splat_weights(self, feats: torch.Tensor, depth_probs: torch.Tensor) -> torch.Tensor:
+        """Weights (B*N, D, Hf, Wf) of each frustum point in the splat: the depth distribution ``depth_probs``
+        (B*N, D, Hf, Wf) itself; a subclass may refine it from the features ``feats`` (B*N, C_in, Hf, Wf)."""
+        return depth_probs
+
+    def lift(self, feats: torch.Tensor, img_from_ego: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Depth net, splat weights and pooling: (volume, depth logits (B, N, D, Hf, Wf), context
+        (B, N, C, Hf, Wf))."""
         b, n, _, hf, wf = feats.shape
-        out = self.depth_net(feats.flatten(0, 1))
-        depth_logits = out[:, : self.bins.num].view(b, n, self.bins.num, hf, wf)
-        context = out[:, self.bins.num :]
-        index = self.batch_index(img_from_ego, (hf, wf))
-        pooled = lss_pool(depth_logits.softmax(2), context, index, b * self.grid.num_cells)
-        volume = pooled.view(b, *self.grid.shape, self.context_channels).movedim(-1, 1).contiguous()
+        d, c = self.bins.num, self.context_channels
+        flat = feats.flatten(0, 1)
+        out = self.depth_net(flat)
+        depth_logits, context = out[:, :d], out[:, d:]
+        weights = self.splat_weights(flat, depth_logits.softmax(1))
+        pooled = lss_pool(weights, context, self.batch_index(img_from_ego, (hf, wf)), b * self.grid.num_cells)
+        volume = pooled.view(b, *self.grid.shape, c).movedim(-1, 1).contiguous()
+        return volume, depth_logits.view(b, n, d, hf, wf), context.view(b, n, c, hf, wf)
+
+    def forward(self, feats: torch.Tensor, img_from_ego: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        volume, depth_logits, _ = self.lift(feats, img_from_ego)
         return volume, depth_logits
