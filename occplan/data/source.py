@@ -17,6 +17,7 @@ from occplan.data.lidar import load_lidar, pcd_num_points
 from occplan.data.lidarseg import general_index_table, lidarseg_labels
 from occplan.data.maps import load_map
 from occplan.data.occ_readers import occupancy_candidates, read_occupancy
+from occplan.data.scenario_types import SCENARIO_TYPES_FILE, ScenarioTag, read_scenario_types
 from occplan.data.tables import get_row, open_nuscenes, pose_of
 from occplan.errors import DataError
 from occplan.interfaces import SensorRequest
@@ -52,6 +53,7 @@ class NuScenesSource:
         self._maps: dict[str, MapInfo] = {}
         self._lidarseg_files = {r["sample_data_token"]: r["filename"] for r in getattr(self.nusc, "lidarseg", [])}
         self._lidarseg_table: np.ndarray | None = None
+        self._scenario_types: dict[str, ScenarioTag] | None = None
 
     # --- scenes --------------------------------------------------------------------------------------
     def scene_names(self, split: str | None = None) -> list[str]:
@@ -82,6 +84,23 @@ class NuScenesSource:
             return present
         wanted = set(devkit[split]) | set(devkit.get(f"mini_{split}", ()))
         return [s for s in present if s in wanted]
+
+    def scenario_types(self) -> dict[str, ScenarioTag]:
+        """Scenario-type tags by scene name from ``<dataroot>/scenario_types.json``
+        (``occplan.data.scenario_types``); {} without the table. Tags of scenes absent from the
+        dataroot are refused."""
+        if self._scenario_types is None:
+            tags = read_scenario_types(self.dataroot)
+            stray = sorted(set(tags) - set(self._scenes))
+            if stray:
+                raise DataError(f"{self.dataroot / SCENARIO_TYPES_FILE}: scenes {stray} are not in the dataroot")
+            self._scenario_types = tags
+        return self._scenario_types
+
+    def scenario_type(self, scene_name: str) -> str | None:
+        """The scenario type of ``scene_name``, None for an untagged scene."""
+        tag = self.scenario_types().get(scene_name)
+        return None if tag is None else tag.type
 
     def scenario(self, scene_name: str) -> Scenario:
         """All keyframes of ``scene_name`` with poses, cameras, boxes, ego history/future and the map."""

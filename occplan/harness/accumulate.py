@@ -6,6 +6,9 @@ pass; ``update(record)`` hands a record to the metrics that consume its type. Th
 was written with. ``RunMetrics.merged`` adds the pass states of several scenarios in scenario order
 and ``compute()`` gives the flat METRICS.md keys, so the summary is the same whether the scenarios
 ran in one process, in N Ray workers or across a resume.
+
+``per_type_metrics`` gives the same keys per scenario type (``type/<type>/<key>``, nuPlan's per
+scenario-type reporting) from the states of that type's scenarios, with their bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from occplan.errors import ValidationError
 from occplan.metrics import registry as metric_registry
+from occplan.metrics.bootstrap import bootstrap_ci
 from occplan.metrics.registry import PASSES, MetricContext, MetricRegistry
 from occplan.types import GridSpec, LabelSet
 
@@ -136,3 +142,44 @@ class RunMetrics:
             if p in self.sets:
                 out |= self.sets[p].compute()
         return out
+
+
+def type_key(scenario_type: str, key: str) -> str:
+    """Summary key of ``key`` over the scenarios of one type: ``type/<type>/<key>``."""
+    return f"type/{scenario_type}/{key}"
+
+
+def per_type_metrics(
+    grid: GridSpec,
+    labels: LabelSet,
+    states: Sequence[Mapping[str, Any]],
+    types: Sequence[str | None],
+    keys: Sequence[str],
+    n_resamples: int,
+    seed: int,
+    registry: MetricRegistry | None = None,
+) -> dict[str, float]:
+    """Per scenario type: the ``keys`` computed from the merged states of that type's scenarios, their
+    95 % percentile bootstrap intervals over those scenarios (``bootstrap_ci``, same seed and resample
+    count as the whole run's) and ``type/<type>/n_scenarios``.
+
+    ``states`` and ``types`` are aligned, one per scenario in run order; an untagged scenario (None)
+    belongs to no type. A key the type's scenarios do not give (or give as NaN) is left out, with its
+    interval. Returns {} when no scenario is tagged.
+    """
+    if len(states) != len(types):
+        raise ValidationError(f"per_type_metrics: {len(states)} scenario states but {len(types)} types")
+    out: dict[str, float] = {}
+    for kind in sorted({t for t in types if t is not None}):
+        group = [s for s, t in zip(states, types, strict=True) if t == kind]
+        values = RunMetrics.merged(grid, labels, group, registry).compute()
+        present = [k for k in keys if isinstance(values.get(k), float) and np.isfinite(values[k])]
+
+        def compute(indices: np.ndarray, group: list = group) -> dict[str, float]:
+            return RunMetrics.merged(grid, labels, [group[i] for i in indices], registry).compute()
+
+        intervals = bootstrap_ci(len(group), compute, present, n_resamples=n_resamples, seed=seed)
+        out[type_key(kind, "n_scenarios")] = float(len(group))
+        out |= {type_key(kind, k): values[k] for k in present}
+        out |= {type_key(kind, k): v for k, v in intervals.items()}
+    return out

@@ -5,7 +5,9 @@ closed-loop pass keys (``sim/*``, ``closed/*``), the human reference ``ref/human
 ``<key>/ci95_low`` / ``<key>/ci95_high``, ``meta/*`` and ``runtime/*``. A pass's tables appear only
 when it ran (``meta/mode``: ``both``, ``open`` or ``closed``), and only its keys. Planning prints one
 table per convention: ST-P3 (mean over the steps up to the horizon) and UniAD (value at the horizon
-step) numbers never share a table.
+step) numbers never share a table. A run over a dataroot with scenario types adds
+``type/<type>/<key>`` (and its interval) for every headline key and ``type/<type>/n_scenarios``;
+report.md prints them as one table, headline keys by type.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ HEADLINE_KEYS = (
     *CLOSED_LOOP_KEYS,
     "closed/occ/miou_nomask",
 )
+TYPE_PREFIX = "type/"
 DIAGNOSTIC_KEYS = ("sim/log_divergence_m", "sim/n_episodes")
 CONVENTION_TITLES = {
     "stp3": "ST-P3 / VAD convention: mean over the steps up to the horizon",
@@ -181,6 +184,31 @@ def headline_table(summary: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def scenario_types(summary: dict[str, Any]) -> list[str]:
+    """The scenario types of a summary (those with ``type/<type>/n_scenarios``), sorted."""
+    return sorted(k.split("/")[1] for k in summary if k.startswith(TYPE_PREFIX) and k.endswith("/n_scenarios"))
+
+
+def scenario_type_table(summary: dict[str, Any]) -> str:
+    """Headline keys (rows, those of the passes that ran) by scenario type (columns): ``value [low,
+    high]``; the first row is the number of scenarios of each type. Empty without types."""
+    types = scenario_types(summary)
+    if not types:
+        return ""
+    run_open, run_closed = passes(summary)
+    rows = [("n_scenarios", *(fmt(summary[f"{TYPE_PREFIX}{t}/n_scenarios"]) for t in types))]
+    for key in HEADLINE_KEYS:
+        if (key.startswith(OPEN_PREFIXES) and not run_open) or (key.startswith(CLOSED_PREFIXES) and not run_closed):
+            continue
+        cells = []
+        for t in types:
+            k = f"{TYPE_PREFIX}{t}/{key}"
+            cells.append(f"{fmt(summary[k])} {ci_cell(summary, k)}".strip() if k in summary else "")
+        if any(cells):
+            rows.append((key, *cells))
+    return grid(("metric [95% CI]", *types), rows)
+
+
 def _section(key: str) -> str:
     """Report section of a key: its namespace, with ``plan/<conv>`` and ``closed/<ns>`` apart, and
     ``ref/human/`` kept in front (``ref/human/plan/stp3``, ``ref/human/sim``)."""
@@ -194,7 +222,7 @@ def _sections(summary: dict[str, Any], run_open: bool, run_closed: bool) -> dict
     """Section title -> the scalar keys of the passes that ran (``meta/*`` and ``config`` left out)."""
     groups: dict[str, list[str]] = {}
     for k in sorted(summary):
-        if isinstance(summary[k], dict | list) or k == "config" or k.startswith("meta/"):
+        if isinstance(summary[k], dict | list) or k == "config" or k.startswith(("meta/", TYPE_PREFIX)):
             continue
         if (k.startswith(OPEN_PREFIXES) and not run_open) or (k.startswith(CLOSED_PREFIXES) and not run_closed):
             continue
@@ -221,6 +249,9 @@ def markdown_report(summary: dict[str, Any], records: list[dict[str, Any]]) -> s
         "",
         headline_table(summary),
     ]
+    by_type = scenario_type_table(summary)
+    if by_type:
+        parts += ["", "## Scenario types", "", by_type]
     for title, keys in _sections(summary, run_open, run_closed).items():
         parts += ["", f"## {title}", "", table([(k, summary[k]) for k in keys])]
     for ran, name, prefixes in ((run_open, "open loop", OPEN_PREFIXES), (run_closed, "closed loop", CLOSED_PREFIXES)):

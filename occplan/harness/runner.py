@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from occplan import PROTOCOL_VERSION, __version__
 from occplan.errors import ValidationError
-from occplan.harness.accumulate import RunMetrics
+from occplan.harness.accumulate import RunMetrics, per_type_metrics
 from occplan.harness.config import RunConfig
 from occplan.harness.episode import (
     LABELS,
@@ -93,12 +93,16 @@ def confidence_intervals(grid: GridSpec, states: list[dict], present: dict[str, 
 
 def summarize(config: RunConfig, scenes: list[str], records: dict[str, dict]) -> tuple[dict[str, Any], RunMetrics]:
     """The run summary: the pass metrics of all scenarios merged in scene order, their 95 % bootstrap
-    intervals over scenarios, plus meta data. Also returns the merged pass accumulators."""
+    intervals over scenarios, the same per scenario type of a dataroot with ``scenario_types.json``
+    (``type/<type>/<key>``), plus meta data. Also returns the merged pass accumulators."""
     grid = sim_config(config).grid
     states = [records[s]["state"] for s in scenes]
     merged = RunMetrics.merged(grid, LABELS, states)
     metrics = merged.compute()
     metrics |= confidence_intervals(grid, states, metrics, config.seed)
+    tags = data_source(config.data, config.version).scenario_types()
+    types = [tags[s].type if s in tags else None for s in scenes]
+    metrics |= per_type_metrics(grid, LABELS, states, types, HEADLINE_KEYS, BOOTSTRAP_RESAMPLES, config.seed)
     metas = [records[s]["meta"] for s in scenes]
     summary = {
         **metrics,
@@ -123,6 +127,7 @@ def summarize(config: RunConfig, scenes: list[str], records: dict[str, dict]) ->
         "meta/bootstrap_resamples": BOOTSTRAP_RESAMPLES,
         "meta/n_scenarios": len(scenes),
         "meta/scenarios": scenes,
+        **({"meta/scenario_types": {s: t for s, t in zip(scenes, types, strict=True) if t}} if any(types) else {}),
         "config": config.to_dict(),
     }
     return json_safe(summary), merged
