@@ -71,11 +71,17 @@ def sample_cameras(
     feats: torch.Tensor, points_m: torch.Tensor, img_from_ego: torch.Tensor, image_hw: tuple[int, int]
 ) -> torch.Tensor:
     """Mean over the cameras that see each point of the bilinear image features there: feats (N, C, Hf, Wf),
-    points (M, 3) ego, img_from_ego (N, 3, 4) -> (M, C); zeros for a point no camera sees."""
+    points (M, 3) ego, img_from_ego (N, 3, 4) -> (M, C); zeros for a point no camera sees. Each camera samples
+    only the points it sees (a point is in one or two of six cameras)."""
     norm, valid = project_to_cameras(points_m.unsqueeze(1), img_from_ego.unsqueeze(0), image_hw)
-    sampled = F.grid_sample(feats, norm[0], mode="bilinear", padding_mode="zeros", align_corners=False)  # (N,C,M,1)
-    w = valid[0].to(feats.dtype).view(feats.shape[0], 1, -1)  # (N, 1, M)
-    return ((sampled.squeeze(-1) * w).sum(0) / w.sum(0).clamp(min=1.0)).t()
+    norm, valid = norm[0, :, :, 0], valid[0, :, :, 0]  # (N, M, 2), (N, M)
+    acc = feats.new_zeros(points_m.shape[0], feats.shape[1])
+    for n in range(feats.shape[0]):
+        hit = valid[n].nonzero().squeeze(1)
+        grid = norm[n, hit].view(1, 1, -1, 2)
+        sampled = F.grid_sample(feats[n : n + 1], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        acc = acc.index_add(0, hit, sampled.view(feats.shape[1], -1).t())
+    return acc / valid.sum(0).clamp(min=1).to(feats.dtype).unsqueeze(1)
 
 
 class CascadeRefiner(nn.Module):
