@@ -15,24 +15,50 @@ JSON of METRICS.md keys plus the protocol version, label set, grid and sample co
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from occplan import PROTOCOL_VERSION
+from occplan.data.occ_readers import OccFormat, occupancy_candidates, read_occupancy
 from occplan.errors import DataError, ValidationError
-from occplan.io import json_safe, load_npz
-from occplan.metrics.occupancy import OccupancyMetric, OccupancyMetricConfig
+from occplan.io import cache_root, json_safe, load_npz
+from occplan.metrics.occupancy import OccupancyMetric, OccupancyMetricConfig, mask_variants
 from occplan.metrics.planning import PlanningMetric, planning_sample
-from occplan.metrics.rayiou import RayIoUConfig, RayIoUMetric, scenario_rayiou_origins
-from occplan.types import UNMAPPED, Frame, GridSpec, LabelSet, OccupancyFrame, OccupancyPrediction, Trajectory
+from occplan.metrics.rayiou import (
+    GtHits,
+    GtRayCache,
+    RayIoUConfig,
+    RayIoUMetric,
+    RayRecords,
+    RaySampleCounts,
+    cast_rays,
+    lidar_ray_directions,
+    scenario_rayiou_origins,
+)
+from occplan.types import (
+    UNMAPPED,
+    Frame,
+    GridSpec,
+    LabelSet,
+    OccupancyFrame,
+    OccupancyPrediction,
+    Pose,
+    Scenario,
+    Trajectory,
+)
 
 LABEL_SETS = {"occ3d": LabelSet.occ3d, "openocc": LabelSet.openocc_v2}
 NUM_WAYPOINTS = 6
+DEFAULT_WORKERS = 2
 
 
 def prediction_files(pred_dir: str | Path) -> dict[str, Path]:
@@ -100,53 +126,191 @@ def evaluate(
     plan_file: str | Path | None = None,
     allow_missing: bool = False,
     split: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    cache_dir: str | Path | None = None,
 ) -> dict:
-    """Score ``pred_dir`` (and ``plan_file``) against a ``NuScenesSource``; returns the flat result dict."""
+    """Score ``pred_dir`` (and ``plan_file``) against a ``NuScenesSource``; returns the flat result dict.
+
+    ``workers`` samples are scored at once in threads (1: one after the other, the ray walk
+    numba-parallel instead); ``cache_dir`` holds the RayIoU GT first hits (``GtRayCache``; None: no
+    cache). Neither changes a metric value."""
     if label_set not in LABEL_SETS:
         raise ValidationError(f"--label-set {label_set!r}: expected one of {', '.join(LABEL_SETS)}")
+    if workers < 1:
+        raise ValidationError(f"--workers {workers}: must be >= 1")
     pred_labels = LABEL_SETS[label_set]()
-    scenes = [source.scenario(name) for name in source.scene_names(split)]
-    frames = [(sc, i) for sc in scenes for i in range(len(sc.frames))]
-    gt_cache: dict[str, OccupancyFrame | None] = {}
-
-    def gt_of(frame: Frame) -> OccupancyFrame | None:
-        if frame.sample_token not in gt_cache:
-            gt_cache[frame.sample_token] = source.occupancy(frame)
-        return gt_cache[frame.sample_token]
-
+    names = source.scene_names(split)
     out: dict = {"protocol_version": PROTOCOL_VERSION, "data": str(source.dataroot), "version": source.version}
     if pred_dir is not None:
-        out.update(_evaluate_occupancy(frames, gt_of, pred_dir, pred_labels, allow_missing))
+        scenarios = (source.scenario(name) for name in names)
+        out.update(_evaluate_occupancy(source, scenarios, pred_dir, pred_labels, allow_missing, workers, cache_dir))
     if plan_file is not None:
+        frames = [(sc, i) for sc in (source.scenario(name) for name in names) for i in range(len(sc.frames))]
+        gt_cache: dict[str, OccupancyFrame | None] = {}
+
+        def gt_of(frame: Frame) -> OccupancyFrame | None:
+            if frame.sample_token not in gt_cache:
+                gt_cache[frame.sample_token] = source.occupancy(frame)
+            return gt_cache[frame.sample_token]
+
         out.update(_evaluate_plans(frames, gt_of, plan_file, allow_missing))
     return out
 
 
-def _evaluate_occupancy(frames, gt_of, pred_dir, pred_labels: LabelSet, allow_missing: bool) -> dict:
+@dataclass(frozen=True)
+class _Job:
+    """One sample to score: its GT file (format, path) or, for a source without GT files, its GT frame;
+    its prediction file and RayIoU origins (T, 3) in the ego frame."""
+
+    frame: Frame
+    gt_file: tuple[OccFormat, Path] | None
+    gt_frame: OccupancyFrame | None
+    pred_path: Path
+    origins_m: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """A sample's own counts: mIoU (C, C) per mask variant, RayIoU counts (with flow when both sides
+    have it), whether each side has flow, and whether its GT rays came from the cache."""
+
+    pred_path: Path
+    occ: dict[str, np.ndarray]
+    ray: RaySampleCounts
+    gt_flow: bool
+    pred_flow: bool
+    cache_hit: bool
+
+
+def _gt_file(source, scenario: Scenario, frame: Frame) -> tuple[OccFormat, Path] | None:
+    """The first GT file of ``frame`` in the source's dataroot (``NuScenesSource.occupancy``'s search order)."""
+    candidates = occupancy_candidates(
+        Path(source.dataroot), frame.scene_name, scenario.token, frame.sample_token, frame.lidar_token, frame.lidar_path
+    )
+    return next(((fmt, path) for fmt, path in candidates if path.is_file()), None)
+
+
+def _world_from_grid(fmt: OccFormat, frame: Frame) -> Pose:
+    return frame.world_from_ego if fmt.ego_frame else frame.world_from_ego @ frame.ego_from_lidar
+
+
+def _gt_digest(fmt: OccFormat, data: bytes) -> bytes:
+    return hashlib.blake2b(fmt.value.encode() + b"\0" + data, digest_size=20).digest()
+
+
+def _occ3d_without_flow(data: bytes, path: Path, frame: Frame) -> OccupancyFrame:
+    """Semantics and masks of Occ3D GT bytes that ``read_occ3d`` read and validated before (their
+    digest names a cache entry, which holds the GT flow the rays need); the flow is not decoded."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        sem, cam, lidar = z["semantics"], z["mask_camera"], z["mask_lidar"]
+    grid, labels = GridSpec.occ3d_nuscenes(), LabelSet.occ3d()
+    world = _world_from_grid(OccFormat.OCC3D, frame)
+    return OccupancyFrame(
+        sem.astype(np.uint8, copy=False), grid, labels, None, lidar.astype(bool), cam.astype(bool), world,
+        frame.time_us, str(path),
+    )  # fmt: skip
+
+
+class _Scorer:
+    """Scores one sample into its own counts (``_Scored``), from any thread: decodes the prediction
+    and the GT, casts the rays (the GT half from the cache when it holds the sample), counts."""
+
+    def __init__(self, gt0: OccupancyFrame, pred_labels: LabelSet, masks, cache: GtRayCache | None, parallel: bool):
+        self.grid, self.labels, self.pred_labels = gt0.grid, gt0.labels, pred_labels
+        self.occ = OccupancyMetric(OccupancyMetricConfig(gt0.grid, gt0.labels, masks))
+        self.ray = RayIoUMetric(RayIoUConfig(gt0.grid, gt0.labels))
+        self.cache, self.parallel = cache, parallel
+
+    def __call__(self, job: _Job) -> _Scored:
+        pred = read_prediction(job.pred_path, self.grid, self.pred_labels, self.labels)
+        key, hits, gt = None, None, job.gt_frame
+        if job.gt_file is not None:
+            fmt, path = job.gt_file
+            data = path.read_bytes()
+            if self.cache is not None:
+                key = self.cache.key(_gt_digest(fmt, data), job.origins_m)
+                hits = self.cache.load(key)
+            if hits is not None and fmt is OccFormat.OCC3D:
+                gt = _occ3d_without_flow(data, path, job.frame)
+            else:
+                gt = read_occupancy(fmt, path, _world_from_grid(fmt, job.frame), job.frame.time_us)
+        occ = self.occ.record_counts((gt, pred))
+        cached = hits is not None
+        if hits is None:
+            gt_rec, pred_rec = cast_rays(
+                [gt.semantics, pred.semantics], job.origins_m, self.grid, self.labels, [gt.flow, pred.flow],
+                parallel=self.parallel,
+            )  # fmt: skip
+            hits = GtHits.from_records(gt_rec, self.labels.free_index)
+            pred_rec = RayRecords(
+                pred_rec.label[hits.rays], pred_rec.dist_m[hits.rays], pred_rec.voxel_index[hits.rays],
+                pred_rec.shape, None if pred_rec.flow is None else pred_rec.flow[hits.rays],
+            )  # fmt: skip
+            if key is not None and _gt_digest(fmt, path.read_bytes()) == _gt_digest(fmt, data):
+                self.cache.store(key, hits)  # only when the file did not change while being scored
+        else:
+            flows = [pred.flow if hits.records.flow is not None else None]
+            pred_rec = cast_rays(
+                [pred.semantics], job.origins_m, self.grid, self.labels, flows, rays=hits.rays, parallel=self.parallel
+            )[0]
+        gt_flow, pred_flow = hits.records.flow is not None, pred.flow is not None
+        gt_rec = hits.records if gt_flow and pred_flow else replace(hits.records, flow=None)
+        pred_rec = pred_rec if gt_flow and pred_flow else replace(pred_rec, flow=None)
+        return _Scored(job.pred_path, occ, self.ray.sample_counts(gt_rec, pred_rec), gt_flow, pred_flow, cached)
+
+
+def _evaluate_occupancy(
+    source, scenarios, pred_dir, pred_labels: LabelSet, allow_missing: bool, workers: int, cache_dir
+) -> dict:
     files = prediction_files(pred_dir)
-    with_gt = [(sc, i, gt) for sc, i in frames if (gt := gt_of(sc.frames[i])) is not None]
-    if not with_gt:
-        raise DataError(f"{frames[0][0].dataroot if frames else 'dataroot'}: no sample has occupancy GT")
-    missing = [sc.frames[i].sample_token for sc, i, _ in with_gt if sc.frames[i].sample_token not in files]
-    _refuse_missing(f"{pred_dir}", missing, len(with_gt), allow_missing)
-    gt0 = with_gt[0][2]
-    masks = ("camera", "lidar", "none") if gt0.mask_camera is not None and gt0.mask_lidar is not None else ("none",)
-    occ = OccupancyMetric(OccupancyMetricConfig(gt0.grid, gt0.labels, masks))
-    ray = RayIoUMetric(RayIoUConfig(gt0.grid, gt0.labels))
-    use_flow = None
-    for sc, i, gt in with_gt:
-        path = files.get(sc.frames[i].sample_token)
-        if path is None:
-            continue
-        pred = read_prediction(path, gt.grid, pred_labels, gt.labels)
-        occ.update((gt, pred))
-        has_flow = gt.flow is not None and pred.flow is not None
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        return _score_all(source, scenarios, files, pred_dir, pred_labels, allow_missing, pool, cache_dir)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _score_all(source, scenarios, files, pred_dir, pred_labels, allow_missing, pool, cache_dir) -> dict:
+    """Enumerate the samples with GT scene by scene, handing each to the pool as soon as its scene is
+    built; refuse missing predictions once all are known; add the samples' counts in sample order."""
+    tokens_gt, missing, pending = [], [], []
+    scorer: _Scorer | None = None
+    gt0: OccupancyFrame | None = None
+    for sc in scenarios:
+        for i, frame in enumerate(sc.frames):
+            gt_file = _gt_file(source, sc, frame)
+            gt_frame = source.occupancy(frame) if gt_file is None else None
+            if gt_file is None and gt_frame is None:
+                continue
+            tokens_gt.append(frame.sample_token)
+            if scorer is None:  # the first GT sets the grid, label set and mask variants
+                gt0 = gt_frame or read_occupancy(*gt_file, _world_from_grid(gt_file[0], frame), frame.time_us)
+                cache = None
+                if cache_dir is not None:
+                    cache = GtRayCache(cache_dir, gt0.grid, gt0.labels, lidar_ray_directions(), PROTOCOL_VERSION)
+                scorer = _Scorer(gt0, pred_labels, mask_variants(gt0), cache, parallel=pool is None)
+            path = files.get(frame.sample_token)
+            if path is None:
+                missing.append(frame.sample_token)
+                continue
+            job = _Job(frame, gt_file, gt_frame, path, scenario_rayiou_origins(sc, i))
+            pending.append(pool.submit(scorer, job) if pool is not None else job)
+    if not tokens_gt:
+        raise DataError(f"{source.dataroot}: no sample has occupancy GT")
+    _refuse_missing(f"{pred_dir}", missing, len(tokens_gt), allow_missing)
+    occ, ray = scorer.occ, scorer.ray
+    use_flow, hits = None, 0
+    for item in pending:
+        scored = item.result() if pool is not None else scorer(item)
+        has_flow = scored.gt_flow and scored.pred_flow
         if use_flow is None:
             use_flow = has_flow
         elif use_flow != has_flow:
-            raise DataError(f"{path}: flow present in some samples and absent in others (prediction or GT)")
-        flows = (gt.flow, pred.flow) if has_flow else (None, None)
-        ray.update_arrays(gt.semantics, pred.semantics, scenario_rayiou_origins(sc, i), *flows)
+            raise DataError(f"{scored.pred_path}: flow present in some samples and absent in others (prediction or GT)")
+        occ.add_counts(scored.occ)
+        ray.add_counts(scored.ray)
+        hits += scored.cache_hit
     return {
         **occ.compute(),
         **ray.compute(),
@@ -160,9 +324,14 @@ def _evaluate_occupancy(frames, gt_of, pred_dir, pred_labels: LabelSet, allow_mi
             "frame": gt0.grid.frame,
         },
         "n_samples": occ.n_frames,
-        "n_samples_gt": len(with_gt),
+        "n_samples_gt": len(tokens_gt),
         "n_missing": len(missing),
-        "n_predictions_without_gt": len(set(files) - {sc.frames[i].sample_token for sc, i, _ in with_gt}),
+        "n_predictions_without_gt": len(set(files) - set(tokens_gt)),
+        "rayiou_gt_cache": {
+            "folder": None if scorer.cache is None else str(scorer.cache.folder),
+            "hits": hits,
+            "cast": occ.n_frames - hits,
+        },
     }
 
 
@@ -190,6 +359,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--split", default=None, help="scene split (splits.json or devkit splits); default all")
     ap.add_argument("--out", default=None, help="write the JSON result here (missing parent folders are created)")
     ap.add_argument("--allow-missing", action="store_true", help="score only the samples that have predictions")
+    ap.add_argument(
+        "--workers", type=int, default=DEFAULT_WORKERS, help="samples scored at once, in threads (default 2)"
+    )
+    ap.add_argument(
+        "--cache-dir",
+        default=None,
+        help="folder of the RayIoU GT first-hit cache (default: $OCCPLAN_CACHE or ~/.cache/occplan)",
+    )
+    ap.add_argument("--no-cache", action="store_true", help="cast the GT rays of every sample; read no cache")
     args = ap.parse_args(argv)
     if args.pred_dir is None and args.plan_file is None:
         ap.error("give --pred-dir and/or --plan-file")
@@ -198,7 +376,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = prepare_output(args.out) if args.out else None
     source = NuScenesSource(*resolve_dataroot(args.data, args.version))
-    result = json_safe(evaluate(source, args.pred_dir, args.label_set, args.plan_file, args.allow_missing, args.split))
+    cache_dir = None if args.no_cache else (args.cache_dir or cache_root())
+    scored = evaluate(
+        source, args.pred_dir, args.label_set, args.plan_file, args.allow_missing, args.split,
+        workers=args.workers, cache_dir=cache_dir,
+    )  # fmt: skip
+    result = json_safe(scored)
     text = json.dumps(result, indent=2)
     print(text)
     if out is not None:

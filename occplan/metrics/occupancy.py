@@ -19,7 +19,7 @@ import numpy as np
 
 from occplan.errors import ValidationError
 from occplan.interfaces import Metric
-from occplan.metrics.confusion import ConfusionMatrix, iou_per_class
+from occplan.metrics.confusion import ConfusionMatrix, confusion_counts, iou_per_class
 from occplan.metrics.records import OccupancyStep
 from occplan.metrics.registry import MetricContext, MetricSpec
 from occplan.types import GridSpec, LabelSet, OccupancyFrame, OccupancyPrediction
@@ -81,13 +81,19 @@ class OccupancyMetric(Metric):
 
     def update(self, record: tuple[OccupancyFrame, OccupancyPrediction]) -> dict[str, np.ndarray]:
         """Add one sample; returns its (C, C) counts per mask variant."""
+        counts = self.record_counts(record)
+        self.add_counts(counts)
+        return counts
+
+    def record_counts(self, record: tuple[OccupancyFrame, OccupancyPrediction]) -> dict[str, np.ndarray]:
+        """``sample_counts`` of a (GT frame, prediction) pair, after checking its grid and label sets."""
         gt, pred = record
         cfg = self.config
         cfg.grid.require(gt.grid, f"OccupancyMetric: ground truth {gt.source or ''} grid")
         cfg.grid.require(pred.grid, "OccupancyMetric: prediction grid")
         cfg.labels.require(gt.labels, "OccupancyMetric: ground-truth labels")
         cfg.labels.require(pred.labels, "OccupancyMetric: prediction labels")
-        return self.update_arrays(gt.semantics, pred.semantics, gt.mask_camera, gt.mask_lidar, source=gt.source)
+        return self.sample_counts(gt.semantics, pred.semantics, gt.mask_camera, gt.mask_lidar, source=gt.source)
 
     def update_arrays(
         self,
@@ -99,6 +105,20 @@ class OccupancyMetric(Metric):
     ) -> dict[str, np.ndarray]:
         """Add one sample. Arrays (X, Y, Z) on the configured grid; masks any dtype, used as bool.
         Returns the sample's own (C, C) counts per mask variant."""
+        counts = self.sample_counts(gt_semantics, pred_semantics, mask_camera, mask_lidar, source)
+        self.add_counts(counts)
+        return counts
+
+    def sample_counts(
+        self,
+        gt_semantics: np.ndarray,
+        pred_semantics: np.ndarray,
+        mask_camera: np.ndarray | None = None,
+        mask_lidar: np.ndarray | None = None,
+        source: str = "",
+    ) -> dict[str, np.ndarray]:
+        """One sample's (C, C) counts per mask variant (arguments as ``update_arrays``), without
+        touching the accumulator (safe to call from several threads; ``add_counts`` adds them)."""
         where = f"occupancy sample {source}".strip()
         shape = self.config.grid.shape
         for name, arr in (("ground truth", gt_semantics), ("prediction", pred_semantics)):
@@ -106,13 +126,19 @@ class OccupancyMetric(Metric):
                 raise ValidationError(f"{where}: {name} shape {arr.shape}, expected grid {shape}")
         masks = {"camera": mask_camera, "lidar": mask_lidar, "none": None}
         counts = {}
-        for variant, cm in self._cm.items():
+        for variant in self._cm:
             mask = masks[variant]
             if variant != "none" and mask is None:
                 raise ValidationError(f"{where}: mask_{variant} is missing (needed for {_KEY[variant]})")
-            counts[variant] = cm.update(gt_semantics, pred_semantics, mask, field=f"{where} semantics")
-        self.n_frames += 1
+            n = self.config.labels.num_classes
+            counts[variant] = confusion_counts(gt_semantics, pred_semantics, n, mask, field=f"{where} semantics")
         return counts
+
+    def add_counts(self, counts: dict[str, np.ndarray]) -> None:
+        """Add one sample's ``sample_counts``."""
+        for variant, cm in self._cm.items():
+            cm.add(counts[variant])
+        self.n_frames += 1
 
     def confusion(self, variant: str = "camera") -> np.ndarray:
         """The accumulated (C, C) matrix of one mask variant (rows = GT)."""

@@ -11,7 +11,7 @@ from occplan.errors import ValidationError
 
 
 def _scoring_stub(calls: list):
-    def stub(source, pred_dir, label_set, plan_file, allow_missing, split):
+    def stub(source, pred_dir, label_set, plan_file, allow_missing, split, **options):
         calls.append(source.version)
         return {"occ/miou": 50.0, "flow/mave": float("nan")}
 

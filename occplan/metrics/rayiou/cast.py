@@ -9,7 +9,8 @@
   in-grid voxel; a ray that never enters the grid gets depth -1 and voxel (0, 0, 0);
 * metres ``float32(depth) * float32(voxel)``; label (and flow) read at the hit voxel.
 
-The fast kernel (``cast_rays``) runs numba-parallel over rays and stops at the first hit;
+The fast kernel (``cast_rays``) runs numba-parallel over rays (or in the calling thread, for callers
+that run one sample per thread), over all rays or a listed subset, and stops at the first hit;
 ``trace_reference`` is the reference-style single-thread traversal that records the whole path like
 the CUDA kernel and then searches it (also callable as plain Python through ``.py_func``).
 """
@@ -148,38 +149,54 @@ def _walk(occ_bits, all_bits, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, d
     return d0, i0, d1, i1
 
 
+@numba.njit(cache=True, nogil=True)
+def _cast_into(occ_bits, all_bits, shape, origins_m, dirs, ray, k, offset, scale, dist_out, index_out) -> None:
+    """Cast ray number ``ray`` (origin-major flat id ``t * R + r``) and write its depth and voxel of
+    each grid at position ``k`` of ``dist_out`` / ``index_out`` (G, K)."""
+    n_r = dirs.shape[0]
+    t = ray // n_r
+    r = ray - t * n_r
+    x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz = _setup(
+        _voxel_units(origins_m[t, 0], offset[0], scale),
+        _voxel_units(origins_m[t, 1], offset[1], scale),
+        _voxel_units(origins_m[t, 2], offset[2], scale),
+        _voxel_units(origins_m[t, 0] + np.float64(dirs[r, 0]), offset[0], scale),
+        _voxel_units(origins_m[t, 1] + np.float64(dirs[r, 1]), offset[1], scale),
+        _voxel_units(origins_m[t, 2] + np.float64(dirs[r, 2]), offset[2], scale),
+    )
+    nx, ny, nz = shape[0], shape[1], shape[2]
+    d0, i0, d1, i1 = _walk(occ_bits, all_bits, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz)
+    dist_out[0, k] = d0
+    index_out[0, k] = i0
+    if dist_out.shape[0] > 1:
+        dist_out[1, k] = d1
+        index_out[1, k] = i1
+
+
 @numba.njit(cache=True, parallel=True, nogil=True)
-def _trace_fast(occ_bits, n_grids, shape, origins_m, dirs, offset, scale, dist_out, index_out) -> None:
-    """Cast every (origin, direction) ray through one or two grids at once (prediction and GT).
+def _trace_fast(occ_bits, shape, origins_m, dirs, rays, offset, scale, dist_out, index_out) -> None:
+    """Cast the listed rays through one or two grids at once (prediction and GT), numba-parallel.
 
     occ_bits (X*Y*Z,) uint8, bit g set where grid g is occupied; origins_m (T, 3) float64 metres;
-    dirs (R, 3) float32; offset (3,) and scale: voxel-unit conversion (``to_voxel_units``). Writes
-    dist_out (G, T, R) float32 exit depths in voxel units and index_out (G, T, R) int32 flat voxel
-    indices ``(x * Y + y) * Z + z``. One walk serves both grids and stops once both have been hit;
-    it visits exactly the voxels of the reference walk (``trace_reference``) with the same tie
-    rules (written out inline), counting the voxels left per axis instead of testing bounds. A ray
-    that never enters the grid keeps depth -1 and index 0.
+    dirs (R, 3) float32; rays (K,) int64 origin-major flat ray ids ``t * R + r``; offset (3,) and
+    scale: voxel-unit conversion (``to_voxel_units``). Writes dist_out (G, K) float32 exit depths in
+    voxel units and index_out (G, K) int32 flat voxel indices ``(x * Y + y) * Z + z``. One walk
+    serves both grids and stops once both have been hit; it visits exactly the voxels of the
+    reference walk (``trace_reference``) with the same tie rules (written out inline), counting the
+    voxels left per axis instead of testing bounds. A ray that never enters the grid keeps depth -1
+    and index 0.
     """
-    nx, ny, nz = shape[0], shape[1], shape[2]
-    n_t, n_r = origins_m.shape[0], dirs.shape[0]
-    all_bits = (1 << n_grids) - 1
-    for i in numba.prange(n_t * n_r):
-        t = i // n_r
-        r = i - t * n_r
-        x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz = _setup(
-            _voxel_units(origins_m[t, 0], offset[0], scale),
-            _voxel_units(origins_m[t, 1], offset[1], scale),
-            _voxel_units(origins_m[t, 2], offset[2], scale),
-            _voxel_units(origins_m[t, 0] + np.float64(dirs[r, 0]), offset[0], scale),
-            _voxel_units(origins_m[t, 1] + np.float64(dirs[r, 1]), offset[1], scale),
-            _voxel_units(origins_m[t, 2] + np.float64(dirs[r, 2]), offset[2], scale),
-        )
-        d0, i0, d1, i1 = _walk(occ_bits, all_bits, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz)
-        dist_out[0, t, r] = d0
-        index_out[0, t, r] = i0
-        if n_grids > 1:
-            dist_out[1, t, r] = d1
-            index_out[1, t, r] = i1
+    all_bits = (1 << dist_out.shape[0]) - 1
+    for k in numba.prange(rays.size):
+        _cast_into(occ_bits, all_bits, shape, origins_m, dirs, rays[k], k, offset, scale, dist_out, index_out)
+
+
+@numba.njit(cache=True, nogil=True)
+def _trace_serial(occ_bits, shape, origins_m, dirs, rays, offset, scale, dist_out, index_out) -> None:
+    """``_trace_fast`` in the calling thread only (callers that already run one sample per thread)."""
+    all_bits = (1 << dist_out.shape[0]) - 1
+    for k in range(rays.size):
+        _cast_into(occ_bits, all_bits, shape, origins_m, dirs, rays[k], k, offset, scale, dist_out, index_out)
 
 
 @numba.njit(cache=True)
@@ -241,23 +258,27 @@ def trace_reference_all(occ, shape, origins_v, ends_v, dist_out, coord_out) -> N
 # --- records --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RayRecords:
-    """Per-ray results of one grid for T origins x R rays, flattened origin-major to N = T*R.
+    """Per-ray results of one grid for N rays: all T origins x R directions flattened origin-major
+    (N = T*R, ray id ``t * R + r``), or the N listed ray ids of ``cast_rays(..., rays=...)`` in order.
 
     ``label`` (N,) uint8 label at the hit voxel; ``dist_m`` (N,) float32 exit distance of the hit
     voxel in metres (-0.4 for a ray that never enters the grid); ``voxel_index`` (N,) int32 flat
-    index ``(x * Y + y) * Z + z`` of the hit voxel (0 for a ray that never enters); ``flow`` (N, 2)
-    float32 flow at the hit voxel or None; ``shape`` the grid shape.
+    index ``(x * Y + y) * Z + z`` of the hit voxel (0 for a ray that never enters; None where it was
+    not kept, as in cached GT hits); ``flow`` (N, 2) float32 flow at the hit voxel or None; ``shape``
+    the grid shape.
     """
 
     label: np.ndarray
     dist_m: np.ndarray
-    voxel_index: np.ndarray
+    voxel_index: np.ndarray | None
     shape: tuple[int, int, int]
     flow: np.ndarray | None = None
 
     @property
     def voxel(self) -> np.ndarray:
         """(N, 3) int64 hit voxel [x, y, z]."""
+        if self.voxel_index is None:
+            raise ValidationError("RayRecords.voxel: these records keep no voxel index")
         return np.stack(np.unravel_index(self.voxel_index, self.shape), axis=1)
 
 
@@ -268,12 +289,17 @@ def cast_rays(
     labels: LabelSet,
     flows: list[np.ndarray | None] | None = None,
     directions: np.ndarray | None = None,
+    rays: np.ndarray | None = None,
+    parallel: bool = True,
 ) -> list[RayRecords]:
     """Cast rays from each origin (T, 3) (grid frame, metres) through one or two (X, Y, Z) uint8
-    semantics grids (GT and prediction: same rays, one parallel walk) -> one RayRecords per grid.
+    semantics grids (GT and prediction: same rays, one walk) -> one RayRecords per grid.
 
     ``flows`` optionally gives each grid's (X, Y, Z, 2) float32 flow; ``directions`` (R, 3) float32
-    unit vectors default to the 14,040 ``lidar_ray_directions``."""
+    unit vectors default to the 14,040 ``lidar_ray_directions``. ``rays`` (K,) int64 origin-major
+    flat ray ids ``t * R + r`` casts only those rays (the records then hold them in that order;
+    default all T * R). ``parallel`` walks numba-parallel over rays; False walks in the calling
+    thread (for callers that already run one sample per thread)."""
     origins = check_array(np.asarray(origins_m, dtype=np.float64), "ray origins_m", (None, 3), finite=True)
     if len(origins) == 0:
         raise ValidationError("ray origins_m: no origin (need at least one)")
@@ -291,15 +317,22 @@ def cast_rays(
         lidar_ray_directions() if directions is None else check_array(directions, "directions", (None, 3), np.float32)
     )
     n = len(origins) * len(dirs)
-    dist_v = np.empty((len(semantics), len(origins), len(dirs)), dtype=np.float32)
+    if rays is None:
+        rays = np.arange(n, dtype=np.int64)
+    else:
+        check_array(rays, "rays", (None,), np.int64)
+        if rays.size and (rays.min() < 0 or rays.max() >= n):
+            raise ValidationError(f"rays: ids must lie in [0, {n}) ({len(origins)} origins x {len(dirs)} directions)")
+    dist_v = np.empty((len(semantics), rays.size), dtype=np.float32)
     index = np.empty(dist_v.shape, dtype=np.int32)
     offset = np.asarray(grid.range_min_m, dtype=np.float32).astype(np.float64)
     shape = np.asarray(grid.shape, dtype=np.int64)
-    _trace_fast(occ_bits, len(semantics), shape, origins, dirs, offset, _scale(grid), dist_v, index)
+    kernel = _trace_fast if parallel else _trace_serial
+    kernel(occ_bits, shape, origins, dirs, rays, offset, _scale(grid), dist_v, index)
     scale = np.float32(grid.voxel_size_m)
     out = []
     for g, (sem, flow) in enumerate(zip(semantics, flows, strict=True)):
-        idx = index[g].reshape(n)
+        idx = index[g]
         rec_flow = None if flow is None else flow.reshape(-1, 2)[idx]
-        out.append(RayRecords(sem.reshape(-1)[idx], dist_v[g].reshape(n) * scale, idx, grid.shape, rec_flow))
+        out.append(RayRecords(sem.reshape(-1)[idx], dist_v[g] * scale, idx, grid.shape, rec_flow))
     return out

@@ -12,7 +12,7 @@ the per-ray records of ``occplan.metrics.rayiou.cast``:
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numba
 import numpy as np
@@ -48,6 +48,20 @@ def _count_rays(gt_label, pred_label, gt_dist, pred_dist, thresholds, free, gt_c
 
 
 # --- metric ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RaySampleCounts:
+    """RayIoU counts of one sample (C classes, n_t thresholds): ``gt`` (C,) and ``pred`` (C,) int64
+    rays per GT / predicted label among rays whose GT is not free, ``tp`` (n_t, C) int64 true
+    positives per threshold; ``flow_error_sum`` (C,) float64 and ``flow_count`` (C,) int64 of the TP
+    rays at the flow threshold (per GT class), None without flow."""
+
+    gt: np.ndarray
+    pred: np.ndarray
+    tp: np.ndarray
+    flow_error_sum: np.ndarray | None = None
+    flow_count: np.ndarray | None = None
+
+
 @dataclass(frozen=True)
 class RayIoUConfig:
     """Grid, label set and thresholds; ``flow_classes`` by name (OpenOcc CVPR2024 list)."""
@@ -112,26 +126,46 @@ class RayIoUMetric(Metric):
         return gt_rec, pred_rec
 
     def add_records(self, gt: RayRecords, pred: RayRecords) -> None:
-        """Accumulate precomputed per-ray records of one sample (same origins and rays)."""
+        """Accumulate precomputed per-ray records of one sample (same rays, in the same order)."""
+        self.add_counts(self.sample_counts(gt, pred))
+
+    def sample_counts(self, gt: RayRecords, pred: RayRecords) -> RaySampleCounts:
+        """One sample's counts from its per-ray records, without touching the accumulator (safe to
+        call from several threads). The records may hold any subset of the sample's rays that keeps
+        every ray whose GT label is not free: the others count nowhere."""
         cfg = self.config
         for name, rec in (("GT", gt), ("prediction", pred)):
             check_array(rec.label, f"{name} ray labels", (len(gt.label),), np.uint8)
             check_array(rec.dist_m, f"{name} ray depths", (len(gt.label),), np.float32)
             cfg.labels.validate(rec.label, f"{name} ray labels")
+        c = cfg.labels.num_classes
         thresholds = np.asarray(cfg.thresholds_m, dtype=np.float32)
+        counts = RaySampleCounts(
+            np.zeros(c, dtype=np.int64), np.zeros(c, dtype=np.int64), np.zeros((len(thresholds), c), dtype=np.int64)
+        )
         _count_rays(
             gt.label, pred.label, gt.dist_m, pred.dist_m, thresholds, cfg.labels.free_index,
-            self.gt_count, self.pred_count, self.tp_count,
+            counts.gt, counts.pred, counts.tp,
         )  # fmt: skip
-        if gt.flow is not None and pred.flow is not None:
+        if gt.flow is None or pred.flow is None:
+            return counts
+        j = cfg.thresholds_m.index(cfg.flow_threshold_m)
+        tp = (gt.label != cfg.labels.free_index) & (gt.label == pred.label)
+        tp &= np.abs(pred.dist_m - gt.dist_m) < thresholds[j]
+        err = np.linalg.norm(gt.flow[tp] - pred.flow[tp], axis=1)
+        flow_sum = np.bincount(gt.label[tp], weights=err, minlength=c)[:c]
+        return replace(counts, flow_error_sum=flow_sum, flow_count=np.bincount(gt.label[tp], minlength=c)[:c])
+
+    def add_counts(self, counts: RaySampleCounts) -> None:
+        """Accumulate one sample's ``sample_counts`` (samples added in the same order give the same
+        floating-point flow sums)."""
+        self.gt_count += counts.gt
+        self.pred_count += counts.pred
+        self.tp_count += counts.tp
+        if counts.flow_error_sum is not None:
             self.has_flow = True
-            c = cfg.labels.num_classes
-            j = cfg.thresholds_m.index(cfg.flow_threshold_m)
-            tp = (gt.label != cfg.labels.free_index) & (gt.label == pred.label)
-            tp &= np.abs(pred.dist_m - gt.dist_m) < thresholds[j]
-            err = np.linalg.norm(gt.flow[tp] - pred.flow[tp], axis=1)
-            self.flow_error_sum += np.bincount(gt.label[tp], weights=err, minlength=c)[:c]
-            self.flow_count += np.bincount(gt.label[tp], minlength=c)[:c]
+            self.flow_error_sum += counts.flow_error_sum
+            self.flow_count += counts.flow_count
         self.n_samples += 1
 
     def iou(self) -> np.ndarray:
