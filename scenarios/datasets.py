@@ -1,7 +1,9 @@
 """Named generated datasets, created on first use in a cache directory and reused afterwards.
 
 ``ensure("mini")`` returns the dataroot of the default embedded dataset (12 scenes of 20 s: 8 train,
-4 val; cameras 800x450), ``ensure("tiny")`` a 2-scene set of 6 s at 320x180 for tests. The cache is
+4 val; cameras 800x450), ``ensure("tiny")`` a 2-scene set of 6 s at 320x180 for tests, ``ensure("bench")``
+the scenario suite (``BENCH_TYPES`` balanced in both splits, each scene's type and check in
+``scenario_types.json``; settings sized for disk and generation time, see ``PRESETS``). The cache is
 ``cache_dir`` or ``$OCCPLAN_CACHE`` or ``~/.cache/occplan``; the dataroot is ``<cache>/<name>``.
 
 Generation is atomic: it runs in ``<cache>/.<name>.tmp-<pid>``, writes ``occplan_manifest.json``
@@ -27,6 +29,7 @@ from occplan.io import cache_root
 from occplan.world.generated import SENSOR_MODEL_VERSION
 from occplan.world.spec import WORLD_FORMAT_VERSION
 from scenarios.build import BUILDER_VERSION
+from scenarios.build.situations.registry import SITUATIONS_VERSION, ScenarioType
 from scenarios.generate import GenerateConfig, generate_dataroot
 from scenarios.writer.schema import VERSION, WRITER_FORMAT_VERSION
 from scenarios.writer.tables import json_dumps
@@ -42,11 +45,31 @@ class DatasetPreset:
     config: GenerateConfig
 
 
+BENCH_TYPES = tuple(t.value for t in ScenarioType)
+# GenerateConfig fields added after presets were published: left out of a manifest at their default, so
+# the manifests (and caches) of the presets that do not set them stay as they were.
+_LATER_FIELDS = ("scenario_types", "sweeps_per_keyframe")
+
 PRESETS = {
     "mini": DatasetPreset("mini", GenerateConfig(n_scenes=12, seed=0, duration_s=20.0, val_fraction=1 / 3)),
     "tiny": DatasetPreset(
         "tiny",
         GenerateConfig(n_scenes=2, seed=0, duration_s=6.0, cam_width_px=320, cam_height_px=180, val_fraction=0.5),
+    ),
+    # 10 scenes per type and split (50 val + 50 train). Sized for <= 4 GB and <= 10 min on 2 cores: 8 s
+    # scenes (17 keyframes), cameras 320x180, LiDAR at 5 Hz (2 sweeps per keyframe; a sweep is ~0.65 MB).
+    "bench": DatasetPreset(
+        "bench",
+        GenerateConfig(
+            n_scenes=20 * len(BENCH_TYPES),
+            seed=0,
+            duration_s=8.0,
+            cam_width_px=320,
+            cam_height_px=180,
+            val_fraction=0.5,
+            scenario_types=BENCH_TYPES,
+            sweeps_per_keyframe=2,
+        ),
     ),
 }
 
@@ -55,6 +78,13 @@ def manifest_for(preset: DatasetPreset) -> dict:
     """The manifest a dataroot of ``preset`` must carry to be reused (workers do not change the bytes)."""
     cfg = dataclasses.asdict(preset.config)
     cfg.pop("workers")
+    defaults = {f.name: f.default for f in dataclasses.fields(GenerateConfig)}
+    for name in _LATER_FIELDS:
+        if cfg[name] == defaults[name]:
+            cfg.pop(name)
+    if "scenario_types" in cfg:
+        cfg["scenario_types"] = list(cfg["scenario_types"])  # as JSON reads it back
+    situations = {"situations_version": SITUATIONS_VERSION} if preset.config.scenario_types else {}
     return {
         "preset": preset.name,
         "config": cfg,
@@ -63,6 +93,7 @@ def manifest_for(preset: DatasetPreset) -> dict:
         "world_format_version": WORLD_FORMAT_VERSION,
         "sensor_model_version": SENSOR_MODEL_VERSION,
         "builder_version": BUILDER_VERSION,
+        **situations,
     }
 
 

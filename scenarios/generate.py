@@ -1,13 +1,19 @@
 """Generate a nuScenes-format dataroot of procedural worlds.
 
 ``python -m scenarios.generate --out DIR --scenes N --seed S [--cam-res WxH] [--duration S]
-[--val-fraction F] [--workers W]``
+[--val-fraction F] [--workers W] [--scenario-types T1,T2,...] [--sweeps-per-keyframe K]``
 
 Scene ``i`` is ``scene-<i:04d>``, built by ``scenarios.build.build_world`` with a seed derived from
 ``(S, i)`` and placed by ``scene_placement`` (one of the four nuScenes locations, its own origin);
 scenes are generated in parallel worker processes (each writes its own files), and the
 tables are merged in scene order, so the output bytes depend only on the arguments. The last
 ``round(N * F)`` scenes form the val split (``splits.json``).
+
+With ``scenario_types``, every scene is built for one of them (``scenarios.build.situations``):
+within each split scene ``k`` gets type ``k mod len(types)``, so each split is balanced across the
+types when its size is a multiple of their number; the types and the facts their checks measured
+go to ``scenario_types.json`` (``occplan.data.scenario_types``). ``sweeps_per_keyframe`` sets the
+LiDAR sweep rate (keyframes stay at 2 Hz: 10 = nuScenes' 20 Hz, 5 = 10 Hz).
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from occplan.data.scenario_types import SCENARIO_TYPES_FILE, ScenarioTag, scenario_types_json
 from occplan.errors import ValidationError
 from occplan.world.spec import MapLayers
+from scenarios.build.situations.registry import build_scenario, scenario_type
 from scenarios.writer import SceneStats, SceneTables, SensorCalibration, WriterConfig, write_scene, write_tables
 from scenarios.writer.map_expansion import merge_layers, write_map
 from scenarios.writer.tables import json_dumps
@@ -28,6 +36,7 @@ from scenarios.writer.tokens import make_token
 
 LOCATIONS = ("boston-seaport", "singapore-onenorth", "singapore-queenstown", "singapore-hollandvillage")
 SCENE_SPACING_M = 500.0  # origin spacing of scenes sharing a location (worlds are 400 m squares)
+KEYFRAME_PERIOD_US = 500_000  # keyframes at 2 Hz
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class GenerateConfig:
     cam_height_px: int = 450
     val_fraction: float = 1 / 3
     workers: int = 2
+    scenario_types: tuple[str, ...] = ()
+    sweeps_per_keyframe: int = 10
 
     def __post_init__(self) -> None:
         if self.n_scenes < 1:
@@ -55,6 +66,26 @@ class GenerateConfig:
             raise ValidationError(f"GenerateConfig.val_fraction: must be in [0, 1), got {self.val_fraction}")
         if self.workers < 1:
             raise ValidationError(f"GenerateConfig.workers: must be >= 1, got {self.workers}")
+        if self.sweeps_per_keyframe < 1 or KEYFRAME_PERIOD_US % self.sweeps_per_keyframe:
+            raise ValidationError(
+                f"GenerateConfig.sweeps_per_keyframe: must divide {KEYFRAME_PERIOD_US} (us), "
+                f"got {self.sweeps_per_keyframe}"
+            )
+        for name in self.scenario_types:
+            scenario_type(name)  # an unknown name is an error listing the known ones
+
+    def writer(self) -> WriterConfig:
+        """The writer's timeline: keyframes at 2 Hz, ``sweeps_per_keyframe`` LiDAR sweeps per keyframe."""
+        k = self.sweeps_per_keyframe
+        return WriterConfig(sweep_period_us=KEYFRAME_PERIOD_US // k, sweeps_per_keyframe=k)
+
+    def scene_type(self, index: int) -> str | None:
+        """The scenario type of scene ``index`` (balanced within each split), None without types."""
+        if not self.scenario_types:
+            return None
+        n_train = len(splits(scene_names(self.n_scenes), self.val_fraction)["train"])
+        k = index if index < n_train else index - n_train
+        return self.scenario_types[k % len(self.scenario_types)]
 
 
 @dataclass(frozen=True)
@@ -108,8 +139,11 @@ def scene_placement(index: int) -> tuple[str, tuple[float, float]]:
     return LOCATIONS[index % len(LOCATIONS)], (slot * SCENE_SPACING_M, 0.0)
 
 
-def _write_one(job: tuple[Path, GenerateConfig, int]) -> tuple[SceneTables, SceneStats, float, MapLayers]:
-    """Worker: build scene ``index``, render and write its files; return its rows, cost, seconds and map."""
+def _write_one(
+    job: tuple[Path, GenerateConfig, int],
+) -> tuple[SceneTables, SceneStats, float, MapLayers, ScenarioTag | None]:
+    """Worker: build scene ``index`` (of its scenario type, checked, when the config has types), render
+    and write its files; return its rows, cost, seconds, map and tag."""
     from occplan.world.generated import GeneratedWorld
     from occplan.world.rig import SensorRig
     from scenarios.build import build_world
@@ -118,11 +152,18 @@ def _write_one(job: tuple[Path, GenerateConfig, int]) -> tuple[SceneTables, Scen
     t0 = time.perf_counter()
     location, origin = scene_placement(index)
     name = scene_names(cfg.n_scenes)[index]
-    spec = build_world(scene_seed(cfg.seed, index), name, cfg.duration_s, location=location, origin_xy_m=origin)
+    seed = scene_seed(cfg.seed, index)
     rig = SensorRig.nuscenes(cfg.cam_width_px, cfg.cam_height_px)
-    world = GeneratedWorld(spec, rig=rig)
-    tables, stats = write_scene(spec, world, SensorCalibration.from_rig(rig), out, WriterConfig())
-    return tables, stats, time.perf_counter() - t0, spec.map
+    kind, tag = cfg.scene_type(index), None
+    if kind is None:
+        spec = build_world(seed, name, cfg.duration_s, location=location, origin_xy_m=origin)
+        world = GeneratedWorld(spec, rig=rig)
+    else:
+        spec, world, tag = build_scenario(
+            seed, name, cfg.duration_s, scenario_type(kind), rig, location=location, origin_xy_m=origin
+        )
+    tables, stats = write_scene(spec, world, SensorCalibration.from_rig(rig), out, cfg.writer())
+    return tables, stats, time.perf_counter() - t0, spec.map, tag
 
 
 def generate_dataroot(out: Path, cfg: GenerateConfig, progress: bool = True) -> GenerateReport:
@@ -136,7 +177,7 @@ def generate_dataroot(out: Path, cfg: GenerateConfig, progress: bool = True) -> 
     jobs = [(out, cfg, i) for i in range(cfg.n_scenes)]
     t0 = time.perf_counter()
     bar = tqdm(total=cfg.n_scenes, desc=f"generating {out.name}", unit="scene", disable=not progress)
-    results: list[tuple[SceneTables, SceneStats, float, MapLayers]] = []
+    results: list[tuple[SceneTables, SceneStats, float, MapLayers, ScenarioTag | None]] = []
     workers = min(cfg.workers, cfg.n_scenes)
     if workers == 1:
         for job in jobs:
@@ -153,6 +194,9 @@ def generate_dataroot(out: Path, cfg: GenerateConfig, progress: bool = True) -> 
     for location in dict.fromkeys(t.location for t in tables):
         write_map(out, merge_layers([r[3] for r in results if r[0].location == location]), location)
     (out / "splits.json").write_text(json_dumps(splits(scene_names(cfg.n_scenes), cfg.val_fraction)))
+    tags = {t.scene_name: r[4] for t, r in zip(tables, results, strict=True) if r[4] is not None}
+    if tags:
+        (out / SCENARIO_TYPES_FILE).write_text(json_dumps(scenario_types_json(tags)))
     stats = [r[1] for r in results]
     return GenerateReport(
         wall_s=time.perf_counter() - t0,
@@ -182,8 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=20.0, help="scene duration in seconds")
     p.add_argument("--val-fraction", type=float, default=1 / 3, help="fraction of scenes in the val split")
     p.add_argument("--workers", type=int, default=2, help="worker processes")
+    p.add_argument("--scenario-types", default="", help="comma-separated scenario types, balanced per split")
+    p.add_argument("--sweeps-per-keyframe", type=int, default=10, help="LiDAR sweeps per 2 Hz keyframe")
     a = p.parse_args(argv)
-    cfg = GenerateConfig(a.scenes, a.seed, a.duration, *a.cam_res, a.val_fraction, a.workers)
+    types = tuple(t for t in a.scenario_types.split(",") if t)
+    cfg = GenerateConfig(
+        a.scenes, a.seed, a.duration, *a.cam_res, a.val_fraction, a.workers, types, a.sweeps_per_keyframe
+    )
     report = generate_dataroot(a.out, cfg)
     print(json_dumps(report.summary()))
     return 0

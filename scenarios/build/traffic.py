@@ -58,7 +58,8 @@ class _Fleet:
     """The N vehicles' fixed data: paths padded to W samples (``path_xy_m`` (N, W, 2), ``path_heading_rad``
     (N, W), curvature speed limit ``vmax_mps`` (N, W)), ``n_pts`` (N,) real samples, sample spacing
     ``ds_m`` (N,), route ``length_m`` (N,), reference-to-centre ``off_m``, ``front_m``, ``rear_m``,
-    ``half_width_m``, the IDM parameters (N,) and ``spawn`` (N,) steps."""
+    ``half_width_m``, the IDM parameters (N,), ``spawn`` (N,) steps and the scripted emergency stops
+    ``brake_step`` (N,) (-1 none) and ``brake_decel_mps2`` (N,)."""
 
     path_xy_m: np.ndarray
     path_heading_rad: np.ndarray
@@ -76,6 +77,8 @@ class _Fleet:
     headway_s: np.ndarray
     min_gap_m: np.ndarray
     spawn: np.ndarray
+    brake_step: np.ndarray
+    brake_decel_mps2: np.ndarray
 
     @classmethod
     def of(cls, plans: list[VehiclePlan]) -> _Fleet:
@@ -98,6 +101,8 @@ class _Fleet:
             headway_s=np.array([p.driver.headway_s for p in plans]),
             min_gap_m=np.array([p.driver.min_gap_m for p in plans]),
             spawn=np.array([p.spawn_step for p in plans]),
+            brake_step=np.array([p.brake_step for p in plans]),
+            brake_decel_mps2=np.array([p.brake_decel_mps2 for p in plans]),
         )
 
     @property
@@ -133,9 +138,9 @@ class _RouteCrossings:
 @dataclass(frozen=True)
 class _Obstacles:
     """Obstacle discs: the vehicles' (``disc_owner`` (D,) vehicle, ``disc_along_m`` (D,) offset along its
-    axis; they move every step), then the fixed ones: static objects' (``static_xy_m`` (S, 2)) and one
-    per pedestrian (``ped_xy_m`` / ``ped_v_mps`` (P, T, 2)); ``fixed_r_m`` (S + P,) radii, ``fixed_owner``
-    (S + P,) -1."""
+    axis; they move every step), then the fixed ones: static objects' and unannotated static
+    geometry's (debris; ``static_xy_m`` (S, 2)) and one per pedestrian (``ped_xy_m`` / ``ped_v_mps``
+    (P, T, 2)); ``fixed_r_m`` (S + P,) radii, ``fixed_owner`` (S + P,) -1."""
 
     disc_owner: np.ndarray
     disc_along_m: np.ndarray
@@ -147,13 +152,20 @@ class _Obstacles:
 
     @classmethod
     def of(
-        cls, plans: list[VehiclePlan], statics: list[StaticObject], peds: list[PedestrianMotion], n_steps: int
+        cls,
+        plans: list[VehiclePlan],
+        statics: list[StaticObject],
+        peds: list[PedestrianMotion],
+        n_steps: int,
+        extra_discs: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> _Obstacles:
         disc_owner = np.concatenate(
             [np.full(len(axis_discs(p.size_m[0], p.size_m[1])), i) for i, p in enumerate(plans)]
         )
         disc_along = np.concatenate([axis_discs(p.size_m[0], p.size_m[1]) for p in plans])
         st_xy, st_r = static_discs(statics)
+        if extra_discs is not None:
+            st_xy, st_r = np.concatenate([st_xy, extra_discs[0]]), np.concatenate([st_r, extra_discs[1]])
         ped_xy = np.stack([p.xy_m for p in peds]) if peds else np.zeros((0, n_steps, 2))
         ped_v = np.stack([p.velocity_mps for p in peds]) if peds else np.zeros((0, n_steps, 2))
         fixed_r = np.concatenate([st_r, np.full(len(peds), PEDESTRIAN_RADIUS_M)])
@@ -273,6 +285,14 @@ def _acceleration(
     return np.clip(target, acc - MAX_JERK_DOWN_MPS3 * dt_s, acc + MAX_JERK_UP_MPS3 * dt_s)
 
 
+def _scripted_braking(fleet: _Fleet, t: int, acc_prev: np.ndarray, acc: np.ndarray, dt_s: float) -> np.ndarray:
+    """``acc`` (N,) with the vehicles whose scripted emergency stop has begun by step ``t`` braking at
+    their ``brake_decel_mps2``, built up at ``MAX_JERK_DOWN_MPS3`` from ``acc_prev``."""
+    braking = (fleet.brake_step >= 0) & (t >= fleet.brake_step)
+    hard = np.maximum(-fleet.brake_decel_mps2, acc_prev - MAX_JERK_DOWN_MPS3 * dt_s)
+    return np.where(braking, hard, acc)
+
+
 def _advance(
     fleet: _Fleet, s: np.ndarray, v: np.ndarray, acc: np.ndarray, active: np.ndarray, gone: np.ndarray, dt_s: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -294,13 +314,17 @@ def simulate(
     statics: list[StaticObject],
     n_steps: int,
     dt_s: float,
+    extra_discs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrafficResult:
-    """Step all vehicles with IDM, junction reservations and crossing yielding; vehicles leave at the route end."""
+    """Step all vehicles with IDM, junction reservations and crossing yielding; vehicles leave at the route end.
+
+    ``extra_discs`` (centres (M, 2), radii (M,)) are obstacles of static geometry without a box
+    (a scenario's debris) that the drivers stop for like static objects."""
     n = len(plans)
     fleet = _Fleet.of(plans)
     reservations = Reservations(plans, connector_conflicts(net))
     crossings = _RouteCrossings.of(plans, net, peds, n_steps, dt_s)
-    obstacles = _Obstacles.of(plans, statics, peds, n_steps)
+    obstacles = _Obstacles.of(plans, statics, peds, n_steps, extra_discs)
     s = np.array([p.s0_m for p in plans])
     v = np.array([p.v0_mps for p in plans])
     acc = np.zeros(n)
@@ -322,6 +346,7 @@ def simulate(
         active = _spawn_late(fleet, t, active, gone, centre)
         gap, lead_v = _leader_gaps(fleet, obstacles, t, s, v, active, dirs, centre)
         virtual = _virtual_stops(fleet, crossings, reservations, t, s, v, active, gone)
-        acc = _acceleration(fleet, i0, s, v, acc, gap, lead_v, virtual, dt_s)
+        acc_next = _acceleration(fleet, i0, s, v, acc, gap, lead_v, virtual, dt_s)
+        acc = _scripted_braking(fleet, t, acc, acc_next, dt_s)
         s, v, acc, active, gone = _advance(fleet, s, v, acc, active, gone, dt_s)
     return out

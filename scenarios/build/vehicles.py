@@ -36,7 +36,11 @@ class Driver:
 @dataclass(frozen=True)
 class VehiclePlan:
     """A vehicle to simulate: its route ``path``, start arclength ``s0_m`` of the reference point, start
-    speed, the step it appears at, and its junction reservation (``connector`` -1 when none)."""
+    speed, the step it appears at, and its junction reservation (``connector`` -1 when none).
+
+    ``brake_step`` >= 0 scripts an emergency stop: from that step on the vehicle brakes at
+    ``brake_decel_mps2`` (reached at the traffic model's jerk limit) until it stands, whatever its
+    IDM driver would do (a scenario's braking lead vehicle); -1 = IDM throughout."""
 
     kind: str
     size_m: np.ndarray
@@ -50,6 +54,8 @@ class VehiclePlan:
     connector: int
     connector_end_s_m: float
     rgb: np.ndarray
+    brake_step: int = -1
+    brake_decel_mps2: float = 0.0
 
     @property
     def front_m(self) -> float:

@@ -28,6 +28,7 @@ from scenarios.build.network import build_network, path_crossings
 from scenarios.build.objects import StaticObject, place_objects
 from scenarios.build.pedestrians import MOVING, STANDING, PedestrianMotion, place_pedestrians
 from scenarios.build.scenery import place_scenery
+from scenarios.build.situations.base import Situation, Staged, StageInput
 from scenarios.build.traffic import TrafficResult, simulate
 from scenarios.build.vehicles import VehiclePlan, plan_vehicles
 
@@ -59,9 +60,28 @@ def build_world(
     ``location`` (one map per location) need distinct origins. Agent tracks and the ego log are
     sampled at ``config.sim_rate_hz`` over ``[0, duration_s]``.
     """
+    return assemble_world(seed, scene_name, duration_s, location=location, origin_xy_m=origin_xy_m, config=config)[0]
+
+
+def assemble_world(
+    seed: int,
+    scene_name: str,
+    duration_s: float = 20.0,
+    *,
+    location: str = "boston-seaport",
+    origin_xy_m: tuple[float, float] = (0.0, 0.0),
+    config: BuildConfig | None = None,
+    situation: Situation | None = None,
+) -> tuple[WorldSpec, Staged | None]:
+    """``build_world``, optionally staging a scenario type's ``situation`` (``scenarios.build.situations``):
+    its layout replaces the seed's, and after the vehicles are planned it places its actors relative to
+    the ego's route (they then move in the same traffic simulation). Returns the world and what the
+    situation staged (None without one); without a situation the world is ``build_world``'s, bit for bit.
+    """
     cfg = config or BuildConfig()
     rng = np.random.default_rng(seed)
-    net = build_network(rng, layout_for_seed(seed), cfg)
+    layout = layout_for_seed(seed) if situation is None else situation.layout(rng)
+    net = build_network(rng, layout, cfg)
     areas = build_areas(net, cfg)
     builder = MeshBuilder(rng)
     scenery = place_scenery(rng, net, areas, cfg, builder)
@@ -79,9 +99,17 @@ def build_world(
     times_s = np.arange(n_steps) / cfg.sim_rate_hz
     statics = place_objects(rng, net, cfg)
     plans = plan_vehicles(rng, net, cfg, n_steps, duration_s)
+    staged = None
+    if situation is not None:
+        staged = situation.stage(StageInput(rng, net, areas, cfg, tuple(plans), tuple(statics), times_s, builder))
+        plans, statics = list(staged.plans), list(staged.statics)
     early, excluded = _ego_crossings(plans[0], net)
+    if staged is not None:  # no crossing pedestrian on the ego's route: only the situation's actors act there
+        early, excluded = frozenset(), excluded | early | _route_crossings(plans[0], net)
     peds = place_pedestrians(rng, net, areas, cfg, times_s, early, excluded)
-    traffic = simulate(plans, net, peds, statics, n_steps, 1.0 / cfg.sim_rate_hz)
+    peds += list(staged.pedestrians) if staged is not None else []
+    debris = staged.debris_discs if staged is not None else None
+    traffic = simulate(plans, net, peds, statics, n_steps, 1.0 / cfg.sim_rate_hz, debris)
 
     start_us = BASE_TIME_US + int(seed % 100_000) * 10_000_000_000
     times_us = start_us + np.round(times_s * 1e6).astype(np.int64)
@@ -111,7 +139,14 @@ def build_world(
         map=map_layers(net, areas, cfg),
         route_xy_m=plans[0].path.xy_m.copy(),
     )
-    return translate_world(spec, np.asarray(origin_xy_m, dtype=np.float64)) if any(origin_xy_m) else spec
+    if not any(origin_xy_m):
+        return spec, staged
+    offset = np.asarray(origin_xy_m, dtype=np.float64)
+    return translate_world(spec, offset), (staged.translated(offset) if staged is not None else None)
+
+
+def _route_crossings(ego: VehiclePlan, net) -> frozenset[int]:
+    return frozenset(c for c, _, _ in path_crossings(ego.path, net.crossings))
 
 
 def _ego_crossings(ego: VehiclePlan, net) -> tuple[frozenset[int], frozenset[int]]:
