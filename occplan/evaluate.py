@@ -238,24 +238,24 @@ class _Scorer:
         cached = hits is not None
         if hits is None:
             gt_rec, pred_rec = cast_rays(
-                [gt.semantics, pred.semantics], job.origins_m, self.grid, self.labels, [gt.flow, pred.flow],
+                [gt.semantics, pred.semantics], job.origins_m, self.grid, self.labels, [gt.flow, None],
                 parallel=self.parallel,
             )  # fmt: skip
             hits = GtHits.from_records(gt_rec, self.labels.free_index)
             pred_rec = RayRecords(
-                pred_rec.label[hits.rays], pred_rec.dist_m[hits.rays], pred_rec.voxel_index[hits.rays],
-                pred_rec.shape, None if pred_rec.flow is None else pred_rec.flow[hits.rays],
-            )  # fmt: skip
+                pred_rec.label[hits.rays], pred_rec.dist_m[hits.rays], pred_rec.voxel_index[hits.rays], pred_rec.shape
+            )
             if key is not None and _gt_digest(fmt, path.read_bytes()) == _gt_digest(fmt, data):
                 self.cache.store(key, hits)  # only when the file did not change while being scored
         else:
-            flows = [pred.flow if hits.records.flow is not None else None]
             pred_rec = cast_rays(
-                [pred.semantics], job.origins_m, self.grid, self.labels, flows, rays=hits.rays, parallel=self.parallel
+                [pred.semantics], job.origins_m, self.grid, self.labels, rays=hits.rays, parallel=self.parallel
             )[0]
         gt_flow, pred_flow = hits.records.flow is not None, pred.flow is not None
-        gt_rec = hits.records if gt_flow and pred_flow else replace(hits.records, flow=None)
-        pred_rec = pred_rec if gt_flow and pred_flow else replace(pred_rec, flow=None)
+        if gt_flow and pred_flow:  # the flow (validated when read) at the prediction's hit voxels
+            gt_rec, pred_rec = hits.records, replace(pred_rec, flow=pred.flow.reshape(-1, 2)[pred_rec.voxel_index])
+        else:
+            gt_rec = replace(hits.records, flow=None)
         return _Scored(job.pred_path, occ, self.ray.sample_counts(gt_rec, pred_rec), gt_flow, pred_flow, cached)
 
 

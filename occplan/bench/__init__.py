@@ -21,6 +21,7 @@ BENCHMARKS = {
     "models": "models.bench",
     "planners": "planners.bench",
     "labels": "occplan.bench.labels",
+    "evaluate": "occplan.bench.evaluate",
 }
 """Benchmark name -> module."""
 
