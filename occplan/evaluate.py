@@ -2,6 +2,7 @@
 
     python -m occplan.evaluate --data ROOT [--version V] --pred-dir DIR [--label-set occ3d|openocc]
         [--plan-file FILE] [--split S] [--out FILE] [--allow-missing]
+        [--workers N] [--cache-dir DIR | --no-cache]
 
 Predictions are ``<pred-dir>/<sample_token>.npz`` with key ``pred`` (uint8 200x200x16 in the chosen
 label set) and optionally ``flow`` (200x200x16x2 float32 m/s), as SparseOcc's standalone tool. The
@@ -10,6 +11,16 @@ Every sample with occupancy GT is scored (occupancy mIoU variants, RayIoU, flow 
 score when both sides carry flow); every keyframe is scored for planning when a plan file is given.
 A prediction set that misses GT samples is refused unless ``--allow-missing``. The result is a flat
 JSON of METRICS.md keys plus the protocol version, label set, grid and sample counts (NaN -> null).
+
+Scale: ``--workers`` samples are scored at once in threads (decoding, the mIoU counts, the ray walk
+and the ray counts of a sample run in one thread and release the GIL); each sample's counts are
+added in sample order, so the sums are those of a one-by-one run. The GT half of RayIoU (the first
+hits of the GT rays that count) is cached on disk (``occplan.metrics.rayiou.gt_cache``, in
+``--cache-dir``, default ``$OCCPLAN_CACHE`` or ``~/.cache/occplan``) under a hash of the GT file's
+bytes, the ray origins, the grid, labels, protocol and ray-cast code: a later run reads it, skips
+the GT flow, and casts the prediction along the counted rays only. No metric value depends on the
+workers or the cache; ``rayiou_gt_cache`` in the result counts the samples read from it (``hits``)
+and cast (``cast``).
 """
 
 from __future__ import annotations

@@ -77,21 +77,36 @@ def confusion_counts(
     shape, converted to bool explicitly) selects the counted elements. Raises ValidationError naming
     ``field`` on a shape mismatch or an out-of-range label anywhere in the arrays.
     """
+    return confusion_counts_per_mask(gt, pred, num_classes, (mask,), field)[0]
+
+
+def confusion_counts_per_mask(
+    gt: np.ndarray,
+    pred: np.ndarray,
+    num_classes: int,
+    masks: tuple[np.ndarray | None, ...],
+    field: str = "labels",
+) -> list[np.ndarray]:
+    """``confusion_counts`` of one (GT, prediction) pair under each of ``masks`` (None: every
+    element), the labels validated once."""
     g = _flat_labels(gt, f"{field} (ground truth)", None)
     p = _flat_labels(pred, f"{field} (prediction)", gt.shape)
     for arr, who in ((g, "ground truth"), (p, "prediction")):
         if arr.size and int(_max_label(arr)) >= num_classes:
             bad = np.unique(arr[arr >= num_classes])[:5].tolist()
             raise ValidationError(f"{field} ({who}): labels outside [0, {num_classes}) (e.g. {bad})")
-    out = np.zeros(num_classes * num_classes, dtype=np.int64)
-    if mask is None:
-        _count_all(g, p, num_classes, out)
-    else:
-        if mask.shape != gt.shape:
-            raise ValidationError(f"{field} mask: expected shape {gt.shape}, got {mask.shape}")
-        m = np.ascontiguousarray(mask.astype(np.bool_, copy=False)).reshape(-1)
-        _count_masked(g, p, m, m[: m.size // 8 * 8].view(np.uint64), num_classes, out)
-    return out.reshape(num_classes, num_classes)
+    counts = []
+    for mask in masks:
+        out = np.zeros(num_classes * num_classes, dtype=np.int64)
+        if mask is None:
+            _count_all(g, p, num_classes, out)
+        else:
+            if mask.shape != gt.shape:
+                raise ValidationError(f"{field} mask: expected shape {gt.shape}, got {mask.shape}")
+            m = np.ascontiguousarray(mask.astype(np.bool_, copy=False)).reshape(-1)
+            _count_masked(g, p, m, m[: m.size // 8 * 8].view(np.uint64), num_classes, out)
+        counts.append(out.reshape(num_classes, num_classes))
+    return counts
 
 
 def confusion_bincount(

@@ -19,7 +19,7 @@ import numpy as np
 
 from occplan.errors import ValidationError
 from occplan.interfaces import Metric
-from occplan.metrics.confusion import ConfusionMatrix, confusion_counts, iou_per_class
+from occplan.metrics.confusion import ConfusionMatrix, confusion_counts_per_mask, iou_per_class
 from occplan.metrics.records import OccupancyStep
 from occplan.metrics.registry import MetricContext, MetricSpec
 from occplan.types import GridSpec, LabelSet, OccupancyFrame, OccupancyPrediction
@@ -125,14 +125,13 @@ class OccupancyMetric(Metric):
             if arr.shape != shape:
                 raise ValidationError(f"{where}: {name} shape {arr.shape}, expected grid {shape}")
         masks = {"camera": mask_camera, "lidar": mask_lidar, "none": None}
-        counts = {}
         for variant in self._cm:
-            mask = masks[variant]
-            if variant != "none" and mask is None:
+            if variant != "none" and masks[variant] is None:
                 raise ValidationError(f"{where}: mask_{variant} is missing (needed for {_KEY[variant]})")
-            n = self.config.labels.num_classes
-            counts[variant] = confusion_counts(gt_semantics, pred_semantics, n, mask, field=f"{where} semantics")
-        return counts
+        n = self.config.labels.num_classes
+        variant_masks = tuple(masks[v] for v in self._cm)
+        per_mask = confusion_counts_per_mask(gt_semantics, pred_semantics, n, variant_masks, f"{where} semantics")
+        return dict(zip(self._cm, per_mask, strict=True))
 
     def add_counts(self, counts: dict[str, np.ndarray]) -> None:
         """Add one sample's ``sample_counts``."""
