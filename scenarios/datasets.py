@@ -56,12 +56,12 @@ PRESETS = {
         "tiny",
         GenerateConfig(n_scenes=2, seed=0, duration_s=6.0, cam_width_px=320, cam_height_px=180, val_fraction=0.5),
     ),
-    # 10 scenes per type and split (50 val + 50 train). Sized for <= 4 GB and <= 10 min on 2 cores: 8 s
+    # 7 scenes per type and split (49 val + 49 train). Sized for <= 4 GB and <= 10 min on 2 cores: 8 s
     # scenes (17 keyframes), cameras 320x180, LiDAR at 5 Hz (2 sweeps per keyframe; a sweep is ~0.65 MB).
     "bench": DatasetPreset(
         "bench",
         GenerateConfig(
-            n_scenes=20 * len(BENCH_TYPES),
+            n_scenes=14 * len(BENCH_TYPES),
             seed=0,
             duration_s=8.0,
             cam_width_px=320,

@@ -58,8 +58,8 @@ class _Fleet:
     """The N vehicles' fixed data: paths padded to W samples (``path_xy_m`` (N, W, 2), ``path_heading_rad``
     (N, W), curvature speed limit ``vmax_mps`` (N, W)), ``n_pts`` (N,) real samples, sample spacing
     ``ds_m`` (N,), route ``length_m`` (N,), reference-to-centre ``off_m``, ``front_m``, ``rear_m``,
-    ``half_width_m``, the IDM parameters (N,), ``spawn`` (N,) steps and the scripted emergency stops
-    ``brake_step`` (N,) (-1 none) and ``brake_decel_mps2`` (N,)."""
+    ``half_width_m``, the IDM parameters (N,), ``spawn`` (N,) steps, the scripted departures
+    ``depart_step`` (N,) and emergency stops ``brake_step`` (N,) (-1 none) and ``brake_decel_mps2`` (N,)."""
 
     path_xy_m: np.ndarray
     path_heading_rad: np.ndarray
@@ -79,6 +79,7 @@ class _Fleet:
     spawn: np.ndarray
     brake_step: np.ndarray
     brake_decel_mps2: np.ndarray
+    depart_step: np.ndarray
 
     @classmethod
     def of(cls, plans: list[VehiclePlan]) -> _Fleet:
@@ -103,6 +104,7 @@ class _Fleet:
             spawn=np.array([p.spawn_step for p in plans]),
             brake_step=np.array([p.brake_step for p in plans]),
             brake_decel_mps2=np.array([p.brake_decel_mps2 for p in plans]),
+            depart_step=np.array([p.depart_step for p in plans]),
         )
 
     @property
@@ -285,12 +287,13 @@ def _acceleration(
     return np.clip(target, acc - MAX_JERK_DOWN_MPS3 * dt_s, acc + MAX_JERK_UP_MPS3 * dt_s)
 
 
-def _scripted_braking(fleet: _Fleet, t: int, acc_prev: np.ndarray, acc: np.ndarray, dt_s: float) -> np.ndarray:
-    """``acc`` (N,) with the vehicles whose scripted emergency stop has begun by step ``t`` braking at
-    their ``brake_decel_mps2``, built up at ``MAX_JERK_DOWN_MPS3`` from ``acc_prev``."""
+def _scripted(fleet: _Fleet, t: int, acc_prev: np.ndarray, acc: np.ndarray, dt_s: float) -> np.ndarray:
+    """``acc`` (N,) with the scripted vehicles' overrides at step ``t``: 0 before their ``depart_step``;
+    from their ``brake_step`` on, their ``brake_decel_mps2`` built up at ``MAX_JERK_DOWN_MPS3`` from
+    ``acc_prev``."""
     braking = (fleet.brake_step >= 0) & (t >= fleet.brake_step)
     hard = np.maximum(-fleet.brake_decel_mps2, acc_prev - MAX_JERK_DOWN_MPS3 * dt_s)
-    return np.where(braking, hard, acc)
+    return np.where(t < fleet.depart_step, 0.0, np.where(braking, hard, acc))
 
 
 def _advance(
@@ -347,6 +350,6 @@ def simulate(
         gap, lead_v = _leader_gaps(fleet, obstacles, t, s, v, active, dirs, centre)
         virtual = _virtual_stops(fleet, crossings, reservations, t, s, v, active, gone)
         acc_next = _acceleration(fleet, i0, s, v, acc, gap, lead_v, virtual, dt_s)
-        acc = _scripted_braking(fleet, t, acc, acc_next, dt_s)
+        acc = _scripted(fleet, t, acc, acc_next, dt_s)
         s, v, acc, active, gone = _advance(fleet, s, v, acc, active, gone, dt_s)
     return out

@@ -38,9 +38,10 @@ class VehiclePlan:
     """A vehicle to simulate: its route ``path``, start arclength ``s0_m`` of the reference point, start
     speed, the step it appears at, and its junction reservation (``connector`` -1 when none).
 
-    ``brake_step`` >= 0 scripts an emergency stop: from that step on the vehicle brakes at
-    ``brake_decel_mps2`` (reached at the traffic model's jerk limit) until it stands, whatever its
-    IDM driver would do (a scenario's braking lead vehicle); -1 = IDM throughout."""
+    Scripted departures and stops (a scenario's actors; the defaults leave the IDM driver alone): the
+    vehicle stands still until ``depart_step`` (set ``v0_mps`` 0), and from ``brake_step`` >= 0 on it
+    brakes at ``brake_decel_mps2`` (reached at the traffic model's jerk limit) until it stands,
+    whatever its IDM driver would do."""
 
     kind: str
     size_m: np.ndarray
@@ -56,6 +57,7 @@ class VehiclePlan:
     rgb: np.ndarray
     brake_step: int = -1
     brake_decel_mps2: float = 0.0
+    depart_step: int = 0
 
     @property
     def front_m(self) -> float:

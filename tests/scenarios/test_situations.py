@@ -80,6 +80,20 @@ def test_stopped_vehicle_blocks_the_lane_and_the_ego_waits(built) -> None:
     assert facts["ego_min_speed_mps"] < 0.5 and facts["min_gap_ego_vehicle_m"] >= 1.0
 
 
+def test_cut_in_crosses_into_the_lane_close_ahead(built) -> None:
+    facts = built[ScenarioType.CUT_IN][2].check
+    assert facts["lane_crossing_s"] > facts["depart_s"]
+    assert facts["gap_at_crossing_m"] < 2.0 * facts["ego_speed_at_crossing_mps"]
+    assert facts["ego_max_decel_after_mps2"] >= 1.5 and facts["min_gap_ego_merger_m"] > 0.5
+
+
+def test_unprotected_turn_yields_to_the_oncoming_car(built) -> None:
+    facts = built[ScenarioType.UNPROTECTED_TURN][2].check
+    assert facts["turn_deg"] > 35.0
+    assert facts["ego_at_conflict_s"] is None or facts["ego_at_conflict_s"] > facts["oncoming_at_conflict_s"] + 1.0
+    assert facts["ego_distance_to_conflict_then_m"] < 35.0 and facts["min_gap_ego_oncoming_m"] > 1.0
+
+
 def test_lane_following_is_uneventful(built) -> None:
     facts = built[ScenarioType.LANE_FOLLOWING][2].check
     assert facts["ego_max_decel_mps2"] < 3.0
@@ -130,8 +144,8 @@ def test_types_are_balanced_per_split_and_names_checked() -> None:
     assert [cfg.scene_type(i) for i in range(n)] == [*types, *types]
     assert [cfg.scene_type(i) for i in range(n, 2 * n)] == [*types, *types]
     assert GenerateConfig(n_scenes=2, seed=0).scene_type(0) is None
-    with pytest.raises(ValidationError, match="unknown scenario type 'cut_in'; known: occluded_pedestrian"):
-        GenerateConfig(n_scenes=2, seed=0, scenario_types=("cut_in",))
+    with pytest.raises(ValidationError, match="unknown scenario type 'roundabout'; known: occluded_pedestrian"):
+        GenerateConfig(n_scenes=2, seed=0, scenario_types=("roundabout",))
     with pytest.raises(ValidationError, match="unknown scenario type"):
         scenario_type("nope")
     with pytest.raises(ValidationError, match="sweeps_per_keyframe"):

@@ -156,10 +156,19 @@ def statics_outside(statics: tuple[StaticObject, ...], region: shapely.Geometry)
     return [o for o in statics if not shapely.contains_xy(region, o.xy_m[0], o.xy_m[1])]
 
 
-def lane_band(route: EgoRoute, s_from_m: float, s_to_m: float, right_m: float, left_m: float) -> shapely.Polygon:
-    """The strip along the route between arclengths ``s_from_m`` and ``s_to_m``, from ``right_m`` right of
-    the lane centre to ``left_m`` left of it."""
-    s = np.linspace(s_from_m, s_to_m, max(2, int((s_to_m - s_from_m) / 0.5) + 1))
-    xy, h = route.path.sample(s)
-    n_left = np.column_stack([-np.sin(h), np.cos(h)])
-    return shapely.Polygon(np.concatenate([xy - right_m * n_left, (xy + left_m * n_left)[::-1]]))
+def right_strip_span(inp: StageInput, route: EgoRoute) -> tuple[float, float] | None:
+    """Route arclengths (lo, hi) of the widest parking strip on the ego's right, None without one."""
+    best = None
+    offset = inp.cfg.lane_width_m + inp.cfg.parking_width_m / 2
+    for strip in inp.net.parking:
+        rd = inp.net.roads[strip.road]
+        xy, h = rd.centre.sample(np.linspace(strip.s_start_m, strip.s_end_m, 8))
+        pts = xy + strip.side * offset * np.column_stack([-np.sin(h), np.cos(h)])
+        s_route = route.path.project(pts)
+        base, heading = route.path.sample(s_route)
+        lateral = np.einsum("ij,ij->i", pts - base, np.column_stack([np.sin(heading), -np.cos(heading)]))
+        if np.all(np.abs(lateral - (inp.cfg.lane_width_m + inp.cfg.parking_width_m) / 2) < 0.5):
+            lo, hi = float(s_route.min()), float(s_route.max())
+            if best is None or hi - lo > best[1] - best[0]:
+                best = (lo, hi)
+    return best

@@ -36,6 +36,11 @@ def track_accel_mps2(track: AgentTrack) -> np.ndarray:
     return np.gradient(v, track.times_us * 1e-6)
 
 
+def ego_centres_m(spec: WorldSpec) -> np.ndarray:
+    """(T, 2) centres of the expert ego's box (``rear_axle_to_center_m`` ahead of the logged rear axle)."""
+    return ego_box_corners(spec.ego).mean(axis=1)
+
+
 def box_gaps_m(spec: WorldSpec, track: AgentTrack) -> np.ndarray:
     """(K,) BEV distance between the ego's box and the track's box at the K samples where the track
     exists (0 when they overlap)."""

@@ -36,6 +36,7 @@ from scenarios.build.situations.base import (
     StageInput,
     StagingError,
     cruising_ego,
+    right_strip_span,
     statics_outside,
     traffic_off_ego_lane,
 )
@@ -48,24 +49,6 @@ STAND_IN_LANE_S = 2.0
 IN_LANE_RIGHT_M = 0.3  # where the child stops: this far right of the lane centre
 # lateral distance from the lane centre at which the traffic model's ego first sees the child on its path
 CORRIDOR_M = VehicleParams().width_m / 2 + PEDESTRIAN_RADIUS_M + CORRIDOR_MARGIN_M
-
-
-def _right_strip_span(inp: StageInput, route: EgoRoute) -> tuple[float, float] | None:
-    """Route arclengths (lo, hi) of the widest parking strip on the ego's right, None without one."""
-    best = None
-    offset = inp.cfg.lane_width_m + inp.cfg.parking_width_m / 2
-    for strip in inp.net.parking:
-        rd = inp.net.roads[strip.road]
-        xy, h = rd.centre.sample(np.linspace(strip.s_start_m, strip.s_end_m, 8))
-        pts = xy + strip.side * offset * np.column_stack([-np.sin(h), np.cos(h)])
-        s_route = route.path.project(pts)
-        base, heading = route.path.sample(s_route)
-        lateral = np.einsum("ij,ij->i", pts - base, np.column_stack([np.sin(heading), -np.cos(heading)]))
-        if np.all(np.abs(lateral - (inp.cfg.lane_width_m + inp.cfg.parking_width_m) / 2) < 0.5):
-            lo, hi = float(s_route.min()), float(s_route.max())
-            if best is None or hi - lo > best[1] - best[0]:
-                best = (lo, hi)
-    return best
 
 
 def _row(inp: StageInput, route: EgoRoute, s_gap: float, lateral_m: float) -> list[StaticObject]:
@@ -114,7 +97,7 @@ class OccludedPedestrian(Situation):
     def stage(self, inp: StageInput) -> Staged:
         rng, duration = inp.rng, float(inp.times_s[-1])
         ego, route = cruising_ego(inp, ahead_m=0.0)
-        span = _right_strip_span(inp, route)
+        span = right_strip_span(inp, route)
         if span is None:
             raise StagingError("no parking strip on the ego's right")
         t_out = rng.uniform(2.0, 3.0)

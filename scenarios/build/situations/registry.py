@@ -21,9 +21,11 @@ from scenarios.build.config import BuildConfig
 from scenarios.build.situations.base import Situation, StagingError
 from scenarios.build.situations.braking_lead import BrakingLead
 from scenarios.build.situations.construction_zone import ConstructionZone
+from scenarios.build.situations.cut_in import CutIn
 from scenarios.build.situations.lane_following import LaneFollowing
 from scenarios.build.situations.occluded_pedestrian import OccludedPedestrian
 from scenarios.build.situations.stopped_vehicle import StoppedVehicle
+from scenarios.build.situations.unprotected_turn import UnprotectedTurn
 from scenarios.build.world import assemble_world
 
 MAX_ATTEMPTS = 12
@@ -37,7 +39,9 @@ class ScenarioType(StrEnum):
     OCCLUDED_PEDESTRIAN = "occluded_pedestrian"
     BRAKING_LEAD = "braking_lead"
     CONSTRUCTION_ZONE = "construction_zone"
+    CUT_IN = "cut_in"
     STOPPED_VEHICLE = "stopped_vehicle"
+    UNPROTECTED_TURN = "unprotected_turn"
     LANE_FOLLOWING = "lane_following"
 
 
@@ -45,7 +49,9 @@ SITUATIONS: dict[ScenarioType, Situation] = {
     ScenarioType.OCCLUDED_PEDESTRIAN: OccludedPedestrian(),
     ScenarioType.BRAKING_LEAD: BrakingLead(),
     ScenarioType.CONSTRUCTION_ZONE: ConstructionZone(),
+    ScenarioType.CUT_IN: CutIn(),
     ScenarioType.STOPPED_VEHICLE: StoppedVehicle(),
+    ScenarioType.UNPROTECTED_TURN: UnprotectedTurn(),
     ScenarioType.LANE_FOLLOWING: LaneFollowing(),
 }
 
