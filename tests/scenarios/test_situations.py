@@ -43,8 +43,8 @@ def test_every_type_passes_its_check(built, kind) -> None:
 
 def test_occluded_pedestrian_is_hidden_until_it_steps_out(built) -> None:
     facts = built[ScenarioType.OCCLUDED_PEDESTRIAN][2].check
-    assert facts["lidar_returns_before_max"] == 0
-    assert facts["lidar_returns_after_max"] >= 5
+    assert facts["lidar_returns_before_max"] == 0 and facts["camera_pixels_before_max"] == 0
+    assert facts["lidar_returns_after_max"] >= 5 and facts["camera_pixels_after_max"] >= 5
     assert facts["first_visible_s"] >= facts["step_out_s"]
     assert facts["ego_max_decel_mps2"] >= 1.5 and facts["min_gap_ego_pedestrian_m"] > 0.2
 
@@ -116,7 +116,7 @@ def test_checks_are_not_vacuous(built) -> None:
     actor = dataclasses.replace(staged.actors["pedestrian"], start_xy_m=in_lane.center_m[0, :2])
     staged_moved = dataclasses.replace(staged, actors={"pedestrian": actor})
     facts = SITUATIONS[kind].check(moved, GeneratedWorld(moved, rig=RIG), staged_moved)
-    assert facts["lidar_returns_before_max"] > 0 and not facts["passed"]
+    assert facts["lidar_returns_before_max"] > 0 and facts["camera_pixels_before_max"] > 0 and not facts["passed"]
 
     kind = ScenarioType.CONSTRUCTION_ZONE
     spec, world, tag = built[kind]

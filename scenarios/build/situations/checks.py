@@ -1,13 +1,14 @@
 """Measurements on a generated scene that the situations' checks are made of: the staged actor's track,
 the expert ego's longitudinal acceleration, the gap between the ego's and an actor's boxes, and the
-LiDAR returns on an actor (re-cast from the logged ego poses with the scene's own sensor rig, so they
-are the returns the written sweeps carry)."""
+LiDAR returns and camera pixels on an actor (re-cast from the logged ego poses with the scene's own
+sensor rig, so the LiDAR returns are those the written sweeps carry)."""
 
 from __future__ import annotations
 
 import numpy as np
 import shapely
 
+from occplan.world.camera import pixel_rays
 from occplan.world.generated import GeneratedWorld
 from occplan.world.spec import AgentTrack, WorldSpec
 from scenarios.build.boxes import box_corners
@@ -57,6 +58,24 @@ def lidar_returns(world: GeneratedWorld, agent: int, times_us: np.ndarray) -> np
     for k, t in enumerate(times_us):
         scan = world.lidar_scan(world.logged_world_from_ego(int(t)), int(t))
         out[k] = int(np.count_nonzero(scan.instance == agent))
+    return out
+
+
+def camera_pixels(
+    world: GeneratedWorld, agent: int, times_us: np.ndarray, width_px: int = 128, height_px: int = 72
+) -> np.ndarray:
+    """(K,) number of pixels showing agent ``agent`` in the rig's six cameras (pixel-centre rays at
+    ``width_px`` x ``height_px``, intrinsics scaled as ``SensorRig.intrinsics`` does) from the logged
+    ego pose at each of ``times_us``."""
+    rig = world.rig
+    rays = {ch: pixel_rays(rig.intrinsics(ch, width_px, height_px), width_px, height_px) for ch in rig.camera_channels}
+    out = np.zeros(len(times_us), np.int64)
+    for k, t in enumerate(times_us):
+        world_from_ego = world.logged_world_from_ego(int(t))
+        for ch, dirs in rays.items():
+            world_from_cam = world_from_ego @ rig.ego_from_cam(ch)
+            hits = world.cast_rays(world_from_cam.translation_m[None], world_from_cam.transform_vectors(dirs), int(t))
+            out[k] += int(np.count_nonzero(hits.instance == agent))
     return out
 
 

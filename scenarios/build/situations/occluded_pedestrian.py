@@ -5,11 +5,12 @@ step-out point; the child (1.25 m, below the 1.72 m car roofs, so the roof-mount
 it pass through the cars at any distance along the row) stands in a 1.3 m gap between two of them,
 runs into the ego's lane at ``step_out_s`` (1.8 m/s), stops there for 2 s and walks back. The
 step-out point is placed so that the cruising ego's front is 14-18 m away when the child enters its
-path corridor: the expert has to brake (to ~3-5 m/s^2) and wait. Boxes do not help a planner here
-before the child appears; only a model that keeps the child (or the gap) in mind does.
+path corridor: the expert brakes hard (up to the traffic model's 7 m/s^2) and waits. Boxes do not help
+a planner before the child appears; only a model that keeps the child (or the gap) in mind does.
 
-Check: LiDAR returns on the child in sweeps cast from the logged ego poses at 10 Hz (none before it
-steps out, some after), the ego's braking after the step-out, and the smallest ego-child box gap.
+Check: LiDAR returns on the child in sweeps cast from the logged ego poses at 10 Hz and pixels
+showing it in the six cameras (128x72 pixel rays) at 5 Hz (none before it steps out, some after),
+the ego's braking after the step-out, and the smallest ego-child box gap.
 """
 
 from __future__ import annotations
@@ -132,8 +133,10 @@ class OccludedPedestrian(Situation):
         times = checks.check_times_us(spec)
         sec = checks.seconds(spec, times)
         returns = checks.lidar_returns(world, k, times)
+        pixels = np.zeros_like(returns)
+        pixels[::2] = checks.camera_pixels(world, k, times[::2])  # cameras at 5 Hz
         before, after = returns[sec < t_out], returns[sec >= t_out]
-        visible = np.flatnonzero(returns > 0)
+        visible = np.flatnonzero((returns > 0) | (pixels > 0))
         ego_t = checks.seconds(spec, spec.ego.times_us)
         decel = -float(checks.ego_accel_mps2(spec)[ego_t >= t_out].min())
         gap = float(checks.box_gaps_m(spec, spec.agents[k]).min())
@@ -141,11 +144,14 @@ class OccludedPedestrian(Situation):
             "step_out_s": round(t_out, 2),
             "lidar_returns_before_max": int(before.max(initial=0)),
             "lidar_returns_after_max": int(after.max(initial=0)),
+            "camera_pixels_before_max": int(pixels[sec < t_out].max(initial=0)),
+            "camera_pixels_after_max": int(pixels[sec >= t_out].max(initial=0)),
             "first_visible_s": round(float(sec[visible[0]]), 2) if visible.size else None,
             "ego_max_decel_mps2": round(decel, 2),
             "ego_min_speed_after_mps": round(float(spec.ego.speed_mps[ego_t >= t_out].min()), 2),
             "min_gap_ego_pedestrian_m": round(gap, 2),
         }
         passed = facts["lidar_returns_before_max"] == 0 and facts["lidar_returns_after_max"] >= 5
+        passed &= facts["camera_pixels_before_max"] == 0 and facts["camera_pixels_after_max"] >= 5
         passed &= decel >= 1.5 and gap > 0.2
         return {"passed": bool(passed), **facts}

@@ -30,7 +30,7 @@ from scenarios.build.world import assemble_world
 
 MAX_ATTEMPTS = 12
 # Bump whenever a situation stages or checks differently (invalidates caches of datasets with types).
-SITUATIONS_VERSION = 1
+SITUATIONS_VERSION = 2
 
 
 class ScenarioType(StrEnum):
