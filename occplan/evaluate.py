@@ -93,10 +93,13 @@ def read_prediction(path: Path, grid: GridSpec, pred_labels: LabelSet, target: L
         if np.any(pred == UNMAPPED):
             raise DataError(f"{path}: field 'pred' has {pred_labels.name} classes absent from {target.name}")
     flow = z.get("flow")
-    if flow is not None and (flow.shape != (*grid.shape, 2) or not np.isfinite(flow).all()):
+    if flow is not None and flow.shape != (*grid.shape, 2):
         raise DataError(f"{path}: field 'flow' must be finite {(*grid.shape, 2)}, got {flow.dtype} {flow.shape}")
-    flow = None if flow is None else flow.astype(np.float32)
-    return OccupancyPrediction(pred, grid, target, flow=flow)
+    flow = None if flow is None else flow.astype(np.float32, copy=False)
+    try:
+        return OccupancyPrediction(pred, grid, target, flow=flow)  # checks the flow is finite
+    except ValidationError as e:
+        raise DataError(f"{path}: field 'flow' must be finite ({e})") from e
 
 
 def read_plans(path: str | Path) -> dict[str, np.ndarray]:

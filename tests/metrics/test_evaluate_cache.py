@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from occplan.data import NuScenesSource
-from occplan.evaluate import evaluate
+from occplan.errors import DataError
+from occplan.evaluate import evaluate, read_prediction
 from occplan.metrics.occupancy import OccupancyMetric, OccupancyMetricConfig
 from occplan.metrics.rayiou import (
     GtHits,
@@ -216,3 +217,14 @@ def test_cache_entry_round_trip_and_unreadable_entries(tmp_path):
     foreign = cache.key(b"gt-digest-3", origins)
     cache.path(foreign).write_bytes(data)
     assert cache.load(foreign) is None and cache.load(key) is not None
+
+
+def test_non_finite_prediction_flow_names_the_file(tmp_path):
+    flow = np.zeros((*GRID.shape, 2), np.float32)
+    flow[3, 4, 5, 1] = np.nan
+    path = tmp_path / "tok.npz"
+    np.savez(path, pred=np.full(GRID.shape, 17, np.uint8), flow=flow)
+    with pytest.raises(DataError, match=r"tok.npz: field 'flow' must be finite .*1 non-finite"):
+        read_prediction(path, GRID, LABELS, LABELS)
+    np.savez(path, pred=np.full(GRID.shape, 17, np.uint8), flow=np.zeros((*GRID.shape, 2), np.float64))
+    assert read_prediction(path, GRID, LABELS, LABELS).flow.dtype == np.float32
