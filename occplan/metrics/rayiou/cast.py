@@ -85,9 +85,9 @@ def _voxel_units(p, offset, scale):
 
 
 @numba.njit(cache=True, nogil=True)
-def _walk(occ_bits, all_bits, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz):
-    """Walk one ray (the ``_setup`` values) through one or two grids at once; see ``_trace_fast``.
-    Returns (depth, flat index) of grid 0 and of grid 1."""
+def _walk(occ_bits, n_grids, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz):
+    """Walk one ray (the ``_setup`` values) through one or two bit-packed grids at once; see
+    ``_trace_fast``. Returns (depth, flat index) of grid 0 and of grid 1."""
     steps = 0
     while not (0 <= x < nx and 0 <= y < ny and 0 <= z < nz) and steps < MAX_STEP:
         a = _choose(tx, ty, tz)
@@ -103,7 +103,7 @@ def _walk(occ_bits, all_bits, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, d
         steps += 1
     d0, d1, i0, i1 = -1.0, -1.0, 0, 0
     last_d, last_idx = -1.0, 0
-    todo = all_bits
+    todo = (1 << n_grids) - 1
     idx = (x * ny + y) * nz + z
     step_x, step_y = sx * ny * nz, sy * nz
     # voxels left along each axis before the walk leaves the grid
@@ -111,7 +111,8 @@ def _walk(occ_bits, all_bits, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, d
     left_y = ny - y if sy > 0 else y + 1
     left_z = nz - z if sz > 0 else z + 1
     while steps < MAX_STEP:
-        hit = occ_bits[idx] & todo
+        bit = idx * n_grids
+        hit = (occ_bits[bit >> 3] >> (bit & 7)) & todo
         last_idx = idx
         if tx < ty and tx < tz:
             last_d = tx
@@ -150,7 +151,7 @@ def _walk(occ_bits, all_bits, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, d
 
 
 @numba.njit(cache=True, nogil=True)
-def _cast_into(occ_bits, all_bits, shape, origins_m, dirs, ray, k, offset, scale, dist_out, index_out) -> None:
+def _cast_into(occ_bits, shape, origins_m, dirs, ray, k, offset, scale, dist_out, index_out) -> None:
     """Cast ray number ``ray`` (origin-major flat id ``t * R + r``) and write its depth and voxel of
     each grid at position ``k`` of ``dist_out`` / ``index_out`` (G, K)."""
     n_r = dirs.shape[0]
@@ -165,7 +166,7 @@ def _cast_into(occ_bits, all_bits, shape, origins_m, dirs, ray, k, offset, scale
         _voxel_units(origins_m[t, 2] + np.float64(dirs[r, 2]), offset[2], scale),
     )
     nx, ny, nz = shape[0], shape[1], shape[2]
-    d0, i0, d1, i1 = _walk(occ_bits, all_bits, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz)
+    d0, i0, d1, i1 = _walk(occ_bits, dist_out.shape[0], nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz)
     dist_out[0, k] = d0
     index_out[0, k] = i0
     if dist_out.shape[0] > 1:
@@ -177,7 +178,8 @@ def _cast_into(occ_bits, all_bits, shape, origins_m, dirs, ray, k, offset, scale
 def _trace_fast(occ_bits, shape, origins_m, dirs, rays, offset, scale, dist_out, index_out) -> None:
     """Cast the listed rays through one or two grids at once (prediction and GT), numba-parallel.
 
-    occ_bits (X*Y*Z,) uint8, bit g set where grid g is occupied; origins_m (T, 3) float64 metres;
+    occ_bits (ceil(X*Y*Z*G / 8),) uint8: the G = 1 or 2 occupancy grids bit-packed (``pack_occupancy``),
+    so the walk reads a compact array that stays in cache; origins_m (T, 3) float64 metres;
     dirs (R, 3) float32; rays (K,) int64 origin-major flat ray ids ``t * R + r``; offset (3,) and
     scale: voxel-unit conversion (``to_voxel_units``). Writes dist_out (G, K) float32 exit depths in
     voxel units and index_out (G, K) int32 flat voxel indices ``(x * Y + y) * Z + z``. One walk
@@ -186,17 +188,15 @@ def _trace_fast(occ_bits, shape, origins_m, dirs, rays, offset, scale, dist_out,
     voxels left per axis instead of testing bounds. A ray that never enters the grid keeps depth -1
     and index 0.
     """
-    all_bits = (1 << dist_out.shape[0]) - 1
     for k in numba.prange(rays.size):
-        _cast_into(occ_bits, all_bits, shape, origins_m, dirs, rays[k], k, offset, scale, dist_out, index_out)
+        _cast_into(occ_bits, shape, origins_m, dirs, rays[k], k, offset, scale, dist_out, index_out)
 
 
 @numba.njit(cache=True, nogil=True)
 def _trace_serial(occ_bits, shape, origins_m, dirs, rays, offset, scale, dist_out, index_out) -> None:
     """``_trace_fast`` in the calling thread only (callers that already run one sample per thread)."""
-    all_bits = (1 << dist_out.shape[0]) - 1
     for k in range(rays.size):
-        _cast_into(occ_bits, all_bits, shape, origins_m, dirs, rays[k], k, offset, scale, dist_out, index_out)
+        _cast_into(occ_bits, shape, origins_m, dirs, rays[k], k, offset, scale, dist_out, index_out)
 
 
 @numba.njit(cache=True)
@@ -282,6 +282,15 @@ class RayRecords:
         return np.stack(np.unravel_index(self.voxel_index, self.shape), axis=1)
 
 
+def pack_occupancy(semantics: list[np.ndarray], free_index: int) -> np.ndarray:
+    """G (X, Y, Z) label grids -> (ceil(X*Y*Z*G / 8),) uint8 with bit ``G * i + g`` (little bit order)
+    set where grid g is occupied (label != free) at flat voxel i: 80 KB per Occ3D grid."""
+    bits = np.empty((semantics[0].size, len(semantics)), dtype=bool)
+    for g, sem in enumerate(semantics):
+        np.not_equal(sem.reshape(-1), free_index, out=bits[:, g])
+    return np.packbits(bits.reshape(-1), bitorder="little")
+
+
 def cast_rays(
     semantics: list[np.ndarray],
     origins_m: np.ndarray,
@@ -306,13 +315,12 @@ def cast_rays(
     if not 1 <= len(semantics) <= 2:
         raise ValidationError(f"cast_rays: 1 or 2 grids per call, got {len(semantics)}")
     flows = flows if flows is not None else [None] * len(semantics)
-    occ_bits = np.zeros(grid.num_voxels, dtype=np.uint8)
     for g, (sem, flow) in enumerate(zip(semantics, flows, strict=True)):
         check_array(sem, f"semantics[{g}]", grid.shape, np.uint8)
         labels.validate(sem, f"semantics[{g}]")
         if flow is not None:
             check_array(flow, f"flow[{g}]", (*grid.shape, 2), np.float32, finite=True)
-        occ_bits |= (sem.reshape(-1) != labels.free_index).view(np.uint8) << np.uint8(g)
+    occ_bits = pack_occupancy(semantics, labels.free_index)
     dirs = (
         lidar_ray_directions() if directions is None else check_array(directions, "directions", (None, 3), np.float32)
     )
