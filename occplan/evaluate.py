@@ -153,6 +153,8 @@ def evaluate(
     if workers < 1:
         raise ValidationError(f"--workers {workers}: must be >= 1")
     pred_labels = LABEL_SETS[label_set]()
+    if cache_dir is not None:
+        _check_cache_dir(Path(cache_dir))
     names = source.scene_names(split)
     out: dict = {"protocol_version": PROTOCOL_VERSION, "data": str(source.dataroot), "version": source.version}
     if pred_dir is not None:
@@ -169,6 +171,16 @@ def evaluate(
 
         out.update(_evaluate_plans(frames, gt_of, plan_file, allow_missing))
     return out
+
+
+def _check_cache_dir(folder: Path) -> None:
+    """Create the cache folder; ValidationError naming it when it cannot be created or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValidationError(f"--cache-dir {folder}: cannot create it ({e.strerror})") from e
+    if not os.access(folder, os.W_OK):
+        raise ValidationError(f"--cache-dir {folder}: not writable")
 
 
 @dataclass(frozen=True)

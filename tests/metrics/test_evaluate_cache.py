@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from occplan.data import NuScenesSource
-from occplan.errors import DataError
+from occplan.errors import DataError, ValidationError
 from occplan.evaluate import evaluate, read_prediction
 from occplan.metrics.occupancy import OccupancyMetric, OccupancyMetricConfig
 from occplan.metrics.rayiou import (
@@ -228,3 +228,13 @@ def test_non_finite_prediction_flow_names_the_file(tmp_path):
         read_prediction(path, GRID, LABELS, LABELS)
     np.savez(path, pred=np.full(GRID.shape, 17, np.uint8), flow=np.zeros((*GRID.shape, 2), np.float64))
     assert read_prediction(path, GRID, LABELS, LABELS).flow.dtype == np.float32
+
+
+def test_unusable_cache_dir_fails_before_scoring(tmp_path):
+    (tmp_path / "file").write_text("")
+
+    class NoSource:  # scoring would need a source: the folder is refused first
+        dataroot, version = tmp_path, "v1.0-test"
+
+    with pytest.raises(ValidationError, match=r"--cache-dir .*file.*cannot create it"):
+        evaluate(NoSource(), tmp_path, cache_dir=tmp_path / "file" / "cache")
