@@ -7,10 +7,10 @@ Writes ``DIR/<model>_<config>.safetensors`` + ``.json`` (config, step, class wei
 seconds per iteration) every ``--ckpt-every`` iterations and at the end, plus ``.optim.pt``
 (optimizer + scheduler state, read back with ``torch.load(weights_only=True)``) for ``--resume``.
 ``--init`` fine-tunes: the run starts from another checkpoint's weights and class weights with a fresh
-optimizer and schedule of ``--iters`` steps, and its JSON records that checkpoint (path, step, train config and
-seconds) under ``init``. Seeds are fixed (``--seed``): Python, NumPy and torch RNGs and the data order. Class
-weights come from the GT label counts of the split, or, for a model that declares ``trains_from_2d_labels``
-(``renderocc``), from its ``image_label_counts`` of the 2D labels it trains from.
+optimizer and schedule of ``--iters`` steps, and its JSON records that checkpoint (path, step, train config,
+seconds and its own ``init``) under ``init``. Seeds are fixed (``--seed``): Python, NumPy and torch RNGs and the
+data order. Class weights come from the GT label counts of the split, or, for a model that declares
+``trains_from_2d_labels`` (``renderocc``), from its ``image_label_counts`` of the 2D labels it trains from.
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ def train(
             raise DataError(f"{where}: field 'model' is {found!r}, expected {model.name!r}")
         load_weights(init, model.net)
         model.set_class_weights(prior["class_weights"])
-        init_record = {k: prior.get(k) for k in ("step", "train_config", "train_seconds")} | {"weights": str(init)}
+        init_record = {k: prior.get(k) for k in ("step", "train_config", "train_seconds", "init")}  # a chain
+        init_record["weights"] = str(init)
     else:
         frames = dataset.frames[:: max(len(dataset) // cfg.class_weight_frames, 1)]
         if getattr(model, "trains_from_2d_labels", False):  # no 3D label read: counts of the model's 2D labels
