@@ -10,7 +10,10 @@
   one ``StaticMesh`` with per-face lidarseg labels and albedo;
 - ``objects``: parked vehicles, traffic cones and barriers; ``pedestrians``: sidewalk walkers and
   crossing pedestrians; ``traffic``: vehicles and the expert ego (IDM, junction reservations, yielding);
-- ``world``: assembly into a ``WorldSpec``, a final no-overlap check, placement at an origin.
+- ``world``: assembly into a ``WorldSpec``, a final no-overlap check, placement at an origin;
+- ``situations``: scenario types as builder options (``situations.registry.ScenarioType``,
+  ``build_scenario``): a situation stages its actors on the ego's route before the traffic simulation
+  (``world.assemble_world``) and a check measures that it happened; without one nothing changes.
 """
 
 from scenarios.build.config import BUILDER_VERSION, LAYOUTS, BuildConfig

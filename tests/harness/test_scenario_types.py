@@ -152,3 +152,27 @@ def test_source_reads_the_table(tmp_path) -> None:
     (root / SCENARIO_TYPES_FILE).write_text(json.dumps({"scene-9999": {"type": "x", "check": {}}}))
     with pytest.raises(DataError, match=r"scenario_types.json: scenes \['scene-9999'\] are not in the dataroot"):
         NuScenesSource(root, "v1.0-occplan").scenario_types()
+
+
+def test_run_summary_reports_per_type(tmp_path) -> None:
+    """``runner.summarize`` over a dataroot with a table: per-type keys for the tagged scenes, the
+    scene -> type map in meta; without a table neither appears and the overall keys are the same."""
+    from occplan.harness.config import RunConfig
+    from occplan.harness.runner import summarize
+
+    root = _linked_tiny(tmp_path)
+    scenes = ["scene-0000", "scene-0001"]
+    meta = {"privileged_model": False, "privileged_planner": False, "occ_gt_source": "x", "route_source": "y"}
+    records = {s: {"state": _state(v), "meta": meta} for s, v in zip(scenes, (1.0, 3.0), strict=True)}
+    config = RunConfig(data=str(root), version="v1.0-occplan", mode="open", out=str(tmp_path / "run"))
+    plain, _ = summarize(config, scenes, records)
+    assert not any(k.startswith("type/") for k in plain) and "meta/scenario_types" not in plain
+    table = {"scene-0001": ScenarioTag("cut_in", {"passed": True})}
+    (root / SCENARIO_TYPES_FILE).write_text(json.dumps(scenario_types_json(table)))
+    from occplan.harness.episode import data_source
+
+    data_source.cache_clear()  # the source of a dataroot is cached per process
+    typed, _ = summarize(config, scenes, records)
+    assert typed["meta/scenario_types"] == {"scene-0001": "cut_in"}
+    assert typed[f"type/cut_in/{KEY}"] == pytest.approx(3.0) and typed["type/cut_in/n_scenarios"] == 1.0
+    assert {k: v for k, v in typed.items() if not k.startswith(("type/", "meta/scenario_types"))} == plain
