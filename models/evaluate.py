@@ -47,9 +47,13 @@ def height_majority(source, split: str, grid: GridSpec, labels: LabelSet, max_fr
     return np.broadcast_to(per_z, grid.shape).copy()
 
 
-def evaluate(model, source, split: str, max_frames: int | None = None, progress: bool = True) -> dict[str, float]:
+def evaluate(
+    model, source, split: str, max_frames: int | None = None, progress: bool = True, no_history: bool = False
+) -> dict[str, float]:
     """Run ``model`` (a PerceptionModel, or an (X, Y, Z) uint8 constant volume for the baseline) over the
-    keyframes of ``split``; returns occupancy and lidarseg metrics plus ``runtime/model_ms``."""
+    keyframes of ``split`` in scene and time order (``reset`` at each new scene, or before every frame with
+    ``no_history``: a temporal model's ablation without its memory); returns occupancy and lidarseg metrics plus
+    ``runtime/model_ms``."""
     from models.dataset import keyframes
 
     frames = keyframes(source, split, max_frames)
@@ -58,7 +62,7 @@ def evaluate(model, source, split: str, max_frames: int | None = None, progress:
     times_ms = []
     scene = None
     for frame in tqdm(frames, desc="evaluate", disable=not progress, dynamic_ncols=True):
-        if not isinstance(model, np.ndarray) and frame.scene_name != scene:
+        if not isinstance(model, np.ndarray) and (frame.scene_name != scene or no_history):
             scene = frame.scene_name
             model.reset(scene)
         gt = source.occupancy(frame)
@@ -105,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-frames", type=int, default=None)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=None, help="write the metrics JSON here")
+    ap.add_argument("--no-history", action="store_true", help="reset the model before every frame (no memory)")
     args = ap.parse_args(argv)
 
     out = prepare_output(args.out) if args.out else None
@@ -117,13 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         given = {"config": args.config, "weights": args.weights, "device": args.device}
         takes = model_class(args.model).option_names
         model = MODELS.create(args.model, **{k: v for k, v in given.items() if k in takes})
-    metrics = evaluate(model, source, args.split, args.max_frames)
+    metrics = evaluate(model, source, args.split, args.max_frames, no_history=args.no_history)
     report = {
         "model": args.model,
         "config": args.config,
         "weights": args.weights,
         "data": str(args.data),
         "split": args.split,
+        **({"no_history": True} if args.no_history else {}),
         **metrics,
     }
     text = json.dumps(report, indent=2)

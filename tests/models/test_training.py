@@ -97,8 +97,8 @@ def test_every_trainable_model_trains_two_iterations_on_a_dataroot(name, tiny_ro
 
 
 def test_init_fine_tunes_from_a_checkpoint_and_records_it(tiny_root, tmp_path):
-    """``--init``: the run starts from the given weights (a step at learning rate 0 leaves them unchanged) with its class
-    weights, and the JSON names the checkpoint it started from; another model's checkpoint is refused."""
+    """``--init``: the run starts from the given weights (a step at learning rate 0 leaves them unchanged) with its
+    class weights, and the JSON names the checkpoint it started from; another model's checkpoint is refused."""
     from safetensors.numpy import load_file
 
     from models.torch_base import shipped_weights
@@ -117,3 +117,28 @@ def test_init_fine_tunes_from_a_checkpoint_and_records_it(tiny_root, tmp_path):
     other = shipped_weights("occnet", "tiny")
     with pytest.raises(DataError, match=r"occnet_tiny\.json: field 'model' is 'occnet', expected 'lidar'"):
         train_main([*args, "--iters", "1", "--init", str(other)])
+
+
+def test_evaluate_resets_per_scene_or_before_every_frame(source):
+    """``evaluate`` resets a model at each new scene; with ``no_history`` (the temporal ablation) before every
+    frame. The metrics of a memoryless model do not change."""
+    from models.evaluate import evaluate
+    from models.oracle import OracleModel
+
+    class CountingOracle(OracleModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.resets: list[str | None] = []
+
+        def reset(self, scene_name: str | None) -> None:
+            self.resets.append(scene_name)
+
+    first = source.scene_names()[0]
+    n = len(source.scenario(first).frames) + 1  # every frame of the first scene and one of the next
+    with_memory, without = CountingOracle(), CountingOracle()
+    a = evaluate(with_memory, source, None, n, progress=False)
+    b = evaluate(without, source, None, n, progress=False, no_history=True)
+    assert with_memory.resets == [first, source.scene_names()[1]] and len(without.resets) == n
+    keys = [k for k in a if k.startswith("occ/")]
+    assert np.array_equal([a[k] for k in keys], [b[k] for k in keys], equal_nan=True)  # absent classes: NaN
+    assert a["occ/miou"] == pytest.approx(100.0)
