@@ -161,7 +161,8 @@ def test_cli_end_to_end_on_tiny_dataroot(tiny_dataroot, tmp_path):
                 np.savez_compressed(pred_dir / f"{f.sample_token}.npz", pred=gt.semantics, **extra)
                 n += 1
     out = tmp_path / "res.json"
-    assert main(["--data", str(tiny_dataroot), "--pred-dir", str(pred_dir), "--out", str(out)]) == 0
+    cache = ["--cache-dir", str(tmp_path / "cache")]  # not the user cache
+    assert main(["--data", str(tiny_dataroot), "--pred-dir", str(pred_dir), "--out", str(out), *cache]) == 0
     res = json.loads(out.read_text())
     assert res["n_samples"] == n > 0
     assert res["occ/miou"] == pytest.approx(100.0)
