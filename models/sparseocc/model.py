@@ -2,11 +2,14 @@
 ECCV 2024): six cameras -> Occ3D 200x200x16 semantics + flow, computed only at the voxels a coarse-to-fine
 pruning keeps.
 
-Parts (``net.SparseOccNet``): occnet's ResNet image backbone; the sparse voxel decoder (``voxel_decoder``):
-levels 25x25x2 -> 50x50x4 -> 100x100x8 -> 200x200x16 (``octree``), image features sampled only at each
-level's candidate voxels, the top-``keep[l]`` voxels by occupancy logit kept and split into their 8
-children; the mask transformer decoder (``mask_decoder``) whose queries predict a class and a mask over the
-finest kept voxels, trained by bipartite matching (``matching``). A voxel that is not kept is free.
+Parts (``net.SparseOccNet``): occnet's ResNet image backbone with a two-level FPN (stride 8 and 4 on the
+tiny preset); the sparse voxel decoder (``voxel_decoder``): levels 25x25x2 -> 50x50x4 -> 100x100x8 ->
+200x200x16 (``octree``), image features sampled only at each level's candidate voxels (coarse levels from
+the coarse map, fine levels from the fine one), sparse neighbour mixing among the candidates (submanifold
+depthwise convolution over the 6 face neighbours; all levels but the finest on the tiny preset), the
+top-``keep[l]`` voxels by occupancy logit kept and split into their 8 children; the mask transformer decoder
+(``mask_decoder``) whose queries predict a class and a mask over the finest kept voxels, trained by
+bipartite matching (``matching``). A voxel that is not kept is free.
 
 Training: per level, BCE of the candidates' occupancy logits against "some observed occupied GT voxel inside"
 (``visible_occupied``; observed = camera mask or LiDAR mask), on the candidates with some observed voxel
@@ -42,8 +45,11 @@ class SparseOccConfig:
     """Images resized to ``image_wh_px``; occnet's backbone (``backbone_widths`` / ``backbone_blocks``, output
     stride 2**len) with ``img_dim`` output channels. Sparse voxel decoder: ``len(channels)`` levels (the
     finest is the Occ3D grid, each coarser one halves X, Y, Z), per level the voxel width ``channels[l]``,
-    ``keep[l]`` voxels kept per sample and ``num_ref[l]`` reference heights per voxel, ``num_offsets``
-    sampling offsets per reference point (scaled by ``offset_scale`` feature pixels). Mask decoder:
+    ``keep[l]`` voxels kept per sample, ``num_ref[l]`` reference heights per voxel and ``feature_map[l]`` the
+    image map it samples (0 = the FPN's fine map at half the backbone stride, 1 = the backbone's output),
+    ``num_offsets`` sampling offsets per reference point (scaled by ``offset_scale`` pixels of that map),
+    sparse neighbour mixing among the candidates where ``mix[l]`` (off at the finest level of the tiny preset:
+    its candidates are the most numerous, so mixing there costs the most CPU time). Mask decoder:
     ``num_queries`` queries of width ``query_dim``, ``mask_layers`` layers of ``heads`` heads. Loss weights:
     ``occ_weight`` (per-level BCE), ``cls_weight`` / ``mask_bce_weight`` / ``dice_weight`` (matched set loss,
     ``no_object_weight`` for unmatched queries), ``sem_weight`` (CE of the combined scores) with
@@ -56,8 +62,10 @@ class SparseOccConfig:
     backbone_blocks: tuple[int, ...] = (1, 1, 1)
     img_dim: int = 64
     channels: tuple[int, ...] = (64, 64, 32, 32)
-    keep: tuple[int, ...] = (600, 2000, 6000, 20000)
+    keep: tuple[int, ...] = (800, 3000, 6000, 24000)
     num_ref: tuple[int, ...] = (4, 2, 1, 1)
+    feature_map: tuple[int, ...] = (1, 1, 0, 0)
+    mix: tuple[bool, ...] = (True, True, True, False)
     num_offsets: int = 2
     offset_scale: float = 2.0
     query_dim: int = 32
@@ -120,8 +128,14 @@ class SparseOccModel(TorchOccModel):
     def build_net(self) -> torch.nn.Module:
         cfg = self.config
         n = len(cfg.channels)
-        if len(cfg.keep) != n or len(cfg.num_ref) != n:
-            raise ValidationError(f"SparseOccConfig: keep {cfg.keep} and num_ref {cfg.num_ref} need {n} entries")
+        per_level = {"keep": cfg.keep, "num_ref": cfg.num_ref, "feature_map": cfg.feature_map, "mix": cfg.mix}
+        for field, values in per_level.items():
+            if len(values) != n:
+                raise ValidationError(
+                    f"SparseOccConfig: {field} {values} needs {n} entries (one per level of channels {cfg.channels})"
+                )
+        if any(f not in (0, 1) for f in cfg.feature_map):
+            raise ValidationError(f"SparseOccConfig: feature_map {cfg.feature_map} entries must be 0 (fine) or 1")
         shapes = level_shapes(self.grid.shape, n)
         budget = [int(np.prod(shapes[0]))] + [8 * k for k in cfg.keep[:-1]]
         for level, (k, m) in enumerate(zip(cfg.keep, budget)):
@@ -139,6 +153,8 @@ class SparseOccModel(TorchOccModel):
             cfg.num_ref,
             cfg.num_offsets,
             cfg.offset_scale,
+            cfg.feature_map,
+            cfg.mix,
         )
         return SparseOccNet(
             cfg.backbone_widths,

@@ -62,6 +62,26 @@ def voxel_centres_m(
     return lo + (unravel(index, shape).float() + 0.5) * size
 
 
+FACE_OFFSETS = torch.tensor([[0, 0, 0], [-1, 0, 0], [1, 0, 0], [0, -1, 0], [0, 1, 0], [0, 0, -1], [0, 0, 1]])
+"""(7, 3) the voxel itself and its 6 face neighbours, the stencil of the sparse neighbour mixing."""
+
+
+def neighbour_slots(index: torch.Tensor, shape: tuple[int, int, int], offsets: torch.Tensor) -> torch.Tensor:
+    """Submanifold neighbourhood among a level's listed voxels: (B, M) distinct voxel indices of a level of
+    ``shape`` and (K, 3) integer ``offsets`` -> (B, M, K) int64 positions, in the flattened (B * M) list, of
+    each voxel's neighbour at each offset; ``B * M`` where that neighbour lies outside the grid or is not
+    listed. Looked up in a dense (B, X * Y * Z) table of list positions (a perfect hash of the level)."""
+    b, m = index.shape
+    n = shape[0] * shape[1] * shape[2]
+    batch_key = torch.arange(b, device=index.device).view(b, 1) * n
+    table = torch.full((b * n + 1,), b * m, dtype=torch.int64, device=index.device)  # last entry: outside
+    table[(index + batch_key).flatten()] = torch.arange(b * m, device=index.device)
+    coords = unravel(index, shape).unsqueeze(2) + offsets.to(index.device)  # (B, M, K, 3)
+    inside = ((coords >= 0) & (coords < torch.tensor(shape, device=index.device))).all(-1)
+    keys = torch.where(inside, ravel(coords, shape) + batch_key.unsqueeze(-1), b * n)
+    return table[keys]
+
+
 def keep_top_k(index: torch.Tensor, logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Keep the ``k`` of the (B, M) candidate voxels with the highest occupancy logits (B, M).
 

@@ -4,12 +4,17 @@ Level 0 is the whole coarse grid (learned voxel queries, e.g. 25x25x2). At every
 voxel's feature is refined by BEVFormer-style spatial cross-attention restricted to the cameras that see
 it (``camera_sampling``): its ``num_ref`` reference points, spread in height inside the voxel, are
 projected into the six cameras and image features are sampled around them with learned offsets, only at
-these voxels. A per-voxel occupancy logit then keeps the top-k voxels; their 8 children are the next
-level's candidates (a child's feature is its parent's, projected, plus a learned octant embedding). No
-dense volume is built beyond level 0 (where a 3x3x3 convolution mixes neighbouring voxels).
+these voxels, from the image FPN map chosen for the level (tiny preset: the stride-8 map at the two coarse
+levels, the stride-4 map at the two fine ones). Then each candidate exchanges information with its neighbours
+among the candidates (SparseOcc's sparse voxel mixing, here a submanifold depthwise convolution over the voxel
+and its 6 face neighbours followed by a pointwise linear map: a voxel that is not a candidate contributes
+zeros, no dense feature volume is built). A per-voxel occupancy logit then keeps the top-k voxels; their 8
+children are the next level's candidates (a child's feature is its parent's, projected, plus a learned
+octant embedding).
 
-Shapes: image features (B, N, C_img, h, w), img_from_ego (B, N, 3, 4) for images of ``image_hw``; a level
-carries candidate indices (B, M) (``octree`` naming), features (B, M, C) and occupancy logits (B, M).
+Shapes: image feature maps [(B, N, C_img, h_s, w_s)] (one per stride), img_from_ego (B, N, 3, 4) for images
+of ``image_hw``; a level carries candidate indices (B, M) (``octree`` naming), features (B, M, C) and
+occupancy logits (B, M).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import torch
 from torch import nn
 
 from models.sparseocc.camera_sampling import SparseCameraSampling
-from models.sparseocc.octree import children, keep_top_k, voxel_centres_m
+from models.sparseocc.octree import FACE_OFFSETS, children, keep_top_k, neighbour_slots, voxel_centres_m
 
 
 @dataclass(frozen=True)
@@ -42,16 +47,40 @@ def reference_points_m(centres_m: torch.Tensor, voxel_size_m: torch.Tensor, num_
     return centres_m.unsqueeze(2) + offsets
 
 
-class VoxelLayer(nn.Module):
-    """Sparse camera sampling for voxel queries, then a feed-forward; post-norm residuals."""
+class SparseNeighbourMixing(nn.Module):
+    """Submanifold depthwise convolution over the stencil ``FACE_OFFSETS`` among a level's candidates, then
+    ReLU and a pointwise linear map: (B, M, C) features + (B, M, 7) ``neighbour_slots`` -> (B, M, C). Absent
+    neighbours count as zeros, so over a complete grid this equals a dense depthwise convolution (zero padding)
+    with a 3x3x3 kernel that is zero off the stencil."""
 
-    def __init__(self, dim: int, img_dim: int, num_ref: int, num_offsets: int, offset_scale: float) -> None:
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        k = len(FACE_OFFSETS)
+        self.depthwise = nn.Parameter(torch.randn(k, dim) / k**0.5)
+        self.bias = nn.Parameter(torch.zeros(dim))
+        self.pointwise = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        b, m, c = x.shape
+        table = torch.cat([x.reshape(b * m, c), x.new_zeros(1, c)])  # row B * M: the absent neighbour
+        out = torch.addcmul(self.bias, table[:-1], self.depthwise[0])  # FACE_OFFSETS[0]: the voxel itself
+        for k, index in enumerate(slots.flatten(0, 1).T[1:].contiguous(), start=1):  # one (B * M, C) gather each
+            out = out.addcmul_(table.index_select(0, index), self.depthwise[k])
+        return self.pointwise(torch.relu(out)).view(b, m, c)
+
+
+class VoxelLayer(nn.Module):
+    """Sparse camera sampling for voxel queries, sparse neighbour mixing (when ``mix``), then a feed-forward;
+    post-norm residuals."""
+
+    def __init__(self, dim: int, img_dim: int, num_ref: int, num_offsets: int, offset_scale: float, mix: bool) -> None:
         super().__init__()
         self.num_ref = num_ref
         self.img_proj = nn.Conv2d(img_dim, dim, 1)
         self.pos = nn.Sequential(nn.Linear(3, dim), nn.ReLU(inplace=True), nn.Linear(dim, dim))
         self.sca = SparseCameraSampling(dim, num_ref, num_offsets, offset_scale)
         self.norm1 = nn.LayerNorm(dim)
+        self.mix = nn.ModuleDict({"conv": SparseNeighbourMixing(dim), "norm": nn.LayerNorm(dim)}) if mix else None
         self.ffn = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(inplace=True), nn.Linear(2 * dim, dim))
         self.norm2 = nn.LayerNorm(dim)
         self.occ = nn.Linear(dim, 1)
@@ -62,22 +91,27 @@ class VoxelLayer(nn.Module):
         centres_m: torch.Tensor,
         centres_unit: torch.Tensor,
         voxel_size_m: torch.Tensor,
+        neighbours: torch.Tensor | None,
         feats: torch.Tensor,
         img_from_ego: torch.Tensor,
         image_hw: tuple[int, int],
     ) -> torch.Tensor:
         """query (B, M, C); centres_m (B, M, 3) ego frame; centres_unit (B, M, 3) the same in [0, 1] of the
-        grid range. Returns refined features (B, M, C)."""
+        grid range; neighbours (B, M, 7) ``neighbour_slots`` of the candidates (None for a layer without
+        mixing); feats (B, N, C_img, h, w). Returns refined features (B, M, C)."""
         b, n = feats.shape[:2]
         value = self.img_proj(feats.flatten(0, 1)).view(b, n, -1, *feats.shape[3:])
         points = reference_points_m(centres_m, voxel_size_m, self.num_ref)
         query = self.norm1(query + self.sca(query + self.pos(centres_unit), points, img_from_ego, image_hw, value))
+        if self.mix is not None:
+            query = self.mix["norm"](query + self.mix["conv"](query, neighbours))
         return self.norm2(query + self.ffn(query))
 
 
 class SparseVoxelDecoder(nn.Module):
-    """Coarse-to-fine sparse voxel decoder over ``shapes`` (coarsest first) with widths ``channels`` and
-    ``keep[l]`` voxels kept per sample at level l (top-k of the occupancy logits)."""
+    """Coarse-to-fine sparse voxel decoder over ``shapes`` (coarsest first) with widths ``channels``,
+    ``keep[l]`` voxels kept per sample at level l (top-k of the occupancy logits), image features of map
+    ``feature_map[l]`` (index into the list of maps ``forward`` gets) and neighbour mixing where ``mix[l]``."""
 
     def __init__(
         self,
@@ -90,41 +124,42 @@ class SparseVoxelDecoder(nn.Module):
         num_ref: tuple[int, ...],
         num_offsets: int,
         offset_scale: float,
+        feature_map: tuple[int, ...],
+        mix: tuple[bool, ...],
     ) -> None:
         super().__init__()
-        self.shapes, self.keep = shapes, keep
+        self.shapes, self.keep, self.feature_map = shapes, keep, feature_map
         self.range_min_m, self.range_max_m = range_min_m, range_max_m
         s0 = shapes[0]
         self.queries = nn.Parameter(torch.randn(s0[0] * s0[1] * s0[2], channels[0]) * 0.02)
-        self.mix = nn.Sequential(
-            nn.Conv3d(channels[0], channels[0], 3, padding=1, bias=False), nn.BatchNorm3d(channels[0]), nn.ReLU(True)
-        )
         self.layers = nn.ModuleList(
-            VoxelLayer(c, img_dim, r, num_offsets, offset_scale) for c, r in zip(channels, num_ref)
+            VoxelLayer(c, img_dim, r, num_offsets, offset_scale, x) for c, r, x in zip(channels, num_ref, mix)
         )
         self.lift = nn.ModuleList(nn.Linear(channels[i], channels[i + 1]) for i in range(len(channels) - 1))
         self.octant = nn.ParameterList(nn.Parameter(torch.randn(8, c) * 0.02) for c in channels[1:])
 
-    def forward(self, feats: torch.Tensor, img_from_ego: torch.Tensor, image_hw: tuple[int, int]) -> list[SparseLevel]:
-        b = feats.shape[0]
-        lo = torch.tensor(self.range_min_m, device=feats.device)
-        extent = torch.tensor(self.range_max_m, device=feats.device) - lo
+    def forward(
+        self, feats: list[torch.Tensor], img_from_ego: torch.Tensor, image_hw: tuple[int, int]
+    ) -> list[SparseLevel]:
+        """feats: image feature maps (B, N, C_img, h_s, w_s), indexed by ``feature_map``."""
+        b, device = img_from_ego.shape[0], img_from_ego.device
+        lo = torch.tensor(self.range_min_m, device=device)
+        extent = torch.tensor(self.range_max_m, device=device) - lo
         levels: list[SparseLevel] = []
         for level, (shape, layer, k) in enumerate(zip(self.shapes, self.layers, self.keep)):
             if level == 0:
-                cand = torch.arange(self.queries.shape[0], device=feats.device).expand(b, -1)
+                cand = torch.arange(self.queries.shape[0], device=device).expand(b, -1)
                 query = self.queries.unsqueeze(0).expand(b, -1, -1)
             else:
                 prev = levels[-1]
                 cand = children(prev.kept, self.shapes[level - 1])
-                parent = self.lift[level - 1](prev.features).repeat_interleave(8, dim=1)
-                query = parent + self.octant[level - 1].repeat(prev.kept.shape[1], 1)
+                parent = self.lift[level - 1](prev.features).unsqueeze(2)  # (B, k, 1, C): children in octant order
+                query = (parent + self.octant[level - 1]).flatten(1, 2)
             centres = voxel_centres_m(cand, shape, self.range_min_m, self.range_max_m)
-            size = extent / torch.tensor(shape, dtype=torch.float32, device=feats.device)
-            query = layer(query, centres, (centres - lo) / extent, size, feats, img_from_ego, image_hw)
-            if level == 0:
-                dense = query.transpose(1, 2).reshape(b, -1, *shape)
-                query = query + self.mix(dense).flatten(2).transpose(1, 2)
+            size = extent / torch.tensor(shape, dtype=torch.float32, device=device)
+            neighbours = neighbour_slots(cand, shape, FACE_OFFSETS) if layer.mix is not None else None
+            fmap = feats[self.feature_map[level]]
+            query = layer(query, centres, (centres - lo) / extent, size, neighbours, fmap, img_from_ego, image_hw)
             logits = layer.occ(query).squeeze(-1)
             kept, slots = keep_top_k(cand, logits, k)
             features = query.gather(1, slots.unsqueeze(-1).expand(-1, -1, query.shape[-1]))

@@ -16,8 +16,17 @@ from models.sparseocc.camera_sampling import SparseCameraSampling
 from models.sparseocc.mask_decoder import MaskPrediction, class_scores, combine_semantics
 from models.sparseocc.matching import hungarian_match, mask_set_loss
 from models.sparseocc.model import SPARSEOCC_PRESETS, SparseOccModel, any_in_block, visible_occupied
-from models.sparseocc.octree import children, keep_top_k, level_shapes, voxel_centres_m
-from models.sparseocc.voxel_decoder import SparseVoxelDecoder, reference_points_m
+from models.sparseocc.net import ImagePyramid
+from models.sparseocc.octree import (
+    FACE_OFFSETS,
+    children,
+    keep_top_k,
+    level_shapes,
+    neighbour_slots,
+    ravel,
+    voxel_centres_m,
+)
+from models.sparseocc.voxel_decoder import SparseNeighbourMixing, SparseVoxelDecoder, reference_points_m
 from occplan.errors import ValidationError
 
 
@@ -64,10 +73,23 @@ def test_keep_top_k_keeps_the_highest_logits_in_candidate_order():
 def test_next_level_candidates_are_exactly_the_children_of_the_kept_voxels():
     torch.manual_seed(0)
     shapes = level_shapes((8, 8, 4), 3)
-    dec = SparseVoxelDecoder(shapes, (-8.0, -8.0, -1.0), (8.0, 8.0, 3.0), 8, (8, 8, 8), (3, 10, 20), (2, 1, 1), 2, 1.0)
+    dec = SparseVoxelDecoder(
+        shapes,
+        (-8.0, -8.0, -1.0),
+        (8.0, 8.0, 3.0),
+        8,
+        (8, 8, 8),
+        (3, 10, 20),
+        (2, 1, 1),
+        2,
+        1.0,
+        (1, 0, 0),
+        (True,) * 3,
+    )
     dec.eval()
+    feats = [torch.randn(2, 6, 8, 18, 32), torch.randn(2, 6, 8, 9, 16)]
     with torch.no_grad():
-        levels = dec(torch.randn(2, 6, 8, 9, 16), ring_cameras().expand(2, -1, -1, -1), (72, 128))
+        levels = dec(feats, ring_cameras().expand(2, -1, -1, -1), (72, 128))
     assert [lv.candidates.shape[1] for lv in levels] == [4, 24, 80]
     for b in range(2):
         for lv, k in zip(levels, (3, 10, 20)):
@@ -197,9 +219,55 @@ def test_sparse_camera_sampling_equals_dense_spatial_cross_attention():
 
 def test_config_checks_and_kept_shares():
     model = SparseOccModel(SPARSEOCC_PRESETS["tiny"])
-    assert model.kept_shares() == [600 / 1250, 2000 / 10_000, 6000 / 80_000, 20_000 / 640_000]
+    assert model.kept_shares() == [800 / 1250, 3000 / 10_000, 6000 / 80_000, 24_000 / 640_000]
     cfg = SPARSEOCC_PRESETS["tiny"]
     with pytest.raises(ValidationError, match=r"keep\[1\] = 5000 must be in 1..4800"):
         SparseOccModel(type(cfg)(**{**cfg.__dict__, "keep": (600, 5000, 5000, 14000)}))
+    with pytest.raises(ValidationError, match=r"mix \(True, False\) needs 4 entries"):
+        SparseOccModel(type(cfg)(**{**cfg.__dict__, "mix": (True, False)}))
+    with pytest.raises(ValidationError, match=r"feature_map \(1, 1, 2, 0\) entries must be 0 \(fine\) or 1"):
+        SparseOccModel(type(cfg)(**{**cfg.__dict__, "feature_map": (1, 1, 2, 0)}))
     with pytest.raises(ValidationError, match="num_queries 10 < 18 classes"):
         SparseOccModel(type(cfg)(**{**cfg.__dict__, "num_queries": 10}))
+
+
+def test_neighbour_slots_find_listed_face_neighbours_only():
+    shape = (3, 3, 2)
+    # listed voxels (x, y, z): (1, 1, 0), (1, 1, 1), (0, 1, 0), (2, 2, 0); batch 2 lists only (1, 1, 0)
+    coords = torch.tensor([[1, 1, 0], [1, 1, 1], [0, 1, 0], [2, 2, 0]])
+    index = torch.stack(
+        [ravel(coords, shape), ravel(torch.tensor([[1, 1, 0], [0, 0, 0], [2, 0, 1], [0, 2, 1]]), shape)]
+    )
+    slots = neighbour_slots(index, shape, FACE_OFFSETS)
+    absent = 8  # B * M
+    # FACE_OFFSETS order: self, -x, +x, -y, +y, -z, +z
+    assert slots[0, 0].tolist() == [0, 2, absent, absent, absent, absent, 1]
+    assert slots[0, 1].tolist() == [1, absent, absent, absent, absent, 0, absent]
+    assert slots[0, 2].tolist() == [2, absent, 0, absent, absent, absent, absent]  # -x of x = 0 is outside
+    assert slots[0, 3].tolist() == [3] + [absent] * 6
+    # the second sample's voxel (1, 1, 0) does not see the first sample's neighbours
+    assert slots[1, 0].tolist() == [4] + [absent] * 6
+
+
+def test_sparse_neighbour_mixing_is_a_submanifold_depthwise_convolution():
+    torch.manual_seed(0)
+    shape, c = (4, 5, 3), 6
+    mix = SparseNeighbourMixing(c)
+    kernel = torch.zeros(c, 1, 3, 3, 3)
+    for k, (dx, dy, dz) in enumerate(FACE_OFFSETS.tolist()):
+        kernel[:, 0, dx + 1, dy + 1, dz + 1] = mix.depthwise[k]
+    listed = torch.tensor([[0, 3, 4, 7, 8, 9, 20, 21, 30, 44, 45, 59]])  # a sparse set of voxels
+    x = torch.randn(1, listed.shape[1], c)
+    dense = torch.zeros(1, c, 4 * 5 * 3)
+    dense[0, :, listed[0]] = x[0].T  # voxels that are not listed are zeros
+    conv = torch.nn.functional.conv3d(dense.view(1, c, *shape), kernel, mix.bias, padding=1, groups=c)
+    expected = mix.pointwise(torch.relu(conv.flatten(2)[0, :, listed[0]].T))
+    got = mix(x, neighbour_slots(listed, shape, FACE_OFFSETS))
+    np.testing.assert_allclose(got[0].detach(), expected.detach(), atol=1e-5)
+
+
+def test_image_pyramid_gives_the_fine_map_at_half_the_backbone_stride():
+    pyramid = ImagePyramid((8, 16, 32), (1, 1, 1), 12).eval()
+    with torch.no_grad():
+        fine, coarse = pyramid(torch.randn(2, 3, 64, 96))
+    assert fine.shape == (2, 12, 16, 24) and coarse.shape == (2, 12, 8, 12)
