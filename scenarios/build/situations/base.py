@@ -172,3 +172,13 @@ def right_strip_span(inp: StageInput, route: EgoRoute) -> tuple[float, float] | 
             if best is None or hi - lo > best[1] - best[0]:
                 best = (lo, hi)
     return best
+
+
+def ego_with_right_strip(inp: StageInput) -> tuple[VehiclePlan, EgoRoute, tuple[float, float]]:
+    """A cruising ego (``cruising_ego`` from the route start) and the route arclengths (lo, hi) of the parking
+    strip on its right (``right_strip_span``); ``StagingError`` when the world has none."""
+    ego, route = cruising_ego(inp, ahead_m=0.0)
+    span = right_strip_span(inp, route)
+    if span is None:
+        raise StagingError("no parking strip on the ego's right")
+    return ego, route, span

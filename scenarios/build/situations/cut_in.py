@@ -32,8 +32,7 @@ from scenarios.build.situations.base import (
     Staged,
     StageInput,
     StagingError,
-    cruising_ego,
-    right_strip_span,
+    ego_with_right_strip,
     statics_outside,
     traffic_off_ego_lane,
 )
@@ -48,10 +47,7 @@ class CutIn(Situation):
 
     def stage(self, inp: StageInput) -> Staged:
         rng, duration = inp.rng, float(inp.times_s[-1])
-        ego, route = cruising_ego(inp, ahead_m=0.0)
-        span = right_strip_span(inp, route)
-        if span is None:
-            raise StagingError("no parking strip on the ego's right")
+        ego, route, span = ego_with_right_strip(inp)
         depart = float(rng.uniform(1.0, 2.0))
         # accelerating from rest (jerk-limited build-up ~0.8 s), the car covers half the curve in ~2.8 s
         t_cross = depart + 0.8 + np.sqrt(MERGE_M / MERGE_ACCEL_MPS2)

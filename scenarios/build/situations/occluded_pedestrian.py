@@ -36,8 +36,7 @@ from scenarios.build.situations.base import (
     Staged,
     StageInput,
     StagingError,
-    cruising_ego,
-    right_strip_span,
+    ego_with_right_strip,
     statics_outside,
     traffic_off_ego_lane,
 )
@@ -97,10 +96,7 @@ class OccludedPedestrian(Situation):
 
     def stage(self, inp: StageInput) -> Staged:
         rng, duration = inp.rng, float(inp.times_s[-1])
-        ego, route = cruising_ego(inp, ahead_m=0.0)
-        span = right_strip_span(inp, route)
-        if span is None:
-            raise StagingError("no parking strip on the ego's right")
+        ego, route, span = ego_with_right_strip(inp)
         t_out = rng.uniform(2.0, 3.0)
         lateral = (inp.cfg.lane_width_m + inp.cfg.parking_width_m) / 2
         t_enter = t_out + (lateral - CORRIDOR_M) / RUN_MPS
