@@ -22,6 +22,7 @@ BENCHMARKS = {
     "planners": "planners.bench",
     "labels": "occplan.bench.labels",
     "evaluate": "occplan.bench.evaluate",
+    "ray": "occplan.bench.ray_scaleout",
 }
 """Benchmark name -> module."""
 
