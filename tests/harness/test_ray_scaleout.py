@@ -85,6 +85,8 @@ def gated_oracle(name: str, options: dict) -> GatedOracle:
 # --- the gate: test side ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Arrival:
+    """One start of a scene at the gate: the scene, the process that started it and its Ray node id."""
+
     scene: str
     pid: int
     node_id: str
