@@ -7,7 +7,8 @@ The edge of the harness: the core (``occplan``) never imports a plugin package, 
 what a RunConfig names. ``plugins`` checks the model and planner names and options against the
 registries (``models.MODELS``, ``planners.PLANNERS``) and returns the factories the harness builds them
 from (``occplan.harness.plugins``); ``evaluate`` fills in the embedded generated dataset
-(``scenarios.datasets.ensure``) when no dataroot is given and runs ``occplan.harness.run``.
+(``scenarios.datasets.ensure_split``: a split's scenes alone unless the full set is cached) when no
+dataroot is given and runs ``occplan.harness.run``.
 """
 
 from __future__ import annotations
@@ -50,9 +51,13 @@ def evaluate(config: RunConfig) -> dict[str, Any]:
     ``config.data`` is None; returns the summary."""
     bundle = plugins(config)
     if config.data is None:
-        from scenarios.datasets import ensure
+        from scenarios.datasets import ensure, ensure_split
 
-        config = replace(config, data=str(ensure(DEFAULT_DATASET)))
+        if config.scenes is None and config.split is not None:  # only the split's scenes need to exist
+            root = ensure_split(DEFAULT_DATASET, config.split)
+        else:
+            root = ensure(DEFAULT_DATASET)
+        config = replace(config, data=str(root))
     return runner.run(config, bundle)
 
 

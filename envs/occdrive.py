@@ -199,9 +199,12 @@ class OccDriveEnv(gym.Env):
         """The sensors the perception model and the sensor observations read together (asked for first, so
         that the simulator's per-step cache then serves the model's own request)."""
         model = self._model.sensor_request() if self._model is not None else SensorRequest()
-        want_cams = set(model.cameras) | (set(CAMERA_CHANNELS) if "cameras" in self.observation_names else set())
+        observed = "cameras" in self.observation_names
+        want_cams = set(model.cameras) | (set(CAMERA_CHANNELS) if observed else set())
         sweeps = max(model.lidar_sweeps, int("lidar" in self.observation_names))
-        return SensorRequest(tuple(c for c in CAMERA_CHANNELS if c in want_cams), sweeps)
+        # camera observations come at the logged size; without them, render at the model's size
+        size = None if observed else model.camera_wh_px
+        return SensorRequest(tuple(c for c in CAMERA_CHANNELS if c in want_cams), sweeps, size)
 
     # --- gym API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

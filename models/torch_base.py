@@ -18,6 +18,7 @@ import torch
 
 from models.checkpoint import config_dict, load_weights, read_meta
 from models.config import config_from_dict, preset
+from models.voxel_decode import decode_voxels
 from occplan.errors import DataError, ValidationError
 from occplan.interfaces import PerceptionModel, SensorRequest
 from occplan.types import OccupancyFrame, OccupancyPrediction, SensorFrame
@@ -180,14 +181,16 @@ class TorchOccModel(PerceptionModel):
         self, sem_logits: torch.Tensor, flow: torch.Tensor, index: int, **extra
     ) -> OccupancyPrediction:
         """(B, C, X, Y, Z) logits + (B, 2, X, Y, Z) flow -> OccupancyPrediction of sample ``index``;
-        flow is zeroed where the prediction is free."""
-        sem = sem_logits[index].argmax(0).to(torch.uint8)
-        fl = flow[index].permute(1, 2, 3, 0).float()
-        fl = torch.where((sem == self.labels.free_index).unsqueeze(-1), torch.zeros_like(fl), fl)
+        flow is zeroed where the prediction is free (one pass over the grid: ``models.voxel_decode``)."""
+        sem, fl = decode_voxels(
+            sem_logits[index].detach().float().cpu().numpy(),
+            flow[index].detach().float().cpu().numpy(),
+            self.labels.free_index,
+        )
         return OccupancyPrediction(
-            semantics=sem.cpu().numpy(),
+            semantics=sem,
             grid=self.grid,
             labels=self.labels,
-            flow=np.ascontiguousarray(fl.cpu().numpy(), dtype=np.float32),
+            flow=fl,
             **extra,
         )

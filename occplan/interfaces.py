@@ -40,10 +40,21 @@ class CallTimer:
 
 @dataclass(frozen=True)
 class SensorRequest:
-    """Which sensors a model needs: camera channels and the number of LiDAR sweeps (0 = no LiDAR)."""
+    """Which sensors a model needs: camera channels, the image size it reads them at, and the number of
+    LiDAR sweeps (0 = no LiDAR).
+
+    ``camera_wh_px`` (width, height) is the size a simulator renders cameras at for this request (closed
+    loop on a world that renders), with the intrinsics scaled to it; None renders at the logged cameras'
+    size. Logged images (open loop, real logs) keep their size: the model resizes them itself.
+    """
 
     cameras: tuple[str, ...] = ()
     lidar_sweeps: int = 0
+    camera_wh_px: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.camera_wh_px is not None and (len(self.camera_wh_px) != 2 or min(self.camera_wh_px) < 1):
+            raise ValidationError(f"SensorRequest.camera_wh_px: (width, height) >= 1 pixel, got {self.camera_wh_px}")
 
 
 class PerceptionModel(ABC):

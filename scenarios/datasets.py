@@ -1,7 +1,8 @@
 """Named generated datasets, created on first use in a cache directory and reused afterwards.
 
 ``ensure("mini")`` returns the dataroot of the default embedded dataset (12 scenes of 20 s: 8 train,
-4 val; cameras 800x450), ``ensure("tiny")`` a 2-scene set of 6 s at 320x180 for tests, ``ensure("bench")``
+4 val; cameras 800x450), ``ensure_split("mini", "val")`` its val scenes alone unless the full set is
+cached (the default run's data), ``ensure("tiny")`` a 2-scene set of 6 s at 320x180 for tests, ``ensure("bench")``
 the scenario suite (``BENCH_TYPES`` balanced in both splits, each scene's type and check in
 ``scenario_types.json``; settings sized for disk and generation time, see ``PRESETS``). The cache is
 ``cache_dir`` or ``$OCCPLAN_CACHE`` or ``~/.cache/occplan``; the dataroot is ``<cache>/<name>``.
@@ -48,10 +49,13 @@ class DatasetPreset:
 BENCH_TYPES = tuple(t.value for t in ScenarioType)
 # GenerateConfig fields added after presets were published: left out of a manifest at their default, so
 # the manifests (and caches) of the presets that do not set them stay as they were.
-_LATER_FIELDS = ("scenario_types", "sweeps_per_keyframe")
+_LATER_FIELDS = ("scenario_types", "sweeps_per_keyframe", "only_split")
 
+_MINI = GenerateConfig(n_scenes=12, seed=0, duration_s=20.0, val_fraction=1 / 3)
 PRESETS = {
-    "mini": DatasetPreset("mini", GenerateConfig(n_scenes=12, seed=0, duration_s=20.0, val_fraction=1 / 3)),
+    "mini": DatasetPreset("mini", _MINI),
+    # mini's 4 val scenes alone (the default run's data when the full mini set is not cached yet)
+    "mini_val": DatasetPreset("mini_val", dataclasses.replace(_MINI, only_split="val")),
     "tiny": DatasetPreset(
         "tiny",
         GenerateConfig(n_scenes=2, seed=0, duration_s=6.0, cam_width_px=320, cam_height_px=180, val_fraction=0.5),
@@ -139,3 +143,14 @@ def ensure(name: str = "mini", cache_dir: Path | None = None, progress: bool = T
             shutil.rmtree(old)
         os.replace(tmp, root)
     return root
+
+
+def ensure_split(name: str, split: str, cache_dir: Path | None = None, progress: bool = True) -> Path:
+    """A dataroot holding the scenes of ``split`` of preset ``name``, generating as little as it can: the
+    full set when it is cached and current, else the split-only preset ``<name>_<split>`` when there is
+    one (its scenes are the full set's, byte for byte), else the full set (``ensure``)."""
+    cache = Path(cache_dir) if cache_dir is not None else cache_root()
+    subset = f"{name}_{split}"
+    if subset in PRESETS and not _is_current(cache / name, manifest_for(PRESETS[name])):
+        return ensure(subset, cache, progress)
+    return ensure(name, cache, progress)

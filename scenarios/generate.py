@@ -1,7 +1,7 @@
 """Generate a nuScenes-format dataroot of procedural worlds.
 
 ``python -m scenarios.generate --out DIR --scenes N --seed S [--cam-res WxH] [--duration S]
-[--val-fraction F] [--workers W] [--scenario-types T1,T2,...] [--sweeps-per-keyframe K]``
+[--val-fraction F] [--workers W] [--scenario-types T1,T2,...] [--sweeps-per-keyframe K] [--only-split SPLIT]``
 
 Scene ``i`` is ``scene-<i:04d>``, built by ``scenarios.build.build_world`` with a seed derived from
 ``(S, i)`` and placed by ``scene_placement`` (one of the four nuScenes locations, its own origin);
@@ -13,7 +13,10 @@ With ``scenario_types``, every scene is built for one of them (``scenarios.build
 within each split scene ``k`` gets type ``k mod len(types)``, so each split is balanced across the
 types when its size is a multiple of their number; the types and the facts their checks measured
 go to ``scenario_types.json`` (``occplan.data.scenario_types``). ``sweeps_per_keyframe`` sets the
-LiDAR sweep rate (keyframes stay at 2 Hz: 10 = nuScenes' 20 Hz, 5 = 10 Hz).
+LiDAR sweep rate (keyframes stay at 2 Hz: 10 = nuScenes' 20 Hz, 5 = 10 Hz). ``only_split`` writes only
+the scenes of one split (the other split is empty in ``splits.json`` and absent from the tables): each
+of them, and the map of its location wherever no left-out scene shares it, is byte for byte the scene the
+full set writes, so a run that reads one split needs only that split generated.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class GenerateConfig:
     workers: int = 2
     scenario_types: tuple[str, ...] = ()
     sweeps_per_keyframe: int = 10
+    only_split: str | None = None
 
     def __post_init__(self) -> None:
         if self.n_scenes < 1:
@@ -73,6 +77,15 @@ class GenerateConfig:
             )
         for name in self.scenario_types:
             scenario_type(name)  # an unknown name is an error listing the known ones
+        if self.only_split not in (None, "train", "val"):
+            raise ValidationError(f"GenerateConfig.only_split: 'train', 'val' or None, got {self.only_split!r}")
+
+    def split_lists(self) -> dict[str, list[str]]:
+        """The scenes written per split (``splits.json``): both splits, or ``only_split``'s with the other empty."""
+        full = splits(scene_names(self.n_scenes), self.val_fraction)
+        if self.only_split is None:
+            return full
+        return {k: (v if k == self.only_split else []) for k, v in full.items()}
 
     def writer(self) -> WriterConfig:
         """The writer's timeline: keyframes at 2 Hz, ``sweeps_per_keyframe`` LiDAR sweeps per keyframe."""
@@ -174,11 +187,13 @@ def generate_dataroot(out: Path, cfg: GenerateConfig, progress: bool = True) -> 
     if out.exists() and any(out.iterdir()):
         raise ValidationError(f"{out}: output directory is not empty")
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(out, cfg, i) for i in range(cfg.n_scenes)]
+    split_lists = cfg.split_lists()
+    written = {name for names in split_lists.values() for name in names}
+    jobs = [(out, cfg, i) for i, name in enumerate(scene_names(cfg.n_scenes)) if name in written]
     t0 = time.perf_counter()
-    bar = tqdm(total=cfg.n_scenes, desc=f"generating {out.name}", unit="scene", disable=not progress)
+    bar = tqdm(total=len(jobs), desc=f"generating {out.name}", unit="scene", disable=not progress)
     results: list[tuple[SceneTables, SceneStats, float, MapLayers, ScenarioTag | None]] = []
-    workers = min(cfg.workers, cfg.n_scenes)
+    workers = min(cfg.workers, len(jobs))
     if workers == 1:
         for job in jobs:
             results.append(_write_one(job))
@@ -193,7 +208,7 @@ def generate_dataroot(out: Path, cfg: GenerateConfig, progress: bool = True) -> 
     write_tables(out, tables)
     for location in dict.fromkeys(t.location for t in tables):
         write_map(out, merge_layers([r[3] for r in results if r[0].location == location]), location)
-    (out / "splits.json").write_text(json_dumps(splits(scene_names(cfg.n_scenes), cfg.val_fraction)))
+    (out / "splits.json").write_text(json_dumps(split_lists))
     tags = {t.scene_name: r[4] for t, r in zip(tables, results, strict=True) if r[4] is not None}
     if tags:
         (out / SCENARIO_TYPES_FILE).write_text(json_dumps(scenario_types_json(tags)))
@@ -228,10 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="worker processes")
     p.add_argument("--scenario-types", default="", help="comma-separated scenario types, balanced per split")
     p.add_argument("--sweeps-per-keyframe", type=int, default=10, help="LiDAR sweeps per 2 Hz keyframe")
+    p.add_argument("--only-split", choices=("train", "val"), help="write only the scenes of this split")
     a = p.parse_args(argv)
     types = tuple(t for t in a.scenario_types.split(",") if t)
     cfg = GenerateConfig(
-        a.scenes, a.seed, a.duration, *a.cam_res, a.val_fraction, a.workers, types, a.sweeps_per_keyframe
+        a.scenes, a.seed, a.duration, *a.cam_res, a.val_fraction, a.workers, types, a.sweeps_per_keyframe, a.only_split
     )
     report = generate_dataroot(a.out, cfg)
     print(json_dumps(report.summary()))

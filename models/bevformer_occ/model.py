@@ -141,7 +141,7 @@ class BevFormerOccModel(TorchOccModel):
         )
 
     def sensor_request(self) -> SensorRequest:
-        return SensorRequest(cameras=self.cameras)
+        return SensorRequest(cameras=self.cameras, camera_wh_px=self.config.image_wh_px)
 
     def reset(self, scene_name: str | None) -> None:
         self.memory = None

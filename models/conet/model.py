@@ -167,6 +167,7 @@ class CONetModel(LssOccModel):
         return SensorRequest(
             cameras=self.cameras if self.uses_cameras else (),
             lidar_sweeps=self.config.n_sweeps if self.uses_lidar else 0,
+            camera_wh_px=self.config.image_wh_px if self.uses_cameras else None,
         )
 
     def training_request(self) -> SensorRequest:

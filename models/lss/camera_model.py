@@ -100,7 +100,7 @@ class LssOccModel(TorchOccModel):
         return {k: torch.stack([s[k] for s in samples]) for k in ("images", "img_from_ego")}
 
     def sensor_request(self) -> SensorRequest:
-        return SensorRequest(cameras=self.cameras)
+        return SensorRequest(cameras=self.cameras, camera_wh_px=self.config.image_wh_px)
 
     def training_request(self) -> SensorRequest:
         """Cameras plus the keyframe LiDAR sweep (depth targets only)."""

@@ -74,7 +74,9 @@ def encode_cameras(frame: SensorFrame, cameras: tuple[str, ...], image_wh_px: tu
     for ch in cameras:
         cam = by_channel[ch]
         img = torch.from_numpy(np.array(cam.load(), dtype=np.float32)).permute(2, 0, 1).unsqueeze(0) / 255.0
-        img = F.interpolate(img, size=(h, w), mode="bilinear", align_corners=False, antialias=True)[0]
+        if img.shape[-2:] != (h, w):  # a simulator renders at the requested size (``sensor_request``)
+            img = F.interpolate(img, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+        img = img[0]
         images.append((img - IMAGENET_MEAN) / IMAGENET_STD)
         scale = np.diag([w / cam.width_px, h / cam.height_px, 1.0])
         cam_from_ego = cam.ego_from_cam.inverse().matrix[:3]
@@ -117,7 +119,7 @@ class OccNetModel(TorchOccModel):
         )
 
     def sensor_request(self) -> SensorRequest:
-        return SensorRequest(cameras=self.cameras)
+        return SensorRequest(cameras=self.cameras, camera_wh_px=self.config.image_wh_px)
 
     def encode(self, frame: SensorFrame) -> Batch:
         return encode_cameras(frame, self.cameras, self.config.image_wh_px)

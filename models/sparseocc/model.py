@@ -174,7 +174,7 @@ class SparseOccModel(TorchOccModel):
         return [k / float(np.prod(s)) for k, s in zip(self.config.keep, shapes)]
 
     def sensor_request(self) -> SensorRequest:
-        return SensorRequest(cameras=self.cameras)
+        return SensorRequest(cameras=self.cameras, camera_wh_px=self.config.image_wh_px)
 
     def encode(self, frame: SensorFrame) -> Batch:
         return encode_cameras(frame, self.cameras, self.config.image_wh_px)

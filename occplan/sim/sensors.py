@@ -5,7 +5,7 @@ Closed loop: LiDAR re-cast at the simulated substep poses, cameras re-rendered a
 where the world can render (else the keyframe's logged images).
 
 A ``SimState`` is one decision at one pose, so its ``memo`` is the per-step cache: the LiDAR sweep by
-sweep count and the camera frames by channel are kept there under ``SENSOR_MEMO``, and every
+sweep count and the camera frames by channel and size are kept there under ``SENSOR_MEMO``, and every
 ``sensor_frame`` call on the same state (the perception model's input, an env's sensor observations)
 reuses them. A cached product is the object the first call built, so the frames are identical.
 """
@@ -23,7 +23,7 @@ from occplan.world.lidar import points_to_frame
 
 SENSOR_MEMO = "sensors"
 """Key of the per-state sensor cache in ``SimState.memo``: {("lidar", n_sweeps): LidarSweep,
-("camera", channel): CameraFrame}."""
+("camera", channel, camera_wh_px): CameraFrame}."""
 
 
 def sensor_frame(
@@ -49,11 +49,12 @@ def sensor_frame(
         if key not in cache:
             cache[key] = recast_lidar(state, keyframe, request.lidar_sweeps)
         lidar = cache[key]
-    missing = tuple(c for c in request.cameras if ("camera", c) not in cache)
+    size = request.camera_wh_px
+    missing = tuple(c for c in request.cameras if ("camera", c, size) not in cache)
     if missing:
-        for camera in simulated_cameras(state, keyframe, missing):
-            cache["camera", camera.channel] = camera
-    cameras = tuple(cache["camera", c] for c in request.cameras)
+        for camera in simulated_cameras(state, keyframe, missing, size):
+            cache["camera", camera.channel, size] = camera
+    cameras = tuple(cache["camera", c, size] for c in request.cameras)
     history = tuple(Pose.from_xy_yaw(x, y, yaw) for x, y, yaw in state.history[:-1])
     return SensorFrame(
         ctx.scenario.name, keyframe.sample_token, state.time_us, state.world_from_ego, state.ego, lidar, cameras,
@@ -105,16 +106,19 @@ def recast_lidar(state: SimState, keyframe: Frame, n_sweeps: int) -> LidarSweep:
     return pad_sweeps(sweep, n_sweeps)
 
 
-def simulated_cameras(state: SimState, keyframe: Frame, channels: tuple[str, ...]) -> tuple[CameraFrame, ...]:
-    """``channels`` re-rendered at the state's pose at the logged cameras' resolution where the world can
-    render, else ``keyframe``'s logged images."""
+def simulated_cameras(
+    state: SimState, keyframe: Frame, channels: tuple[str, ...], camera_wh_px: tuple[int, int] | None = None
+) -> tuple[CameraFrame, ...]:
+    """``channels`` re-rendered at the state's pose where the world can render, at ``camera_wh_px``
+    (width, height; None: the logged cameras' resolution) with the logged intrinsics scaled to it, else
+    ``keyframe``'s logged images."""
     logged = {c.channel: c for c in keyframe.cameras}
     missing = [c for c in channels if c not in logged]
     if missing:
         raise ValueError(f"scenario {state.context.scenario.name}: keyframe has no camera {missing}")
     by_size: dict[tuple[int, int], list[str]] = {}
     for c in channels:
-        by_size.setdefault((logged[c].width_px, logged[c].height_px), []).append(c)
+        by_size.setdefault(camera_wh_px or (logged[c].width_px, logged[c].height_px), []).append(c)
     agents = world_agents(state)
     images = {}
     try:
@@ -124,4 +128,11 @@ def simulated_cameras(state: SimState, keyframe: Frame, channels: tuple[str, ...
             )
     except NotImplementedError:
         return tuple(logged[c] for c in channels)  # real logs: reuse the logged images
-    return tuple(replace(logged[c], image=images[c][0], image_path=None) for c in channels)
+    return tuple(_rendered(logged[c], images[c][0]) for c in channels)
+
+
+def _rendered(logged: CameraFrame, image: np.ndarray) -> CameraFrame:
+    """``logged`` with a rendered (H, W, 3) image, its size and its intrinsics scaled to that size."""
+    h, w = image.shape[:2]
+    scale = np.diag([w / logged.width_px, h / logged.height_px, 1.0])
+    return replace(logged, image=image, image_path=None, width_px=w, height_px=h, intrinsics=scale @ logged.intrinsics)

@@ -67,5 +67,15 @@ def test_cache_dir_from_environment(tmp_path, monkeypatch, fake_generate):
 
 
 def test_unknown_preset_lists_known(tmp_path):
-    with pytest.raises(ValidationError, match="mini, tiny"):
+    with pytest.raises(ValidationError, match="mini, mini_val, tiny"):
         datasets.ensure("huge", cache_dir=tmp_path)
+
+
+def test_ensure_split_generates_the_split_alone_until_the_full_set_is_cached(tmp_path, fake_generate):
+    root = datasets.ensure_split("mini", "val", cache_dir=tmp_path)
+    assert root == tmp_path / "mini_val" and len(fake_generate) == 1
+    assert datasets.manifest_for(datasets.PRESETS["mini_val"])["config"]["only_split"] == "val"
+    assert "only_split" not in datasets.manifest_for(datasets.PRESETS["mini"])["config"]  # mini's caches stay valid
+    assert datasets.ensure_split("mini", "train", cache_dir=tmp_path) == tmp_path / "mini"  # no train-only preset
+    assert datasets.ensure_split("mini", "val", cache_dir=tmp_path) == tmp_path / "mini"  # full set now cached
+    assert len(fake_generate) == 2

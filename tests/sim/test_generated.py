@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from occplan.errors import ValidationError
 from occplan.interfaces import SensorRequest
 from occplan.sim import Control, SimConfig, Simulator
 from occplan.sim.agent_table import AgentTable
@@ -75,6 +76,29 @@ def test_cameras_are_rendered_at_the_logged_resolution(loaded):
     frame = sim.observe(state, SensorRequest(("CAM_FRONT", "CAM_BACK")))
     for cam in frame.cameras:
         assert cam.image.shape == (cam.height_px, cam.width_px, 3) == (180, 320, 3)
+
+
+def test_cameras_are_rendered_at_the_requested_size_with_scaled_intrinsics(loaded):
+    sim = Simulator(SimConfig(occupancy_collision=False))
+    state = sim.reset(loaded.scenario, 0, world=loaded.world, source=loaded.source)
+    logged = {c.channel: c for c in loaded.scenario.frames[0].cameras}
+    frame = sim.observe(state, SensorRequest(("CAM_FRONT", "CAM_BACK"), camera_wh_px=(160, 96)))
+    for cam in frame.cameras:
+        assert cam.image.shape == (96, 160, 3) and (cam.width_px, cam.height_px) == (160, 96)
+        np.testing.assert_allclose(cam.intrinsics, np.diag([0.5, 96 / 180, 1.0]) @ logged[cam.channel].intrinsics)
+        # the world renders with the rig's intrinsics at that size: the same pinhole as the frame states
+        np.testing.assert_allclose(cam.intrinsics, loaded.world.rig.intrinsics(cam.channel, 160, 96), rtol=1e-6)
+        rgb, _ = loaded.world.render_cameras(state.world_from_ego, state.time_us, [cam.channel], width=160, height=96)[
+            cam.channel
+        ]
+        np.testing.assert_array_equal(cam.image, rgb)
+    full = sim.observe(state, SensorRequest(("CAM_FRONT",)))  # another size: rendered anew, logged size
+    assert full.cameras[0].image.shape == (180, 320, 3)
+
+
+def test_sensor_request_rejects_a_bad_camera_size():
+    with pytest.raises(ValidationError, match="camera_wh_px"):
+        SensorRequest(("CAM_FRONT",), camera_wh_px=(0, 90))
 
 
 class _BoxesOnly(World):
