@@ -40,6 +40,7 @@ from models.renderocc.net import RenderOccNet
 from models.renderocc.render import RenderedRays
 from models.renderocc.targets import lidarseg_to_occ3d, projected_point_labels, termination_targets
 from models.torch_base import Batch
+from models.voxel_decode import decode_voxels
 from occplan.errors import ValidationError
 from occplan.types import CameraFrame, OccupancyFrame, OccupancyPrediction, SensorFrame
 
@@ -327,11 +328,11 @@ class RenderOccModel(LssOccModel):
 
     def decode(self, out: Batch, index: int) -> OccupancyPrediction:
         density, logits = out["density"][index], out["sem_logits"][index]
-        sem = torch.where(
-            self.occupied(density), logits.argmax(0), torch.full_like(density, self.labels.free_index, dtype=torch.long)
-        )
+        no_flow = np.zeros((0, *logits.shape[1:]), np.float32)
+        labels, _ = decode_voxels(logits.float().cpu().numpy(), no_flow, free_index=-1)  # argmax, one pass
+        sem = np.where(self.occupied(density).cpu().numpy(), labels, np.uint8(self.labels.free_index))
         return OccupancyPrediction(
-            semantics=sem.to(torch.uint8).cpu().numpy(),
+            semantics=sem,
             grid=self.grid,
             labels=self.labels,
             flow=np.zeros((*self.grid.shape, 2), dtype=np.float32),
