@@ -30,18 +30,23 @@ import hashlib
 import io
 import json
 import os
+import struct
 import sys
+import zipfile
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from occplan import PROTOCOL_VERSION
 from occplan.data.occ_readers import OccFormat, occupancy_candidates, read_occupancy
+from occplan.data.tables import get_row, pose_of
 from occplan.errors import DataError, ValidationError
-from occplan.io import cache_root, json_safe, load_npz
+from occplan.io import cache_root, json_safe
 from occplan.metrics.occupancy import OccupancyMetric, OccupancyMetricConfig, mask_variants
 from occplan.metrics.planning import PlanningMetric, planning_sample
 from occplan.metrics.rayiou import (
@@ -53,7 +58,8 @@ from occplan.metrics.rayiou import (
     RaySampleCounts,
     cast_rays,
     lidar_ray_directions,
-    scenario_rayiou_origins,
+    lidar_world_positions,
+    rayiou_origins,
 )
 from occplan.types import (
     UNMAPPED,
@@ -63,7 +69,6 @@ from occplan.types import (
     OccupancyFrame,
     OccupancyPrediction,
     Pose,
-    Scenario,
     Trajectory,
 )
 
@@ -82,7 +87,16 @@ def prediction_files(pred_dir: str | Path) -> dict[str, Path]:
 
 def read_prediction(path: Path, grid: GridSpec, pred_labels: LabelSet, target: LabelSet) -> OccupancyPrediction:
     """Read ``pred`` (+ optional ``flow``) of one file and convert the labels to ``target`` by name."""
-    z = load_npz(path, ("pred",), optional=("flow",))
+    pred, flow = _prediction_arrays(Path(path), grid, pred_labels, target)
+    return OccupancyPrediction(pred, grid, target, flow=flow)
+
+
+def _prediction_arrays(
+    path: Path, grid: GridSpec, pred_labels: LabelSet, target: LabelSet
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``pred`` (X, Y, Z) uint8 in ``target`` and ``flow`` (X, Y, Z, 2) float32 or None of one
+    prediction file, checked as ``OccupancyPrediction`` checks them; DataError naming the file and field."""
+    z = npz_arrays(_read_bytes(path), path, ("pred",), optional=("flow",))
     pred = z["pred"]
     if pred.shape != grid.shape or pred.dtype != np.uint8:
         raise DataError(f"{path}: field 'pred' must be uint8 {grid.shape}, got {pred.dtype} {pred.shape}")
@@ -93,13 +107,100 @@ def read_prediction(path: Path, grid: GridSpec, pred_labels: LabelSet, target: L
         if np.any(pred == UNMAPPED):
             raise DataError(f"{path}: field 'pred' has {pred_labels.name} classes absent from {target.name}")
     flow = z.get("flow")
-    if flow is not None and flow.shape != (*grid.shape, 2):
+    if flow is None:
+        return pred, None
+    if flow.shape != (*grid.shape, 2):
         raise DataError(f"{path}: field 'flow' must be finite {(*grid.shape, 2)}, got {flow.dtype} {flow.shape}")
-    flow = None if flow is None else flow.astype(np.float32, copy=False)
+    flow = flow.astype(np.float32, copy=False)
+    if not _all_finite(flow.reshape(-1)):
+        bad = int(np.count_nonzero(~np.isfinite(flow)))
+        raise DataError(f"{path}: field 'flow' must be finite ({bad} non-finite (NaN/inf) values)")
+    return pred, flow
+
+
+@numba.njit(cache=True, nogil=True)
+def _all_finite(a: np.ndarray) -> bool:
+    """True when no element of the float32 vector ``a`` is NaN or infinite (exponent bits all set)."""
+    bits = a.view(np.uint32)
+    acc = 0
+    for i in range(bits.size):
+        acc |= (bits[i] & 0x7F800000) == 0x7F800000
+    return acc == 0
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        return OccupancyPrediction(pred, grid, target, flow=flow)  # checks the flow is finite
-    except ValidationError as e:
-        raise DataError(f"{path}: field 'flow' must be finite ({e})") from e
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from e
+
+
+def npz_arrays(data: bytes, path: Path, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The named arrays of an npz archive held in memory (``np.savez`` / ``savez_compressed`` layout:
+    a zip of ``<key>.npy`` members, stored or deflated), ``optional`` ones when present.
+
+    Each member is inflated in one ``zlib`` call into a buffer of its recorded size, then viewed as
+    an array without a copy (read-only): the same arrays as ``np.load`` with ``allow_pickle=False``,
+    which inflates and copies in chunks and recomputes each member's CRC-32 (on these files that
+    costs as much as the inflate). Here a member's deflate stream must instead end exactly at its
+    recorded size. DataError naming the file for a corrupt or truncated archive, a missing
+    key, or an object array."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = {i.filename.removesuffix(".npy"): i for i in zf.infolist()}
+    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        raise DataError(f"{path}: corrupt or truncated npz ({type(e).__name__}: {e})") from e
+    missing = [k for k in keys if k not in members]
+    if missing:
+        raise DataError(f"{path}: missing field(s) {missing}; has {sorted(members)}")
+    view = memoryview(data)
+    out = {}
+    for key in (*keys, *(o for o in optional if o in members)):
+        info = members[key]
+        try:
+            out[key] = _npy_array(_member_bytes(view, info))
+        except (ValueError, EOFError, zlib.error, struct.error) as e:
+            raise DataError(f"{path}: corrupt or truncated npz member {info.filename} ({type(e).__name__}: {e})") from e
+    return out
+
+
+def _member_bytes(data: memoryview, info: zipfile.ZipInfo) -> bytes | memoryview:
+    """The uncompressed bytes of one zip member: its local header gives where the data starts."""
+    start = info.header_offset
+    if bytes(data[start : start + 4]) != b"PK\x03\x04":
+        raise ValueError("bad local file header")
+    name_len, extra_len = struct.unpack_from("<HH", data, start + 26)
+    start += 30 + name_len + extra_len
+    raw = data[start : start + info.compress_size]
+    if len(raw) != info.compress_size:
+        raise EOFError("member data cut short")
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        out = zlib.decompress(raw, -zlib.MAX_WBITS, max(info.file_size, 1))
+    elif info.compress_type == zipfile.ZIP_STORED:
+        out = raw
+    else:
+        raise ValueError(f"compression method {info.compress_type} (expected stored or deflated)")
+    if len(out) != info.file_size:
+        raise ValueError(f"{len(out)} bytes inflated, the archive directory says {info.file_size}")
+    return out
+
+
+def _npy_array(buf: bytes | memoryview) -> np.ndarray:
+    """The array of one ``.npy`` file's bytes, a read-only view of them; object arrays refused."""
+    f = io.BytesIO(buf)
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        return np.lib.format.read_array(io.BytesIO(buf), allow_pickle=False)
+    if dtype.hasobject:
+        raise ValueError("object arrays are not read (allow_pickle=False)")
+    a = np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape)), offset=f.tell())
+    return a.reshape(shape[::-1]).transpose() if fortran else a.reshape(shape)
 
 
 def read_plans(path: str | Path) -> dict[str, np.ndarray]:
@@ -158,8 +259,7 @@ def evaluate(
     names = source.scene_names(split)
     out: dict = {"protocol_version": PROTOCOL_VERSION, "data": str(source.dataroot), "version": source.version}
     if pred_dir is not None:
-        scenarios = (source.scenario(name) for name in names)
-        out.update(_evaluate_occupancy(source, scenarios, pred_dir, pred_labels, allow_missing, workers, cache_dir))
+        out.update(_evaluate_occupancy(source, names, pred_dir, pred_labels, allow_missing, workers, cache_dir))
     if plan_file is not None:
         frames = [(sc, i) for sc in (source.scenario(name) for name in names) for i in range(len(sc.frames))]
         gt_cache: dict[str, OccupancyFrame | None] = {}
@@ -184,15 +284,53 @@ def _check_cache_dir(folder: Path) -> None:
 
 
 @dataclass(frozen=True)
+class Keyframe:
+    """The fields of a keyframe that occupancy scoring reads (a slice of ``Frame``, without cameras,
+    boxes and ego states): ``world_from_ego`` and ``ego_from_lidar`` at the LIDAR_TOP timestamp
+    ``time_us``, and the LIDAR_TOP sample_data token and file (they locate the GT files)."""
+
+    scene_name: str
+    sample_token: str
+    time_us: int
+    world_from_ego: Pose
+    ego_from_lidar: Pose
+    lidar_token: str
+    lidar_path: str
+
+
+def scene_keyframes(source, name: str) -> tuple[str, Sequence[Keyframe | Frame]]:
+    """(scene token, keyframes in time order) of scene ``name``. A ``NuScenesSource`` is read from its
+    tables (sample chain, LIDAR_TOP sample_data, ego pose and calibration rows) without building
+    the ``Scenario`` (cameras, boxes, ego track, map); any other source gives its scenario's frames."""
+    nusc = getattr(source, "nusc", None)
+    if nusc is None:
+        scenario = source.scenario(name)
+        return scenario.token, scenario.frames
+    if name not in source._scenes:
+        raise DataError(f"{source.dataroot / source.version / 'scene.json'}: no scene {name!r}")
+    scene = source._scenes[name]
+    frames = []
+    for sample in source._samples(scene):
+        row = source._lidar_row(sample)
+        ego = get_row(nusc, "ego_pose", row["ego_pose_token"], f"sample_data {row['token']}")
+        cs = get_row(nusc, "calibrated_sensor", row["calibrated_sensor_token"], f"sample_data {row['token']}")
+        world_from_ego, ego_from_lidar = pose_of(ego, "ego_pose"), pose_of(cs, "calibrated_sensor")
+        lidar = (row["token"], str(source.dataroot / row["filename"]))
+        frames.append(Keyframe(name, sample["token"], int(row["timestamp"]), world_from_ego, ego_from_lidar, *lidar))
+    return scene["token"], frames
+
+
+@dataclass(frozen=True)
 class _Job:
     """One sample to score: its GT file (format, path) or, for a source without GT files, its GT frame;
-    its prediction file and RayIoU origins (T, 3) in the ego frame."""
+    its prediction file, RayIoU origins (T, 3) in the ego frame, and the pose and time of its GT grid."""
 
-    frame: Frame
     gt_file: tuple[OccFormat, Path] | None
     gt_frame: OccupancyFrame | None
     pred_path: Path
     origins_m: np.ndarray
+    world_from_grid: Pose
+    time_us: int
 
 
 @dataclass(frozen=True)
@@ -208,15 +346,15 @@ class _Scored:
     cache_hit: bool
 
 
-def _gt_file(source, scenario: Scenario, frame: Frame) -> tuple[OccFormat, Path] | None:
-    """The first GT file of ``frame`` in the source's dataroot (``NuScenesSource.occupancy``'s search order)."""
+def _gt_file(dataroot: Path, scene_token: str, frame: Keyframe | Frame) -> tuple[OccFormat, Path] | None:
+    """The first GT file of ``frame`` in ``dataroot`` (``NuScenesSource.occupancy``'s search order)."""
     candidates = occupancy_candidates(
-        Path(source.dataroot), frame.scene_name, scenario.token, frame.sample_token, frame.lidar_token, frame.lidar_path
+        dataroot, frame.scene_name, scene_token, frame.sample_token, frame.lidar_token, frame.lidar_path
     )
     return next(((fmt, path) for fmt, path in candidates if path.is_file()), None)
 
 
-def _world_from_grid(fmt: OccFormat, frame: Frame) -> Pose:
+def _world_from_grid(fmt: OccFormat, frame: Keyframe | Frame) -> Pose:
     return frame.world_from_ego if fmt.ego_frame else frame.world_from_ego @ frame.ego_from_lidar
 
 
@@ -224,17 +362,13 @@ def _gt_digest(fmt: OccFormat, data: bytes) -> bytes:
     return hashlib.blake2b(fmt.value.encode() + b"\0" + data, digest_size=20).digest()
 
 
-def _occ3d_without_flow(data: bytes, path: Path, frame: Frame) -> OccupancyFrame:
-    """Semantics and masks of Occ3D GT bytes that ``read_occ3d`` read and validated before (their
-    digest names a cache entry, which holds the GT flow the rays need); the flow is not decoded."""
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        sem, cam, lidar = z["semantics"], z["mask_camera"], z["mask_lidar"]
-    grid, labels = GridSpec.occ3d_nuscenes(), LabelSet.occ3d()
-    world = _world_from_grid(OccFormat.OCC3D, frame)
-    return OccupancyFrame(
-        sem.astype(np.uint8, copy=False), grid, labels, None, lidar.astype(bool), cam.astype(bool), world,
-        frame.time_us, str(path),
-    )  # fmt: skip
+def _occ3d_arrays(data: bytes, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(semantics uint8, mask_camera, mask_lidar bool) of Occ3D GT bytes that ``read_occ3d`` read and
+    validated before (their digest names a cache entry, which holds the GT flow the rays need): the
+    flow is not inflated; 0/1 single-byte masks are viewed as bool without a copy."""
+    z = npz_arrays(data, path, ("semantics", "mask_camera", "mask_lidar"))
+    masks = [m.view(np.bool_) if m.dtype.itemsize == 1 else m.astype(bool) for m in (z["mask_camera"], z["mask_lidar"])]
+    return z["semantics"].astype(np.uint8, copy=False), masks[0], masks[1]
 
 
 class _Scorer:
@@ -247,26 +381,33 @@ class _Scorer:
         self.ray = RayIoUMetric(RayIoUConfig(gt0.grid, gt0.labels))
         self.cache, self.parallel = cache, parallel
 
+    def _checked(self, gt: OccupancyFrame) -> OccupancyFrame:
+        """``gt`` once its grid and label set are those of the first GT."""
+        self.grid.require(gt.grid, f"OccupancyMetric: ground truth {gt.source or ''} grid")
+        self.labels.require(gt.labels, f"OccupancyMetric: ground truth {gt.source or ''} labels")
+        return gt
+
     def __call__(self, job: _Job) -> _Scored:
-        pred = read_prediction(job.pred_path, self.grid, self.pred_labels, self.labels)
-        key, hits, gt = None, None, job.gt_frame
+        pred, pred_flow = _prediction_arrays(job.pred_path, self.grid, self.pred_labels, self.labels)
+        key, hits, gt = None, None, None if job.gt_frame is None else self._checked(job.gt_frame)
         if job.gt_file is not None:
             fmt, path = job.gt_file
-            data = path.read_bytes()
+            data = _read_bytes(path)
             if self.cache is not None:
                 key = self.cache.key(_gt_digest(fmt, data), job.origins_m)
                 hits = self.cache.load(key)
-            if hits is not None and fmt is OccFormat.OCC3D:
-                gt = _occ3d_without_flow(data, path, job.frame)
-            else:
-                gt = read_occupancy(fmt, path, _world_from_grid(fmt, job.frame), job.frame.time_us)
-        occ = self.occ.record_counts((gt, pred))
+            if hits is None or fmt is not OccFormat.OCC3D or self.labels != LabelSet.occ3d():
+                gt = self._checked(read_occupancy(fmt, path, job.world_from_grid, job.time_us))
+        if gt is not None:
+            gt_sem, cam, lidar, gt_flow, where = gt.semantics, gt.mask_camera, gt.mask_lidar, gt.flow, gt.source
+        else:
+            (gt_sem, cam, lidar), gt_flow, where = _occ3d_arrays(data, path), None, str(path)
+        occ = self.occ.sample_counts(gt_sem, pred, cam, lidar, source=where or "")
         cached = hits is not None
         if hits is None:
             gt_rec, pred_rec = cast_rays(
-                [gt.semantics, pred.semantics], job.origins_m, self.grid, self.labels, [gt.flow, None],
-                parallel=self.parallel,
-            )  # fmt: skip
+                [gt_sem, pred], job.origins_m, self.grid, self.labels, [gt_flow, None], parallel=self.parallel
+            )
             hits = GtHits.from_records(gt_rec, self.labels.free_index)
             pred_rec = RayRecords(
                 pred_rec.label[hits.rays], pred_rec.dist_m[hits.rays], pred_rec.voxel_index[hits.rays], pred_rec.shape
@@ -274,38 +415,42 @@ class _Scorer:
             if key is not None and _gt_digest(fmt, path.read_bytes()) == _gt_digest(fmt, data):
                 self.cache.store(key, hits)  # only when the file did not change while being scored
         else:
-            pred_rec = cast_rays(
-                [pred.semantics], job.origins_m, self.grid, self.labels, rays=hits.rays, parallel=self.parallel
-            )[0]
-        gt_flow, pred_flow = hits.records.flow is not None, pred.flow is not None
-        if gt_flow and pred_flow:  # the flow (validated when read) at the prediction's hit voxels
-            gt_rec, pred_rec = hits.records, replace(pred_rec, flow=pred.flow.reshape(-1, 2)[pred_rec.voxel_index])
+            rays = hits.rays
+            pred_rec = cast_rays([pred], job.origins_m, self.grid, self.labels, rays=rays, parallel=self.parallel)[0]
+        has_gt_flow, has_pred_flow = hits.records.flow is not None, pred_flow is not None
+        if has_gt_flow and has_pred_flow:  # the flow (validated when read) at the prediction's hit voxels
+            gt_rec, pred_rec = hits.records, replace(pred_rec, flow=pred_flow.reshape(-1, 2)[pred_rec.voxel_index])
         else:
             gt_rec = replace(hits.records, flow=None)
-        return _Scored(job.pred_path, occ, self.ray.sample_counts(gt_rec, pred_rec), gt_flow, pred_flow, cached)
+        counts = self.ray.sample_counts(gt_rec, pred_rec)
+        return _Scored(job.pred_path, occ, counts, has_gt_flow, has_pred_flow, cached)
 
 
 def _evaluate_occupancy(
-    source, scenarios, pred_dir, pred_labels: LabelSet, allow_missing: bool, workers: int, cache_dir
+    source, names: list[str], pred_dir, pred_labels: LabelSet, allow_missing: bool, workers: int, cache_dir
 ) -> dict:
     files = prediction_files(pred_dir)
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        return _score_all(source, scenarios, files, pred_dir, pred_labels, allow_missing, pool, cache_dir)
+        return _score_all(source, names, files, pred_dir, pred_labels, allow_missing, pool, cache_dir)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
 
-def _score_all(source, scenarios, files, pred_dir, pred_labels, allow_missing, pool, cache_dir) -> dict:
-    """Enumerate the samples with GT scene by scene, handing each to the pool as soon as its scene is
-    built; refuse missing predictions once all are known; add the samples' counts in sample order."""
+def _score_all(source, names, files, pred_dir, pred_labels, allow_missing, pool, cache_dir) -> dict:
+    """Enumerate the samples with GT scene by scene (``scene_keyframes``), handing each to the pool as
+    soon as its scene is listed; refuse missing predictions once all are known; add the samples'
+    counts in sample order."""
     tokens_gt, missing, pending = [], [], []
     scorer: _Scorer | None = None
     gt0: OccupancyFrame | None = None
-    for sc in scenarios:
-        for i, frame in enumerate(sc.frames):
-            gt_file = _gt_file(source, sc, frame)
+    dataroot = Path(source.dataroot)
+    for name in names:
+        scene_token, frames = scene_keyframes(source, name)
+        positions = None
+        for i, frame in enumerate(frames):
+            gt_file = _gt_file(dataroot, scene_token, frame)
             gt_frame = source.occupancy(frame) if gt_file is None else None
             if gt_file is None and gt_frame is None:
                 continue
@@ -320,7 +465,11 @@ def _score_all(source, scenarios, files, pred_dir, pred_labels, allow_missing, p
             if path is None:
                 missing.append(frame.sample_token)
                 continue
-            job = _Job(frame, gt_file, gt_frame, path, scenario_rayiou_origins(sc, i))
+            if positions is None:
+                positions = lidar_world_positions(frames)
+            origins = rayiou_origins(frame.world_from_ego, frame.ego_from_lidar, positions, ref_index=i)
+            world_from_grid = frame.world_from_ego if gt_file is None else _world_from_grid(gt_file[0], frame)
+            job = _Job(gt_file, gt_frame, path, origins, world_from_grid, frame.time_us)
             pending.append(pool.submit(scorer, job) if pool is not None else job)
     if not tokens_gt:
         raise DataError(f"{source.dataroot}: no sample has occupancy GT")

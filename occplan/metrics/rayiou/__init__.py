@@ -18,7 +18,12 @@ from occplan.metrics.rayiou.metric import (
     RaySampleCounts,
     occ_score,
 )
-from occplan.metrics.rayiou.origins import lidar_ray_directions, rayiou_origins, scenario_rayiou_origins
+from occplan.metrics.rayiou.origins import (
+    lidar_ray_directions,
+    lidar_world_positions,
+    rayiou_origins,
+    scenario_rayiou_origins,
+)
 
 __all__ = [
     "CACHE_VERSION",
@@ -33,6 +38,7 @@ __all__ = [
     "RaySampleCounts",
     "cast_rays",
     "lidar_ray_directions",
+    "lidar_world_positions",
     "occ_score",
     "rayiou_origins",
     "scenario_rayiou_origins",

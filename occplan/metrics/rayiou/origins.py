@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -74,9 +75,13 @@ def rayiou_origins(
     return origins
 
 
+def lidar_world_positions(frames: Sequence) -> np.ndarray:
+    """(K, 3) float64 world positions of the LiDAR at keyframes that carry ``world_from_ego`` and
+    ``ego_from_lidar`` poses (``Frame`` or any object with both), in their order."""
+    return np.stack([(f.world_from_ego @ f.ego_from_lidar).translation_m for f in frames])
+
+
 def scenario_rayiou_origins(scenario: Scenario, index: int) -> np.ndarray:
     """``rayiou_origins`` for keyframe ``index`` of ``scenario`` (frames carry the poses)."""
-    frames = scenario.frames
-    pos = np.stack([(f.world_from_ego @ f.ego_from_lidar).translation_m for f in frames])
-    ref = frames[index]
-    return rayiou_origins(ref.world_from_ego, ref.ego_from_lidar, pos, ref_index=index)
+    ref = scenario.frames[index]
+    return rayiou_origins(ref.world_from_ego, ref.ego_from_lidar, lidar_world_positions(scenario.frames), index)
