@@ -23,6 +23,7 @@ BENCHMARKS = {
     "labels": "occplan.bench.labels",
     "evaluate": "occplan.bench.evaluate",
     "ray": "occplan.bench.ray_scaleout",
+    "main": "occplan.bench.main_job",
 }
 """Benchmark name -> module."""
 
