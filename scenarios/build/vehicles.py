@@ -68,7 +68,7 @@ class VehiclePlan:
         return self.size_m[1] / 2 - self.ref_to_center_m
 
 
-def _route(rng: np.random.Generator, net: RoadNetwork, lane: int, connector: int | None = None) -> list[int]:
+def lane_route(rng: np.random.Generator, net: RoadNetwork, lane: int, connector: int | None = None) -> list[int]:
     """Lane ids from ``lane`` to the world border; at a junction a random (or the given) connector."""
     out = [lane]
     while net.lanes[out[-1]].successors:
@@ -78,7 +78,7 @@ def _route(rng: np.random.Generator, net: RoadNetwork, lane: int, connector: int
     return out
 
 
-def _plan(
+def vehicle_plan(
     net: RoadNetwork,
     lanes: list[int],
     kind: str,
@@ -135,8 +135,8 @@ def _plan_ego(
         incoming = [k for k, ln in enumerate(net.lanes) if ln.successors and not ln.is_connector]
         ego_lane = incoming[int(rng.integers(len(incoming)))]
         turns = _turn_connectors(net, ego_lane)
-        lanes = _route(rng, net, ego_lane, turns[int(rng.integers(len(turns)))] if turns else None)
-        probe = _plan(
+        lanes = lane_route(rng, net, ego_lane, turns[int(rng.integers(len(turns)))] if turns else None)
+        probe = vehicle_plan(
             net, lanes, "car", ego_size, vp.rear_axle_to_center_m, ego_driver, 0, 0, 0, np.zeros(3, np.uint8), step
         )
         s0 = probe.stop_s_m - rng.uniform(*cfg.ego_distance_to_stop_m) - probe.front_m
@@ -150,7 +150,7 @@ def _plan_ego(
             need = ego_driver.desired_speed_mps * duration_s + 30.0
             s0 = rng.uniform(10.0, max(10.0, lane_path.length_m - need))
     ego_v0 = ego_driver.desired_speed_mps * rng.uniform(0.6, 0.9)
-    ego = _plan(
+    ego = vehicle_plan(
         net,
         lanes,
         "car",
@@ -194,7 +194,9 @@ def _plan_lane_traffic(
                 continue
             placed.setdefault(lane_id, []).append((s, size[1]))
             plans.append(
-                _plan(net, _route(rng, net, lane_id), kind, size, 0.0, driver, s, v0, 0, kind_rgb(rng, kind), step)
+                vehicle_plan(
+                    net, lane_route(rng, net, lane_id), kind, size, 0.0, driver, s, v0, 0, kind_rgb(rng, kind), step
+                )
             )
             break
     return plans
@@ -213,9 +215,9 @@ def _plan_late_arrivals(
         lane_id = net.entry_lanes[int(rng.integers(len(net.entry_lanes)))]
         driver = Driver(float(rng.uniform(*KINDS[kind].speed_mps)))
         spawn = int(rng.integers(1, max(2, n_steps - int(3 * cfg.sim_rate_hz))))
-        route = _route(rng, net, lane_id)
+        route = lane_route(rng, net, lane_id)
         plans.append(
-            _plan(
+            vehicle_plan(
                 net,
                 route,
                 kind,

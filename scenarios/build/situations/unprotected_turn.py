@@ -27,7 +27,7 @@ from scenarios.build.categories import KINDS, kind_rgb
 from scenarios.build.right_of_way import connector_conflicts
 from scenarios.build.situations import checks
 from scenarios.build.situations.base import Actor, Situation, Staged, StageInput, StagingError, same_lane
-from scenarios.build.vehicles import EGO, Driver, VehiclePlan, _plan, _route
+from scenarios.build.vehicles import EGO, Driver, VehiclePlan, lane_route, vehicle_plan
 
 TURN_RAD = np.deg2rad(35.0)
 
@@ -65,15 +65,18 @@ class UnprotectedTurn(Situation):
         rng, net, step = inp.rng, inp.net, inp.cfg.path_step_m
         ego0 = inp.plans[EGO]
         a, c, b, d = _pick(inp)
-        lanes = _route(rng, net, a, c)
-        ego = _plan(net, lanes, ego0.kind, ego0.size_m, ego0.ref_to_center_m, ego0.driver, 0.0, 0.0, 0, ego0.rgb, step)
+        lanes = lane_route(rng, net, a, c)
+        ego = vehicle_plan(
+            net, lanes, ego0.kind, ego0.size_m, ego0.ref_to_center_m, ego0.driver, 0.0, 0.0, 0, ego0.rgb, step
+        )
         s0 = ego.stop_s_m - ego.front_m - rng.uniform(21.0, 24.0)  # requests its reservation after the car
         if s0 < 1.0:
             raise StagingError("incoming lane too short for the ego's approach")
         ego = replace(ego, s0_m=s0, v0_mps=ego.driver.desired_speed_mps)
         size = KINDS["car"].sample_size(rng)
         driver = Driver(float(rng.uniform(*KINDS["car"].speed_mps)))
-        probe = _plan(net, _route(rng, net, b, d), "car", size, 0.0, driver, 0.0, 0.0, 0, kind_rgb(rng, "car"), step)
+        route = lane_route(rng, net, b, d)
+        probe = vehicle_plan(net, route, "car", size, 0.0, driver, 0.0, 0.0, 0, kind_rgb(rng, "car"), step)
         s_on = probe.stop_s_m - size[1] / 2 - rng.uniform(2.0, 8.0)
         if s_on < size[1]:
             raise StagingError("oncoming lane too short")
