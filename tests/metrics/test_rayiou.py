@@ -147,6 +147,9 @@ def test_fast_walk_matches_reference_walk(seed):
         np.testing.assert_array_equal(recs[g].dist_m, np.asarray(want_d, dtype=np.float32))
         np.testing.assert_array_equal(recs[g].voxel, np.asarray(want_v))
         np.testing.assert_array_equal(recs[g].label, s[tuple(np.asarray(want_v).T)])
+        alone = cast_rays([s], origins, grid, LABELS, directions=dirs, parallel=bool(seed % 2))[0]  # one-grid walk
+        np.testing.assert_array_equal(alone.dist_m, recs[g].dist_m)
+        np.testing.assert_array_equal(alone.voxel_index, recs[g].voxel_index)
 
 
 def test_reference_walk_python_and_numba_agree():

@@ -150,53 +150,64 @@ def _walk(occ_bits, n_grids, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, dy
     return d0, i0, d1, i1
 
 
-@numba.njit(cache=True, nogil=True)
-def _cast_into(occ_bits, shape, origins_m, dirs, ray, k, offset, scale, dist_out, index_out) -> None:
-    """Cast ray number ``ray`` (origin-major flat id ``t * R + r``) and write its depth and voxel of
-    each grid at position ``k`` of ``dist_out`` / ``index_out`` (G, K)."""
+@numba.njit(cache=True, nogil=True, inline="always")
+def _cast_into(occ_bits, n_grids, shape, origins_m, origins_v, dirs, ray, k, offset, scale, dist_out, index_out):
+    """Cast ray number ``ray`` (origin-major flat id ``t * R + r``) through ``n_grids`` grids and write
+    its depth and voxel of each grid at position ``k`` of ``dist_out`` / ``index_out`` (G, K).
+    Inlined into the kernels' loops (no call, no array reference counting per ray), each loop
+    written for a constant ``n_grids``."""
     n_r = dirs.shape[0]
     t = ray // n_r
     r = ray - t * n_r
     x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz = _setup(
-        _voxel_units(origins_m[t, 0], offset[0], scale),
-        _voxel_units(origins_m[t, 1], offset[1], scale),
-        _voxel_units(origins_m[t, 2], offset[2], scale),
+        origins_v[t, 0],
+        origins_v[t, 1],
+        origins_v[t, 2],
         _voxel_units(origins_m[t, 0] + np.float64(dirs[r, 0]), offset[0], scale),
         _voxel_units(origins_m[t, 1] + np.float64(dirs[r, 1]), offset[1], scale),
         _voxel_units(origins_m[t, 2] + np.float64(dirs[r, 2]), offset[2], scale),
     )
     nx, ny, nz = shape[0], shape[1], shape[2]
-    d0, i0, d1, i1 = _walk(occ_bits, dist_out.shape[0], nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz)
+    d0, i0, d1, i1 = _walk(occ_bits, n_grids, nx, ny, nz, x, y, z, sx, sy, sz, tx, ty, tz, dx, dy, dz)
     dist_out[0, k] = d0
     index_out[0, k] = i0
-    if dist_out.shape[0] > 1:
+    if n_grids > 1:
         dist_out[1, k] = d1
         index_out[1, k] = i1
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def _trace_fast(occ_bits, shape, origins_m, dirs, rays, offset, scale, dist_out, index_out) -> None:
+def _trace_fast(occ_bits, shape, origins_m, origins_v, dirs, rays, offset, scale, dist_out, index) -> None:
     """Cast the listed rays through one or two grids at once (prediction and GT), numba-parallel.
 
     occ_bits (ceil(X*Y*Z*G / 8),) uint8: the G = 1 or 2 occupancy grids bit-packed (``pack_occupancy``),
-    so the walk reads a compact array that stays in cache; origins_m (T, 3) float64 metres;
-    dirs (R, 3) float32; rays (K,) int64 origin-major flat ray ids ``t * R + r``; offset (3,) and
-    scale: voxel-unit conversion (``to_voxel_units``). Writes dist_out (G, K) float32 exit depths in
-    voxel units and index_out (G, K) int32 flat voxel indices ``(x * Y + y) * Z + z``. One walk
+    so the walk reads a compact array that stays in cache; origins_m (T, 3) float64 metres and
+    origins_v (T, 3) float32 the same in voxel units (``to_voxel_units``, once per origin rather
+    than per ray); dirs (R, 3) float32; rays (K,) int64 origin-major flat ray ids ``t * R + r``;
+    offset (3,) and scale: voxel-unit conversion of the end points. Writes dist_out (G, K) float32
+    exit depths in voxel units and index (G, K) int32 flat voxel indices ``(x * Y + y) * Z + z``. One walk
     serves both grids and stops once both have been hit; it visits exactly the voxels of the
     reference walk (``trace_reference``) with the same tie rules (written out inline), counting the
     voxels left per axis instead of testing bounds. A ray that never enters the grid keeps depth -1
     and index 0.
     """
-    for k in numba.prange(rays.size):
-        _cast_into(occ_bits, shape, origins_m, dirs, rays[k], k, offset, scale, dist_out, index_out)
+    if dist_out.shape[0] == 1:
+        for k in numba.prange(rays.size):
+            _cast_into(occ_bits, 1, shape, origins_m, origins_v, dirs, rays[k], k, offset, scale, dist_out, index)
+    else:
+        for k in numba.prange(rays.size):
+            _cast_into(occ_bits, 2, shape, origins_m, origins_v, dirs, rays[k], k, offset, scale, dist_out, index)
 
 
 @numba.njit(cache=True, nogil=True)
-def _trace_serial(occ_bits, shape, origins_m, dirs, rays, offset, scale, dist_out, index_out) -> None:
+def _trace_serial(occ_bits, shape, origins_m, origins_v, dirs, rays, offset, scale, dist_out, index) -> None:
     """``_trace_fast`` in the calling thread only (callers that already run one sample per thread)."""
-    for k in range(rays.size):
-        _cast_into(occ_bits, shape, origins_m, dirs, rays[k], k, offset, scale, dist_out, index_out)
+    if dist_out.shape[0] == 1:
+        for k in range(rays.size):
+            _cast_into(occ_bits, 1, shape, origins_m, origins_v, dirs, rays[k], k, offset, scale, dist_out, index)
+    else:
+        for k in range(rays.size):
+            _cast_into(occ_bits, 2, shape, origins_m, origins_v, dirs, rays[k], k, offset, scale, dist_out, index)
 
 
 @numba.njit(cache=True)
@@ -336,7 +347,8 @@ def cast_rays(
     offset = np.asarray(grid.range_min_m, dtype=np.float32).astype(np.float64)
     shape = np.asarray(grid.shape, dtype=np.int64)
     kernel = _trace_fast if parallel else _trace_serial
-    kernel(occ_bits, shape, origins, dirs, rays, offset, _scale(grid), dist_v, index)
+    origins_v = to_voxel_units(origins, grid)
+    kernel(occ_bits, shape, origins, origins_v, dirs, rays, offset, _scale(grid), dist_v, index)
     scale = np.float32(grid.voxel_size_m)
     out = []
     for g, (sem, flow) in enumerate(zip(semantics, flows, strict=True)):
