@@ -12,15 +12,18 @@ score when both sides carry flow); every keyframe is scored for planning when a 
 A prediction set that misses GT samples is refused unless ``--allow-missing``. The result is a flat
 JSON of METRICS.md keys plus the protocol version, label set, grid and sample counts (NaN -> null).
 
-Scale: ``--workers`` samples are scored at once in threads (decoding, the mIoU counts, the ray walk
-and the ray counts of a sample run in one thread and release the GIL); each sample's counts are
-added in sample order, so the sums are those of a one-by-one run. The GT half of RayIoU (the first
+Scale: the keyframes are listed from the devkit tables without building whole scenarios
+(``scene_keyframes``: poses and LiDAR files only), and the npz files are inflated member by member in
+one call each, straight into the arrays (``npz_arrays``). ``--workers`` samples are scored at once in
+threads (decoding, the mIoU counts, the ray walk and the ray counts of a sample run in one thread
+and release the GIL); each sample's counts are added in sample order, so the sums are those of a
+one-by-one run. The GT half of RayIoU (the first
 hits of the GT rays that count) is cached on disk (``occplan.metrics.rayiou.gt_cache``, in
 ``--cache-dir``, default ``$OCCPLAN_CACHE`` or ``~/.cache/occplan``) under a hash of the GT file's
-bytes, the ray origins, the grid, labels, protocol and ray-cast code: a later run reads it, skips
-the GT flow, and casts the prediction along the counted rays only. No metric value depends on the
-workers or the cache; ``rayiou_gt_cache`` in the result counts the samples read from it (``hits``)
-and cast (``cast``).
+bytes, the ray origins, the grid, labels, protocol and ray-cast code: a later run reads it, does
+not inflate the GT flow, and casts the prediction along the counted rays only. No metric value
+depends on the workers or the cache; ``rayiou_gt_cache`` in the result counts the samples read from
+it (``hits``) and cast (``cast``).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from occplan.metrics.rayiou import (
     RayRecords,
     RaySampleCounts,
     cast_rays,
+    flow_at,
     lidar_ray_directions,
     lidar_world_positions,
     rayiou_origins,
@@ -419,7 +423,7 @@ class _Scorer:
             pred_rec = cast_rays([pred], job.origins_m, self.grid, self.labels, rays=rays, parallel=self.parallel)[0]
         has_gt_flow, has_pred_flow = hits.records.flow is not None, pred_flow is not None
         if has_gt_flow and has_pred_flow:  # the flow (validated when read) at the prediction's hit voxels
-            gt_rec, pred_rec = hits.records, replace(pred_rec, flow=pred_flow.reshape(-1, 2)[pred_rec.voxel_index])
+            gt_rec, pred_rec = hits.records, replace(pred_rec, flow=flow_at(pred_flow, pred_rec.voxel_index))
         else:
             gt_rec = replace(hits.records, flow=None)
         counts = self.ray.sample_counts(gt_rec, pred_rec)

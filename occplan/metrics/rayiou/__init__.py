@@ -7,7 +7,14 @@
 * ``gt_cache``: the on-disk cache of GT first hits (``GtRayCache``, ``GtHits``).
 """
 
-from occplan.metrics.rayiou.cast import RayRecords, cast_rays, to_voxel_units, trace_reference, trace_reference_all
+from occplan.metrics.rayiou.cast import (
+    RayRecords,
+    cast_rays,
+    flow_at,
+    to_voxel_units,
+    trace_reference,
+    trace_reference_all,
+)
 from occplan.metrics.rayiou.gt_cache import CACHE_VERSION, GtHits, GtRayCache
 from occplan.metrics.rayiou.metric import (
     FLOW_CLASSES,
@@ -37,6 +44,7 @@ __all__ = [
     "RayRecords",
     "RaySampleCounts",
     "cast_rays",
+    "flow_at",
     "lidar_ray_directions",
     "lidar_world_positions",
     "occ_score",
