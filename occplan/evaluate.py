@@ -91,16 +91,20 @@ def prediction_files(pred_dir: str | Path) -> dict[str, Path]:
 
 def read_prediction(path: Path, grid: GridSpec, pred_labels: LabelSet, target: LabelSet) -> OccupancyPrediction:
     """Read ``pred`` (+ optional ``flow``) of one file and convert the labels to ``target`` by name."""
-    pred, flow = _prediction_arrays(Path(path), grid, pred_labels, target)
+    pred, flow, _ = _prediction_arrays(Path(path), grid, pred_labels, target)
     return OccupancyPrediction(pred, grid, target, flow=flow)
 
 
 def _prediction_arrays(
-    path: Path, grid: GridSpec, pred_labels: LabelSet, target: LabelSet
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """``pred`` (X, Y, Z) uint8 in ``target`` and ``flow`` (X, Y, Z, 2) float32 or None of one
-    prediction file, checked as ``OccupancyPrediction`` checks them; DataError naming the file and field."""
-    z = npz_arrays(_read_bytes(path), path, ("pred",), optional=("flow",))
+    path: Path, grid: GridSpec, pred_labels: LabelSet, target: LabelSet, read_flow: bool = True
+) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """``pred`` (X, Y, Z) uint8 in ``target``, ``flow`` (X, Y, Z, 2) float32 or None, and whether the
+    file has a flow field, of one prediction file, checked as ``OccupancyPrediction`` checks them;
+    DataError naming the file and field. ``read_flow`` False (the GT has no flow, so it is not
+    scored) leaves the flow field neither inflated nor checked."""
+    data = _read_bytes(path)
+    members = _npz_members(data, path)
+    z = npz_arrays(data, path, ("pred",), optional=("flow",) if read_flow else (), members=members)
     pred = z["pred"]
     if pred.shape != grid.shape or pred.dtype != np.uint8:
         raise DataError(f"{path}: field 'pred' must be uint8 {grid.shape}, got {pred.dtype} {pred.shape}")
@@ -112,14 +116,14 @@ def _prediction_arrays(
             raise DataError(f"{path}: field 'pred' has {pred_labels.name} classes absent from {target.name}")
     flow = z.get("flow")
     if flow is None:
-        return pred, None
+        return pred, None, "flow" in members
     if flow.shape != (*grid.shape, 2):
         raise DataError(f"{path}: field 'flow' must be finite {(*grid.shape, 2)}, got {flow.dtype} {flow.shape}")
     flow = flow.astype(np.float32, copy=False)
     if not _all_finite(flow.reshape(-1)):
         bad = int(np.count_nonzero(~np.isfinite(flow)))
         raise DataError(f"{path}: field 'flow' must be finite ({bad} non-finite (NaN/inf) values)")
-    return pred, flow
+    return pred, flow, True
 
 
 @numba.njit(cache=True, nogil=True)
@@ -141,7 +145,13 @@ def _read_bytes(path: Path) -> bytes:
         raise DataError(f"{path}: cannot read ({e.strerror})") from e
 
 
-def npz_arrays(data: bytes, path: Path, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+def npz_arrays(
+    data: bytes,
+    path: Path,
+    keys: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+    members: dict[str, zipfile.ZipInfo] | None = None,
+) -> dict[str, np.ndarray]:
     """The named arrays of an npz archive held in memory (``np.savez`` / ``savez_compressed`` layout:
     a zip of ``<key>.npy`` members, stored or deflated), ``optional`` ones when present.
 
@@ -149,13 +159,9 @@ def npz_arrays(data: bytes, path: Path, keys: tuple[str, ...], optional: tuple[s
     an array without a copy (read-only): the same arrays as ``np.load`` with ``allow_pickle=False``,
     which inflates and copies in chunks and recomputes each member's CRC-32 (on these files that
     costs as much as the inflate). Here a member's deflate stream must instead end exactly at its
-    recorded size. DataError naming the file for a corrupt or truncated archive, a missing
-    key, or an object array."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            members = {i.filename.removesuffix(".npy"): i for i in zf.infolist()}
-    except (zipfile.BadZipFile, ValueError, OSError) as e:
-        raise DataError(f"{path}: corrupt or truncated npz ({type(e).__name__}: {e})") from e
+    recorded size. ``members``: the archive's ``_npz_members`` when the caller has them. DataError
+    naming the file for a corrupt or truncated archive, a missing key, or an object array."""
+    members = _npz_members(data, path) if members is None else members
     missing = [k for k in keys if k not in members]
     if missing:
         raise DataError(f"{path}: missing field(s) {missing}; has {sorted(members)}")
@@ -168,6 +174,16 @@ def npz_arrays(data: bytes, path: Path, keys: tuple[str, ...], optional: tuple[s
         except (ValueError, EOFError, zlib.error, struct.error) as e:
             raise DataError(f"{path}: corrupt or truncated npz member {info.filename} ({type(e).__name__}: {e})") from e
     return out
+
+
+def _npz_members(data: bytes, path: Path) -> dict[str, zipfile.ZipInfo]:
+    """``{key: zip entry}`` of an npz archive held in memory; DataError naming the file when it is
+    not a readable zip."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return {i.filename.removesuffix(".npy"): i for i in zf.infolist()}
+    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        raise DataError(f"{path}: corrupt or truncated npz ({type(e).__name__}: {e})") from e
 
 
 def _member_bytes(data: memoryview, info: zipfile.ZipInfo) -> bytes | memoryview:
@@ -377,7 +393,8 @@ def _occ3d_arrays(data: bytes, path: Path) -> tuple[np.ndarray, np.ndarray, np.n
 
 class _Scorer:
     """Scores one sample into its own counts (``_Scored``), from any thread: decodes the prediction
-    and the GT, casts the rays (the GT half from the cache when it holds the sample), counts."""
+    and the GT (the prediction's flow only when the GT has flow), casts the rays (the GT half from the
+    cache when it holds the sample), counts."""
 
     def __init__(self, gt0: OccupancyFrame, pred_labels: LabelSet, masks, cache: GtRayCache | None, parallel: bool):
         self.grid, self.labels, self.pred_labels = gt0.grid, gt0.labels, pred_labels
@@ -392,7 +409,6 @@ class _Scorer:
         return gt
 
     def __call__(self, job: _Job) -> _Scored:
-        pred, pred_flow = _prediction_arrays(job.pred_path, self.grid, self.pred_labels, self.labels)
         key, hits, gt = None, None, None if job.gt_frame is None else self._checked(job.gt_frame)
         if job.gt_file is not None:
             fmt, path = job.gt_file
@@ -406,6 +422,10 @@ class _Scorer:
             gt_sem, cam, lidar, gt_flow, where = gt.semantics, gt.mask_camera, gt.mask_lidar, gt.flow, gt.source
         else:
             (gt_sem, cam, lidar), gt_flow, where = _occ3d_arrays(data, path), None, str(path)
+        has_gt_flow = gt_flow is not None if hits is None else hits.records.flow is not None
+        pred, pred_flow, has_pred_flow = _prediction_arrays(
+            job.pred_path, self.grid, self.pred_labels, self.labels, read_flow=has_gt_flow
+        )
         occ = self.occ.sample_counts(gt_sem, pred, cam, lidar, source=where or "")
         cached = hits is not None
         if hits is None:
@@ -421,7 +441,6 @@ class _Scorer:
         else:
             rays = hits.rays
             pred_rec = cast_rays([pred], job.origins_m, self.grid, self.labels, rays=rays, parallel=self.parallel)[0]
-        has_gt_flow, has_pred_flow = hits.records.flow is not None, pred_flow is not None
         if has_gt_flow and has_pred_flow:  # the flow (validated when read) at the prediction's hit voxels
             gt_rec, pred_rec = hits.records, replace(pred_rec, flow=flow_at(pred_flow, pred_rec.voxel_index))
         else:

@@ -12,6 +12,7 @@ import pytest
 from occplan import PROTOCOL_VERSION
 from occplan.errors import DataError
 from occplan.evaluate import evaluate, main, prediction_files, read_plans, read_prediction
+from occplan.io import json_safe
 from occplan.types import (
     Command,
     EgoState,
@@ -123,6 +124,20 @@ def test_prediction_file_errors(tmp_path):
         read_prediction(d / "others.npz", GRID, occ3d, openocc)
     with pytest.raises(DataError, match="not found"):
         prediction_files(tmp_path / "nope")
+
+
+def test_prediction_flow_is_not_read_when_the_gt_has_none(tmp_path):
+    """The synthetic GT has no flow, so the predictions' flow is not scored: it is neither inflated
+    nor checked (a non-finite flow passes) and the result equals that of flow-less predictions."""
+    src = FakeSource()
+    _write_preds(src, tmp_path / "plain")
+    (tmp_path / "flow").mkdir()
+    for tok, gt in src.gt.items():
+        nan_flow = np.full((*GRID.shape, 2), np.nan, np.float32)
+        np.savez_compressed(tmp_path / "flow" / f"{tok}.npz", pred=gt.semantics, flow=nan_flow)
+    plain, with_flow = evaluate(src, tmp_path / "plain"), evaluate(src, tmp_path / "flow")
+    assert "flow/mave" not in with_flow
+    assert json.dumps(json_safe(with_flow)) == json.dumps(json_safe(plain))
 
 
 def test_plan_file(tmp_path):
