@@ -62,10 +62,16 @@ class GtHits:
     @classmethod
     def from_records(cls, records: RayRecords, free_index: int) -> GtHits:
         """Keep the rays of full per-ray GT records (all T * R rays, in ray-id order) that hit."""
-        keep = records.label != free_index
-        flow = None if records.flow is None else records.flow[keep]
-        rec = RayRecords(records.label[keep], records.dist_m[keep], None, records.shape, flow)
-        return cls(np.flatnonzero(keep).astype(np.int64), rec, len(records.label))
+        rays = np.flatnonzero(records.label != free_index)
+        flow = None if records.flow is None else _flow_rows(records.flow)[rays].view(np.float32).reshape(-1, 2)
+        rec = RayRecords(records.label[rays], records.dist_m[rays], None, records.shape, flow)
+        return cls(rays.astype(np.int64, copy=False), rec, len(records.label))
+
+
+def _flow_rows(flow: np.ndarray) -> np.ndarray:
+    """(N,) uint64 view of (N, 2) float32 flow rows: one word per (vx, vy) pair, so rows are gathered
+    and tested for any non-zero bit one word at a time."""
+    return np.ascontiguousarray(flow, dtype=np.float32).reshape(-1).view(np.uint64)
 
 
 class GtRayCache:
@@ -106,7 +112,7 @@ class GtRayCache:
         mask[hits.rays] = True
         arrays = {"hit_bits": np.packbits(mask), "label": rec.label, "dist_m": rec.dist_m}
         if rec.flow is not None:  # flow is zero off moving objects: keep the rows with any non-zero bit
-            rows = np.flatnonzero(np.ascontiguousarray(rec.flow).view(np.uint32).any(axis=1)).astype(np.int32)
+            rows = np.flatnonzero(_flow_rows(rec.flow)).astype(np.int32)
             arrays |= {"flow_rows": rows, "flow": np.ascontiguousarray(rec.flow[rows])}
         specs, offset = [], 0
         for name, a in arrays.items():
