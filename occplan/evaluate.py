@@ -17,11 +17,11 @@ Scale: the keyframes are listed from the devkit tables without building whole sc
 one call each, straight into the arrays (``npz_arrays``). ``--workers`` samples are scored at once in
 threads (decoding, the mIoU counts, the ray walk and the ray counts of a sample run in one thread
 and release the GIL); each sample's counts are added in sample order, so the sums are those of a
-one-by-one run. The GT half of RayIoU (the first
-hits of the GT rays that count) is cached on disk (``occplan.metrics.rayiou.gt_cache``, in
-``--cache-dir``, default ``$OCCPLAN_CACHE`` or ``~/.cache/occplan``) under a hash of the GT file's
-bytes, the ray origins, the grid, labels, protocol and ray-cast code: a later run reads it, does
-not inflate the GT flow, and casts the prediction along the counted rays only. No metric value
+one-by-one run. The GT half of RayIoU (the first hits of the GT rays that count) is cached on disk
+(``occplan.metrics.rayiou.gt_cache``, in ``--cache-dir``, default ``$OCCPLAN_CACHE`` or
+``~/.cache/occplan``) under a hash of the GT file's bytes, the ray origins, the grid, labels,
+protocol and ray-cast code: a later run reads it, does not inflate the GT flow, and casts the
+prediction along the counted rays only. No metric value
 depends on the workers or the cache; ``rayiou_gt_cache`` in the result counts the samples read from
 it (``hits``) and cast (``cast``).
 """
