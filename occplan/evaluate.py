@@ -156,10 +156,9 @@ def npz_arrays(
     a zip of ``<key>.npy`` members, stored or deflated), ``optional`` ones when present.
 
     Each member is inflated in one ``zlib`` call into a buffer of its recorded size, then viewed as
-    an array without a copy (read-only): the same arrays as ``np.load`` with ``allow_pickle=False``,
-    which inflates and copies in chunks and recomputes each member's CRC-32 (on these files that
-    costs as much as the inflate). Here a member's deflate stream must instead end exactly at its
-    recorded size. ``members``: the archive's ``_npz_members`` when the caller has them. DataError
+    an array without a copy (read-only): the same arrays as ``np.load`` with ``allow_pickle=False``
+    (which inflates and copies in chunks); each member must inflate to its recorded size and CRC-32.
+    ``members``: the archive's ``_npz_members`` when the caller has them. DataError
     naming the file for a corrupt or truncated archive, a missing key, or an object array."""
     members = _npz_members(data, path) if members is None else members
     missing = [k for k in keys if k not in members]
@@ -204,6 +203,8 @@ def _member_bytes(data: memoryview, info: zipfile.ZipInfo) -> bytes | memoryview
         raise ValueError(f"compression method {info.compress_type} (expected stored or deflated)")
     if len(out) != info.file_size:
         raise ValueError(f"{len(out)} bytes inflated, the archive directory says {info.file_size}")
+    if zlib.crc32(out) != info.CRC:
+        raise ValueError("CRC-32 of the inflated bytes differs from the archive's")
     return out
 
 

@@ -56,6 +56,11 @@ def test_bad_archives_name_the_file(tmp_path):
     bad = data[:start] + bytes([data[start] | 0b110]) + data[start + 1 :]
     with pytest.raises(DataError, match=r"p.npz: corrupt or truncated npz member pred.npy"):
         npz_arrays(bad, path, ("pred",))
+    stored = _archive(np.savez, pred=np.zeros((8, 8, 8), np.uint8))  # a flipped data byte reads cleanly
+    flipped = bytearray(stored)
+    flipped[start + 200] ^= 1  # within the 512 voxel bytes after the .npy header of the stored member
+    with pytest.raises(DataError, match=r"p.npz: corrupt or truncated npz member pred.npy .*CRC-32"):
+        npz_arrays(bytes(flipped), path, ("pred",))
     objects = _archive(np.savez, pred=np.array([{"a": 1}], dtype=object))
     with pytest.raises(DataError, match=r"p.npz: corrupt or truncated npz member pred.npy .*allow_pickle"):
         npz_arrays(objects, path, ("pred",))
