@@ -14,16 +14,20 @@ def _reference(logits: np.ndarray, flow: np.ndarray, free: int) -> tuple[np.ndar
     return sem.numpy(), fl.numpy()
 
 
-@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "channels_last_slice"])
 def test_decode_equals_torch_argmax_with_ties(layout: str) -> None:
     rng = np.random.default_rng(0)
     # small integer logits: many ties, which must go to the lowest class index as in torch.argmax
     logits = rng.integers(0, 4, size=(18, 7, 5, 3)).astype(np.float32)
     logits[17, 0] = 9.0  # the free class wins the x = 0 slab
     flow = rng.normal(size=(2, 7, 5, 3)).astype(np.float32)
-    if layout == "strided":  # a (X, Y, Z, C) buffer viewed as (C, X, Y, Z), as a permuted network output
-        logits = np.moveaxis(np.ascontiguousarray(np.moveaxis(logits, 0, -1)), -1, 0)
-        assert not logits.flags.c_contiguous
+    if layout == "strided":  # a (Z, X, Y, C) buffer viewed as (C, X, Y, Z)
+        logits = np.ascontiguousarray(logits.transpose(3, 1, 2, 0)).transpose(3, 1, 2, 0)
+        assert not logits.flags.c_contiguous and logits.strides[0] == 4
+    if layout == "channels_last_slice":  # classes and flow sliced from one (X, Y, Z, C + 2) head output
+        both = np.ascontiguousarray(np.moveaxis(np.concatenate([logits, flow]), 0, -1))
+        logits, flow = np.moveaxis(both[..., :18], -1, 0), np.moveaxis(both[..., 18:], -1, 0)
+        assert logits.strides[0] == 4 and not logits.flags.c_contiguous
     sem, fl = decode_voxels(logits, flow, free_index=17)
     ref_sem, ref_fl = _reference(np.ascontiguousarray(logits), flow, 17)
     np.testing.assert_array_equal(sem, ref_sem)
