@@ -1,4 +1,4 @@
-"""``python -m occplan.bench main [--cache DIR] [--model M] [--planner P]``: the default command, timed.
+"""``python -m occplan.bench main [--cache DIR] [--out DIR] [--model M] [--planner P]``: the default command, timed.
 
 The README's main job, ``python run_closed_loop.py --model occnet``, as a new user runs it on a fresh
 clone: with an empty cache (a fresh temporary ``$OCCPLAN_CACHE`` unless ``--cache`` names one) it first
@@ -34,10 +34,12 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _phase(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
-    """Run ``cmd`` to completion; its wall and CPU seconds and the load average around it."""
+def _phase(cmd: list[str], env: dict[str, str], cwd: Path, stdout: Path | None = None) -> dict[str, float]:
+    """Run ``cmd`` to completion (its standard output to ``stdout`` or discarded); its wall and CPU seconds
+    and the load average around it."""
     load0, cpu0, t0 = os.getloadavg()[0], _cpu_s(), time.perf_counter()
-    subprocess.run(cmd, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    with open(stdout or os.devnull, "w") as sink:
+        subprocess.run(cmd, env=env, cwd=cwd, check=True, stdout=sink)
     return {
         "wall_s": round(time.perf_counter() - t0, 2),
         "cpu_s": round(_cpu_s() - cpu0, 2),
@@ -49,6 +51,7 @@ def _phase(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
 def run(args: list[str]) -> dict:
     p = argparse.ArgumentParser(prog="python -m occplan.bench main", description=__doc__.split("\n\n")[0])
     p.add_argument("--cache", type=Path, help="OCCPLAN_CACHE to use (default: a fresh empty one)")
+    p.add_argument("--out", type=Path, help="keep the run folder here and its printed report in <out>.stdout.txt")
     p.add_argument("--model", default="occnet")
     p.add_argument("--planner", default="pdm")
     p.add_argument("--script", type=Path, default=SCRIPT, help="run_closed_loop.py")
@@ -58,9 +61,10 @@ def run(args: list[str]) -> dict:
         env = {**os.environ, "OCCPLAN_CACHE": str(cache)}
         env.pop("NUMBA_CACHE_DIR", None)  # numba's cache follows OCCPLAN_CACHE, as on a fresh clone
         generation = _phase([sys.executable, "-c", GENERATE], env, a.script.parent)
-        out = Path(tmp) / "run"
+        out = a.out.resolve() if a.out else Path(tmp) / "run"
+        out.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, str(a.script), "--model", a.model, "--planner", a.planner, "--out", str(out)]
-        evaluation = _phase(cmd, env, a.script.parent)
+        evaluation = _phase(cmd, env, a.script.parent, out.parent / f"{out.name}.stdout.txt" if a.out else None)
         summary = json.loads((out / "summary.json").read_text())
     keys = ("runtime/model_ms", "runtime/planner_ms", "runtime/sim_ms")
     return {
