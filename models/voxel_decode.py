@@ -53,9 +53,10 @@ def _decode_last(logits: np.ndarray, flow: np.ndarray, free_index: int, sem: np.
                     flow_out[x, y, z, k] = flow[x, y, z, k] if keep else np.float32(0.0)
 
 
-def decode_voxels(logits: np.ndarray, flow: np.ndarray, free_index: int) -> tuple[np.ndarray, np.ndarray]:
+def decode_voxels(logits: np.ndarray, flow: np.ndarray, free_index: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(C, X, Y, Z) float32 class logits + (K, X, Y, Z) float32 flow (m/s, ego frame, K = 2) ->
-    (X, Y, Z) uint8 argmax labels and (X, Y, Z, K) float32 flow, zero where the label is ``free_index``.
+    (X, Y, Z) uint8 argmax labels and (X, Y, Z, K) float32 flow, zero where the label is ``free_index``
+    (None: no class is free; K may be 0 for a model without flow).
     ``C`` must be at most 256 (uint8 labels). Any memory layout is accepted: a channels-last view (class
     stride smallest, e.g. a head whose output is (B, X, Y, Z, C) permuted) is read in place."""
     if logits.ndim != 4 or flow.ndim != 4 or flow.shape[1:] != logits.shape[1:]:
@@ -63,10 +64,11 @@ def decode_voxels(logits: np.ndarray, flow: np.ndarray, free_index: int) -> tupl
     if not 1 <= logits.shape[0] <= 256:
         raise ValueError(f"decode_voxels: 1..256 classes for uint8 labels, got {logits.shape[0]}")
     logits, flow = logits.astype(np.float32, copy=False), flow.astype(np.float32, copy=False)
+    free = -1 if free_index is None else free_index  # -1: no uint8 label matches
     sem = np.empty(logits.shape[1:], dtype=np.uint8)
     flow_out = np.empty((*logits.shape[1:], flow.shape[0]), dtype=np.float32)
     if logits.strides[0] == min(logits.strides) < max(logits.strides):  # channels last
-        _decode_last(np.moveaxis(logits, 0, -1), np.moveaxis(flow, 0, -1), free_index, sem, flow_out)
+        _decode_last(np.moveaxis(logits, 0, -1), np.moveaxis(flow, 0, -1), free, sem, flow_out)
     else:
-        _decode(np.ascontiguousarray(logits), np.ascontiguousarray(flow), free_index, sem, flow_out)
+        _decode(np.ascontiguousarray(logits), np.ascontiguousarray(flow), free, sem, flow_out)
     return sem, flow_out

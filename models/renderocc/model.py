@@ -329,7 +329,7 @@ class RenderOccModel(LssOccModel):
     def decode(self, out: Batch, index: int) -> OccupancyPrediction:
         density, logits = out["density"][index], out["sem_logits"][index]
         no_flow = np.zeros((0, *logits.shape[1:]), np.float32)
-        labels, _ = decode_voxels(logits.float().cpu().numpy(), no_flow, free_index=-1)  # argmax, one pass
+        labels, _ = decode_voxels(logits.float().cpu().numpy(), no_flow, free_index=None)  # argmax, one pass
         sem = np.where(self.occupied(density).cpu().numpy(), labels, np.uint8(self.labels.free_index))
         return OccupancyPrediction(
             semantics=sem,

@@ -36,6 +36,13 @@ def test_decode_equals_torch_argmax_with_ties(layout: str) -> None:
     assert (fl[sem == 17] == 0).all() and (sem == 17).any()
 
 
+def test_without_a_free_class_or_flow_only_the_argmax_is_returned() -> None:
+    logits = np.random.default_rng(1).normal(size=(5, 4, 3, 2)).astype(np.float32)
+    sem, fl = decode_voxels(logits, np.zeros((0, 4, 3, 2), np.float32), free_index=None)
+    np.testing.assert_array_equal(sem, logits.argmax(0))
+    assert fl.shape == (4, 3, 2, 0)
+
+
 def test_decode_rejects_mismatched_shapes() -> None:
     with pytest.raises(ValueError, match="flow"):
         decode_voxels(np.zeros((3, 2, 2, 2), np.float32), np.zeros((2, 2, 2, 3), np.float32), 0)
