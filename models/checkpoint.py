@@ -3,10 +3,16 @@
 ``<stem>.safetensors`` holds the network's ``state_dict``; ``<stem>.json`` holds
 ``{"model": name, "config": {...}, "step": int, ...}``. Optimizer state for ``--resume`` is written
 with ``torch.save`` and read back with ``torch.load(weights_only=True)``.
+
+``python -m models.checkpoint --half IN.safetensors OUT.safetensors`` writes a copy whose learned float32 tensors
+(``*.weight``, ``*.bias`` and other parameters) are stored as float16, the batch-norm statistics kept in float32,
+and the JSON beside it with ``stored_half: true``: a shipped checkpoint that would exceed its size budget. Loading
+casts the tensors back to the network's float32.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -40,8 +46,11 @@ def read_meta(weights: str | Path) -> dict[str, Any]:
         raise DataError(f"{meta_path}: invalid JSON ({e})") from e
 
 
-def load_weights(weights: str | Path, net: torch.nn.Module) -> None:
-    """Load a safetensors state_dict into ``net`` (strict: every key must match)."""
+def load_weights(weights: str | Path, net: torch.nn.Module, allow_new: bool = False) -> list[str]:
+    """Load a safetensors state_dict into ``net``: every key must match, except that with ``allow_new`` the
+    tensors of ``net`` absent from the file or of another shape there keep their initial values (a fine-tuning
+    start from a checkpoint of the network before a part was added or widened). Returns those keys (empty when
+    strict); a key of the file that ``net`` lacks is always an error."""
     p = Path(weights)
     if not p.is_file():
         raise DataError(f"{p}: checkpoint not found")
@@ -49,11 +58,42 @@ def load_weights(weights: str | Path, net: torch.nn.Module) -> None:
         state = load_file(str(p))
     except Exception as e:  # safetensors raises SafetensorError / OSError on corrupt files
         raise DataError(f"{p}: cannot read safetensors ({e})") from e
+    if allow_new:
+        own = net.state_dict()
+        state = {k: v for k, v in state.items() if k not in own or own[k].shape == v.shape}
     missing, unexpected = net.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    if unexpected or (missing and not allow_new):
         raise DataError(f"{p}: state_dict mismatch; missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return list(missing)
 
 
 def config_dict(config: Any) -> dict[str, Any]:
     """A frozen config dataclass as a JSON-ready dict."""
     return asdict(config)
+
+
+def half_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The float32 tensors of ``state`` as float16, except batch-norm statistics (``running_*``), which keep float32
+    (their variances can fall below float16's normal range); other dtypes unchanged."""
+    return {k: v.half() if v.dtype == torch.float32 and ".running_" not in k else v for k, v in state.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m models.checkpoint", description="Rewrite a checkpoint.")
+    ap.add_argument("--half", nargs=2, type=Path, metavar=("IN", "OUT"), required=True, help="float16 copy")
+    args = ap.parse_args(argv)
+    src, dst = args.half
+    meta = read_meta(src)
+    try:
+        state = load_file(str(src))
+    except Exception as e:  # safetensors raises SafetensorError / OSError on corrupt files
+        raise DataError(f"{src}: cannot read safetensors ({e})") from e
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    save_file(half_state(state), str(dst))
+    dst.with_suffix(".json").write_text(json.dumps({**meta, "stored_half": True}, indent=2, sort_keys=True))
+    print(f"{dst}: {dst.stat().st_size:,} bytes (was {src.stat().st_size:,})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,7 +8,9 @@ seconds per iteration) every ``--ckpt-every`` iterations and at the end, plus ``
 (optimizer + scheduler state, read back with ``torch.load(weights_only=True)``) for ``--resume``.
 ``--init`` fine-tunes: the run starts from another checkpoint's weights and class weights with a fresh
 optimizer and schedule of ``--iters`` steps, and its JSON records that checkpoint (path, step, train config,
-seconds and its own ``init``) under ``init``. Seeds are fixed (``--seed``): Python, NumPy and torch RNGs and the
+seconds and its own ``init``) under ``init``; tensors of the network that checkpoint lacks or holds in another
+shape (a part added or widened since) start from their initial values and are listed there (``new_parameters``) and
+on stdout. Seeds are fixed (``--seed``): Python, NumPy and torch RNGs and the
 data order. Class weights come from the GT label counts of the split, or, for a model that declares
 ``trains_from_2d_labels`` (``renderocc``), from its ``image_label_counts`` of the 2D labels it trains from.
 """
@@ -104,10 +106,13 @@ def train(
         if prior.get("model") != model.name:
             found, where = prior.get("model"), init.with_suffix(".json")
             raise DataError(f"{where}: field 'model' is {found!r}, expected {model.name!r}")
-        load_weights(init, model.net)
+        added = load_weights(init, model.net, allow_new=True)
         model.set_class_weights(prior["class_weights"])
         init_record = {k: prior.get(k) for k in ("step", "train_config", "train_seconds", "init")}  # a chain
         init_record["weights"] = str(init)
+        if added:
+            print(f"--init {init}: absent or of another shape there, starting from their initial values: {added}")
+            init_record["new_parameters"] = added
     else:
         frames = dataset.frames[:: max(len(dataset) // cfg.class_weight_frames, 1)]
         if getattr(model, "trains_from_2d_labels", False):  # no 3D label read: counts of the model's 2D labels

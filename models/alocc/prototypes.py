@@ -2,7 +2,9 @@
 
 One learned prototype per class (K, E) lives in a shared embedding space. A feature (voxel or image
 pixel) is mapped into that space and its logit for class k is the scaled cosine similarity to
-prototype k: ``logit_k = scale * <f / |f|, p_k / |p_k|>``. The same prototypes classify the 3D voxel
+prototype k plus a learned per-class offset: ``logit_k = scale * (<f / |f|, p_k / |p_k|> + b_k)``. The offset is
+a linear classifier's bias in cosine units: it pushes a class rare or absent in training below the others
+everywhere, which bounded cosines alone cannot. The same prototypes classify the 3D voxel
 features (occupancy semantics) and the 2D image context features (the semantics of the first occupied
 voxel seen by each pixel), so the 2D supervision pulls the prototypes and the lifted 3D features
 towards one semantic space (ALOcc's 3D-2D semantic consistency through jointly optimised prototypes).
@@ -20,18 +22,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# The offsets are stored divided by this gain, so an optimiser step (Adam: about the learning rate per step) moves
+# them ten times as far as the other parameters: a class absent from training must fall well below the others.
+OFFSET_GAIN = 10.0
 
-def prototype_logits(features: torch.Tensor, prototypes: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
-    """features (B, E, ...) and prototypes (K, E) -> logits (B, K, ...) = scale * cosine similarity."""
+
+def prototype_logits(
+    features: torch.Tensor, prototypes: torch.Tensor, scale: torch.Tensor | float, offset: torch.Tensor
+) -> torch.Tensor:
+    """features (B, E, ...), prototypes (K, E) and per-class offsets (K,) -> logits (B, K, ...) =
+    scale * (cosine similarity + offset)."""
     f = F.normalize(features, dim=1)
     p = F.normalize(prototypes, dim=1)
-    return scale * torch.einsum("be...,ke->bk...", f, p)
+    cos = torch.einsum("be...,ke->bk...", f, p)
+    return scale * (cos + offset.view(1, -1, *([1] * (cos.dim() - 2))))
 
 
 class PrototypeHead(nn.Module):
-    """K class prototypes in an E-dim space, a 1x1 projection of pixel features (C2) into it, and a learned
-    logit scale (log-parametrised, starts at ``init_scale``). Voxel features come already embedded (the
-    network's last voxel layer outputs E channels).
+    """K class prototypes in an E-dim space, a 1x1 projection of pixel features (C2) into it, a learned
+    logit scale (log-parametrised, starts at ``init_scale``) and per-class offsets (cosine units, start at 0).
+    Voxel features come already embedded (the network's last voxel layer outputs E channels).
 
     ``voxel_logits`` (B, E, X, Y, Z) -> (B, K, X, Y, Z); ``pixel_logits`` (M, C2, H, W) -> (M, K, H, W)."""
 
@@ -40,12 +50,18 @@ class PrototypeHead(nn.Module):
         self.pixel_proj = nn.Conv2d(pixel_channels, embed_dim, 1)
         self.prototypes = nn.Parameter(torch.randn(num_classes, embed_dim) / math.sqrt(embed_dim))
         self.log_scale = nn.Parameter(torch.tensor(math.log(init_scale)))
+        self.class_offset = nn.Parameter(torch.zeros(num_classes))  # in units of 1 / OFFSET_GAIN cosine
+
+    @property
+    def offsets(self) -> torch.Tensor:
+        """(K,) per-class offsets in cosine units."""
+        return OFFSET_GAIN * self.class_offset
 
     def voxel_logits(self, voxels: torch.Tensor) -> torch.Tensor:
-        return prototype_logits(voxels, self.prototypes, self.log_scale.exp())
+        return prototype_logits(voxels, self.prototypes, self.log_scale.exp(), self.offsets)
 
     def pixel_logits(self, pixels: torch.Tensor) -> torch.Tensor:
-        return prototype_logits(self.pixel_proj(pixels), self.prototypes, self.log_scale.exp())
+        return prototype_logits(self.pixel_proj(pixels), self.prototypes, self.log_scale.exp(), self.offsets)
 
 
 def category_aware_sample(target: torch.Tensor, confidence: torch.Tensor, per_class: int, ignore: int) -> torch.Tensor:

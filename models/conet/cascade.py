@@ -12,14 +12,16 @@ fine voxel centre (point sampling):
   bilinear ``grid_sample``, averaged over those cameras; camera presets);
 - the voxel's offset from its parent's centre (in parent voxel units, 3 values in (-0.5, 0.5)).
 
-An MLP maps them to a residual (K + 2) added to the parent's coarse logits and flow. Every other fine voxel takes
-its parent's coarse prediction unchanged (upsampled by nearest neighbour; predicted free). The MLP's last layer
-starts at zero, so an untrained cascade reproduces the upsampled coarse prediction.
+An MLP maps them to a residual (K + 2) added to the voxel's base prediction: the LiDAR branch's own fine prediction
+where the network has one (LiDAR presets), else its parent's coarse logits and flow (upsampled by nearest
+neighbour). Every other fine voxel keeps its base prediction unchanged. The MLP's last layer starts at zero, so an
+untrained cascade reproduces the base prediction.
 
 Frames: ego; fine voxel (i, j, k) has centre ``range_min_m + (i + 0.5, j + 0.5, k + 0.5) * voxel_size_m``.
 Shapes: coarse (B, K + 2, X / f, Y / f, Z / f), fused (B, C, X / f, Y / f, Z / f), LiDAR fine (B, C_l, X, Y, Z),
-image features (B, N, C_i, Hf, Wf) of images ``image_hw`` with ``img_from_ego`` (B, N, 3, 4) -> logits
-(B, K, X, Y, Z), flow (B, 2, X, Y, Z) and the count of refined fine voxels per sample (B,).
+image features (B, N, C_i, Hf, Wf) of images ``image_hw`` with ``img_from_ego`` (B, N, 3, 4), optional fine base
+(B, K + 2, X, Y, Z) -> logits (B, K, X, Y, Z), flow (B, 2, X, Y, Z) and the count of refined fine voxels per
+sample (B,).
 """
 
 from __future__ import annotations
@@ -118,13 +120,14 @@ class CascadeRefiner(nn.Module):
         image_feats: torch.Tensor | None,
         img_from_ego: torch.Tensor | None,
         image_hw: tuple[int, int],
+        base: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         f, k = self.factor, self.num_classes
         occupied = predicted_occupied(coarse[:, :k], self.free_index)
         refine = upsample(occupied.unsqueeze(1).float(), f).squeeze(1) > 0  # (B, X, Y, Z)
         linear = refine.flatten().nonzero().squeeze(1)  # (M,) refined fine voxels, sorted by sample
         index = torch.stack(torch.unravel_index(linear, refine.shape), dim=1)  # (M, 4): b, x, y, z
-        out = upsample(coarse, f).movedim(1, -1)  # (B, X, Y, Z, K + 2)
+        out = (upsample(coarse, f) if base is None else base).movedim(1, -1)  # (B, X, Y, Z, K + 2)
         parts = []
         for b in range(coarse.shape[0]):
             idx = index[index[:, 0] == b, 1:]

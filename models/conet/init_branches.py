@@ -6,17 +6,21 @@
 
 builds a randomly initialised CONet (``--seed``), loads
 
-- the LiDAR branch (``net.lidar``) from a ``lidar`` checkpoint's ``unet.*`` tensors, and
+- the LiDAR branch (``net.lidar``) and its fine head (``net.lidar_head``) from a ``lidar`` checkpoint's ``unet.*``
+  and ``head.*`` tensors, and
 - the camera branch (``net.camera``: ``image_encoder``, ``view_transformer``, ``voxel_encoder``) from a
   ``bevdet_occ`` checkpoint's tensors under the same names,
 
 each strictly: every tensor of the branch must be present with its shape and no other tensor may carry the prefix,
 and the source's config must match the fields that fix the branch's meaning (image size, depth bins, U-Net
-widths, sweeps, the LSS volume = the coarse grid). Fusion, coarse head and cascade stay at their random init. The
-result is a ``conet`` checkpoint at step 0 whose JSON records, under ``train_config.branch_init``, every source
-(path, SHA-256, model, step, key prefixes); ``models.train --init`` copies that record into the trained
-checkpoint's ``init``. Class weights come from the LiDAR checkpoint (else the camera's): both are computed by
-``models.train`` from the split's label counts.
+widths, sweeps, BEV completion width, the LSS volume = the coarse grid). Fusion, coarse head and cascade stay at
+their random init, or, with ``--rest CONET``, every tensor the branches did not give comes from that ``conet``
+checkpoint of the same preset (e.g. one trained before a part was added), with the cascade's output layer restarted
+at zero: its residual was learned on that network's base prediction. The result is a ``conet`` checkpoint at step 0
+whose JSON records, under ``train_config.branch_init``, every source (path, SHA-256, model, step, key prefixes);
+``models.train --init`` copies that record into the trained checkpoint's ``init``. Class weights come from the
+LiDAR checkpoint (else the camera's, else the rest's): all are computed by ``models.train`` from the split's label
+counts.
 """
 
 from __future__ import annotations
@@ -35,16 +39,19 @@ from models.checkpoint import read_meta, save_checkpoint
 from models.conet.model import CONetModel
 from occplan.errors import DataError
 
-LIDAR_PREFIXES = {"lidar.": "unet."}
+LIDAR_PREFIXES = {"lidar.": "unet.", "lidar_head.": "head."}
 CAMERA_PREFIXES = {f"camera.{m}.": f"{m}." for m in ("image_encoder", "view_transformer", "voxel_encoder")}
 
 
 def _lidar_fields(model: CONetModel) -> dict[str, Any]:
-    """The lidar config fields that fix the U-Net's weights and input features (voxels = the Occ3D voxels)."""
+    """The lidar config fields that fix the U-Net's and fine head's weights and input features (voxels = the Occ3D
+    voxels)."""
     c = model.config
     return {
         "channels": list(c.lidar_channels),
         "blocks": c.lidar_blocks,
+        "bev_channels": c.lidar_bev_channels,
+        "bev_blocks": c.lidar_bev_blocks,
         "n_sweeps": c.n_sweeps,
         "input_voxel_m": model.grid.voxel_size_m,
     }
@@ -104,9 +111,43 @@ def load_branch(
     }
 
 
-def init_branches(model: CONetModel, lidar: Path | None, camera: Path | None) -> dict[str, Any]:
-    """Load the branches present in ``model``'s preset from the given checkpoints; returns the record per branch."""
+def load_rest(model: CONetModel, weights: Path, config_name: str) -> dict[str, Any]:
+    """Every tensor of ``model.net`` from a ``conet`` checkpoint of preset ``config_name`` (the tensors it lacks
+    keep their values), the cascade's output layer zeroed; returns the record of the source."""
+    meta = read_meta(weights)
+    where = weights.with_suffix(".json")
+    if meta.get("model") != model.name:
+        raise DataError(f"{where}: field 'model' is {meta.get('model')!r}, expected {model.name!r}")
+    have = load_file(str(weights))
+    own = model.net.state_dict()
+    for name, value in meta["config"].items():
+        mine = getattr(model.config, name, None)
+        if (list(mine) if isinstance(mine, tuple) else mine) != value:
+            raise DataError(f"{where}: config field {name!r} is {value!r}, the {config_name} preset has {mine!r}")
+    unknown = sorted(k for k in have if k not in own or own[k].shape != have[k].shape)
+    if unknown:
+        raise DataError(f"{weights}: tensors absent from conet {config_name} or of another shape: {unknown[:5]}")
+    model.net.load_state_dict(have, strict=False)
+    with torch.no_grad():
+        for p in model.net.cascade.mlp[-1].parameters():
+            p.zero_()
+    return {
+        "weights": str(weights),
+        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "model": model.name,
+        "step": meta.get("step"),
+        "prefixes": "every tensor the branches do not give; cascade.mlp output layer zeroed",
+    }
+
+
+def init_branches(
+    model: CONetModel, lidar: Path | None, camera: Path | None, rest: Path | None = None, config_name: str = "tiny"
+) -> dict[str, Any]:
+    """Load the tensors of ``rest`` (a conet checkpoint of preset ``config_name``), then the branches present in
+    ``model``'s preset from the given checkpoints; returns the record per source."""
     record: dict[str, Any] = {}
+    if rest is not None:
+        record["rest"] = load_rest(model, rest, config_name)
     if lidar is not None:
         if not model.uses_lidar:
             raise DataError(f"{lidar}: conet config {model.config.modalities} has no LiDAR branch")
@@ -123,15 +164,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="tiny", help="conet preset")
     ap.add_argument("--lidar", type=Path, default=None, help="a lidar checkpoint (.safetensors) for the LiDAR branch")
     ap.add_argument("--camera", type=Path, default=None, help="a bevdet_occ checkpoint for the camera branch")
+    ap.add_argument("--rest", type=Path, default=None, help="a conet checkpoint for every other tensor")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random init of the other parts")
     ap.add_argument("--out", type=Path, required=True, help="output stem (writes STEM.safetensors + STEM.json)")
     args = ap.parse_args(argv)
-    if args.lidar is None and args.camera is None:
-        ap.error("give --lidar and/or --camera")
+    if args.lidar is None and args.camera is None and args.rest is None:
+        ap.error("give --lidar, --camera and/or --rest")
     torch.manual_seed(args.seed)
     model = models.create("conet", config=args.config, weights="random")
-    record = init_branches(model, args.lidar, args.camera)
-    first = args.lidar if args.lidar is not None else args.camera
+    record = init_branches(model, args.lidar, args.camera, args.rest, args.config)
+    first = next(p for p in (args.lidar, args.camera, args.rest) if p is not None)
     model.set_class_weights(read_meta(first)["class_weights"])
     meta = {
         **model.meta(),

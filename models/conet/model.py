@@ -5,8 +5,10 @@ with 18 classes and flow.
 Parts (``net.CONetNet``): an LSS camera branch (``models.lss``, as ``bevdet_occ``) and a sparse LiDAR branch
 (``models.lidar``'s spconv U-Net), both brought to the coarse volume (Occ3D / ``coarse_factor``: 100x100x8 at
 factor 2) and mixed by OpenOccupancy's adaptive fusion (learned per-voxel sigmoid weights, ``fusion``); a coarse
-occupancy head; the cascade (``cascade``) that refines at 200x200x16 only the fine voxels under coarse voxels
-predicted occupied, from features sampled from both branches, the rest keeping the coarse prediction.
+occupancy head; a fine LiDAR head (the ``lidar`` model's BEV completion over the LiDAR branch's fine features) giving
+the fine base prediction (camera-only presets: the upsampled coarse one); the cascade (``cascade``) that refines at
+200x200x16 only the fine voxels under coarse voxels predicted occupied, from features sampled from both branches, as
+a residual on the base, the rest keeping the base prediction.
 ``CONetModel.cascade_stats`` reports how many voxels the cascade refined and the share of the full grid it skipped.
 
 Presets: ``tiny`` (CPU, camera + LiDAR), ``base`` (paper scale for GPUs: 704x256 images, ResNet-18-like
@@ -46,7 +48,8 @@ MODALITIES = ("cameras", "lidar")
 class CONetConfig(LssConfig):
     """The ``LssConfig`` fields (camera branch), and: ``modalities`` (a non-empty subset of ("cameras", "lidar"));
     LiDAR branch: ``n_sweeps`` sweeps, U-Net ``lidar_channels`` per level and ``lidar_blocks`` residual blocks per
-    level over the Occ3D voxels; camera branch: LSS volume of ``voxel_channels[0]`` channels on the coarse grid
+    level over the Occ3D voxels, its fine head (the ``lidar`` model's BEV completion) ``lidar_bev_channels`` /
+    ``lidar_bev_blocks``; camera branch: LSS volume of ``voxel_channels[0]`` channels on the coarse grid
     (``voxel_channels[1]`` at the voxel encoder's half resolution); coarse grid = Occ3D / ``coarse_factor``;
     ``fusion_channels`` of the fused volume; coarse head ``bev_channels`` / ``bev_blocks``; the cascade samples
     ``image_sample_channels`` image features and refines with an MLP of width ``refine_hidden``;
@@ -56,6 +59,8 @@ class CONetConfig(LssConfig):
     n_sweeps: int = 5
     lidar_channels: tuple[int, ...] = (16, 32, 64)
     lidar_blocks: int = 1
+    lidar_bev_channels: int = 32
+    lidar_bev_blocks: int = 2
     voxel_channels: tuple[int, int] = (16, 32)
     coarse_factor: int = 2
     fusion_channels: int = 16
@@ -72,6 +77,8 @@ _BASE = CONetConfig(
     n_sweeps=10,
     lidar_channels=(32, 64, 128, 256),
     lidar_blocks=2,
+    lidar_bev_channels=128,
+    lidar_bev_blocks=4,
     voxel_channels=(32, 64),
     fusion_channels=64,
     bev_channels=128,
@@ -151,6 +158,7 @@ class CONetModel(LssOccModel):
             cfg.voxel_channels[0],
             cfg.lidar_channels if self.uses_lidar else None,
             cfg.lidar_blocks,
+            (cfg.lidar_bev_channels, cfg.lidar_bev_blocks),
             FineGrid(grid.range_min_m, grid.voxel_size_m, grid.shape),
             f,
             cfg.fusion_channels,

@@ -11,8 +11,11 @@ the coarse volume -> coarse occupancy head -> cascade refinement at the Occ3D re
   are mixed by adaptive per-voxel weights (``fusion.AdaptiveFusion``); a single-modality preset uses its branch.
 - Coarse head: ``models.lidar.net.BevCompletionHead`` over the fused volume folded height-into-channels
   (B, C * Z/f, X/f, Y/f) -> (B, K, X/f, Y/f, Z/f) logits + (B, 2, ...) flow.
+- Fine LiDAR head (LiDAR presets): ``models.lidar.net.BevCompletionHead`` over the LiDAR branch's fine features
+  folded height-into-channels (B, C_l * Z, X, Y) -> (B, K + 2, X, Y, Z), the fine base prediction (keys equal
+  ``LidarOccNet.head``'s). Camera-only presets take the upsampled coarse prediction as the base.
 - Cascade (``cascade.CascadeRefiner``): fine voxels under coarse voxels predicted occupied are refined from
-  features sampled from both branches; the rest keep the upsampled coarse prediction.
+  features sampled from both branches (a residual on the base); the rest keep the base prediction.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ class CameraBranch(nn.Module):
 
 
 class CONetNet(nn.Module):
-    """See the module docstring. ``camera`` / ``lidar`` is None for a preset without that modality."""
+    """See the module docstring. ``camera`` / ``lidar`` is None for a preset without that modality; ``lidar_bev``
+    = (channels, blocks) of the fine LiDAR head."""
 
     def __init__(
         self,
@@ -73,6 +77,7 @@ class CONetNet(nn.Module):
         camera_channels: int,
         lidar_channels: tuple[int, ...] | None,
         lidar_blocks: int,
+        lidar_bev: tuple[int, int],
         fine: FineGrid,
         factor: int,
         fusion_channels: int,
@@ -92,6 +97,8 @@ class CONetNet(nn.Module):
         self.lidar = SparseUNet(NUM_VOXEL_FEATURES, lidar_channels, lidar_blocks) if lidar_channels else None
         if self.lidar is not None:
             self.lidar_proj = BranchProjection(lidar_channels[0], fusion_channels, factor)
+            z = fine.shape[2]
+            self.lidar_head = BevCompletionHead(lidar_channels[0] * z, *lidar_bev, z, num_classes)
         self.fusion = AdaptiveFusion(fusion_channels) if camera is not None and self.lidar is not None else None
         zc = fine.shape[2] // factor
         self.coarse_head = BevCompletionHead(fusion_channels * zc, bev_channels, bev_blocks, zc, num_classes)
@@ -119,7 +126,7 @@ class CONetNet(nn.Module):
         ``coarse_flow`` (B, K | 2, X/f, Y/f, Z/f), ``fusion_weight`` (B, 1, X/f, Y/f, Z/f) (both branches),
         ``depth_logits`` (camera presets), ``refined`` / ``coarse_occupied`` (B,) voxel counts."""
         out: dict[str, torch.Tensor] = {}
-        volumes, lidar_fine, feats, img_from_ego, image_hw = [], None, None, None, (0, 0)
+        volumes, lidar_fine, base, feats, img_from_ego, image_hw = [], None, None, None, None, (0, 0)
         if self.camera is not None:
             images, img_from_ego = batch["images"], batch["img_from_ego"]
             cam_volume, image_feats, out["depth_logits"] = self.camera(images, img_from_ego)
@@ -129,6 +136,8 @@ class CONetNet(nn.Module):
         if self.lidar is not None:
             lidar_fine = self.lidar_features(batch)
             volumes.append(self.lidar_proj(lidar_fine))
+            b, c, nx, ny, nz = lidar_fine.shape
+            base = torch.cat(self.lidar_head(lidar_fine.permute(0, 1, 4, 2, 3).reshape(b, c * nz, nx, ny)), 1)
         if self.fusion is not None:
             fused, out["fusion_weight"] = self.fusion(*volumes)
         else:
@@ -136,5 +145,5 @@ class CONetNet(nn.Module):
         b, c, nx, ny, nz = fused.shape
         sem, flow = self.coarse_head(fused.permute(0, 1, 4, 2, 3).reshape(b, c * nz, nx, ny))
         out["coarse_sem_logits"], out["coarse_flow"] = sem, flow
-        out.update(self.cascade(torch.cat([sem, flow], 1), fused, lidar_fine, feats, img_from_ego, image_hw))
+        out.update(self.cascade(torch.cat([sem, flow], 1), fused, lidar_fine, feats, img_from_ego, image_hw, base))
         return out

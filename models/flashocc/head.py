@@ -1,10 +1,10 @@
 """FlashOcc's Channel-to-Height occupancy head (Yu et al., "FlashOcc", 2023): no 3D convolution.
 
-BEV features (B, C_in, X, Y) -> a 3x3 convolution (FlashOcc's final conv) -> a per-pillar predictor (1x1
-convolution) to Z * (K + 2) channels -> Channel-to-Height: channel ``z * (K + 2) + k`` of pillar (x, y)
-becomes output k of voxel (x, y, z) (``channel_to_height``) -> semantic logits (B, K, X, Y, Z) and flow
-(B, 2, X, Y, Z). The predictor runs channels-last, so the reshape copies nothing and the logits of a voxel
-are adjacent in memory (their argmax is a contiguous reduction).
+BEV features (B, C_in, X, Y) -> a 3x3 convolution (FlashOcc's final conv) -> a per-pillar predictor (FlashOcc's
+two-layer MLP as 1x1 convolutions: C_in -> 2 C_in, Softplus, -> Z * (K + 2) channels) -> Channel-to-Height:
+channel ``z * (K + 2) + k`` of pillar (x, y) becomes output k of voxel (x, y, z) (``channel_to_height``) ->
+semantic logits (B, K, X, Y, Z) and flow (B, 2, X, Y, Z). The predictor runs channels-last, so the reshape
+copies nothing and the logits of a voxel are adjacent in memory (their argmax is a contiguous reduction).
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ class ChannelToHeightHead(nn.Module):
         super().__init__()
         self.num_heights, self.num_classes = num_heights, num_classes
         self.final_conv = conv_bn_relu(c_in, c_in)
-        self.predictor = nn.Conv2d(c_in, num_heights * (num_classes + 2), 1)
+        self.hidden = nn.Sequential(nn.Conv2d(c_in, 2 * c_in, 1), nn.Softplus())
+        self.predictor = nn.Conv2d(2 * c_in, num_heights * (num_classes + 2), 1)
 
     def forward(self, bev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.final_conv(bev).contiguous(memory_format=torch.channels_last)
+        x = self.hidden(self.final_conv(bev).contiguous(memory_format=torch.channels_last))
         out = channel_to_height(self.predictor(x), self.num_heights)
         return out[:, : self.num_classes], out[:, self.num_classes :]

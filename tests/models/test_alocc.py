@@ -140,6 +140,10 @@ def test_prototype_logits_are_the_scaled_cosine_to_hand_set_prototypes():
     np.testing.assert_allclose(voxel.flatten().numpy(), [6.0, 8.0, 9.899495], atol=1e-5)
     np.testing.assert_allclose(pixel.flatten().numpy(), [0.0, -10.0, -7.071068], atol=1e-5)
     assert voxel.shape == (1, 3, 1, 1, 1) and pixel.shape == (1, 3, 1, 1)
+    with torch.no_grad():
+        head.class_offset.copy_(torch.tensor([0.0, -0.05, 0.025]))  # x gain 10: -0.5, 0.25 cosine -> -5, +2.5
+        shifted = head.voxel_logits(torch.tensor([3.0, 4.0]).view(1, 2, 1, 1, 1))
+    np.testing.assert_allclose(shifted.flatten().numpy(), [6.0, 3.0, 12.399495], atol=1e-5)
 
 
 def test_category_aware_sample_takes_the_least_confident_voxels_of_every_class():

@@ -117,9 +117,10 @@ def test_camera_features_are_averaged_over_the_cameras_that_see_the_point():
 
 def test_model_reports_the_refined_share_of_the_grid():
     """Coarse heights 0-3 forced free: the cascade refines 8 fine voxels per coarse voxel predicted occupied among
-    heights 4-7, and reports that count over the 640,000 voxels of the Occ3D grid."""
+    heights 4-7, and reports that count over the 640,000 voxels of the Occ3D grid; the others keep the upsampled
+    coarse prediction (the base of a camera-only preset)."""
     torch.manual_seed(0)
-    model = models.create("conet", config="tiny_lidar", weights="random")
+    model = models.create("conet", config="tiny_camera", weights="random")
     k = model.labels.num_classes
     with torch.no_grad():
         bias = model.net.coarse_head.out.bias.view(8, k + 2)
@@ -136,6 +137,32 @@ def test_model_reports_the_refined_share_of_the_grid():
     refined = upsample(occupied[None, None].float(), 2)[0, 0] > 0
     coarse_up = upsample(out["coarse_sem_logits"], 2)[0]
     torch.testing.assert_close(out["sem_logits"][0][:, ~refined], coarse_up[:, ~refined])
+
+
+def test_lidar_presets_refine_the_lidar_models_prediction(tmp_path):
+    """The fine base of a LiDAR preset is the ``lidar`` model's BEV completion over the same U-Net: a conet whose
+    LiDAR branch and fine head come from the shipped lidar checkpoint and whose cascade output is zero predicts
+    exactly what the lidar model predicts. ``--rest`` takes every other tensor from a conet checkpoint and
+    restarts the cascade's output layer at zero; a checkpoint of another preset is refused."""
+    torch.manual_seed(3)
+    donor = models.create("conet", config="tiny_lidar", weights="random")
+    for p in donor.net.parameters():
+        p.data.normal_()
+    rest = save_checkpoint(tmp_path / "donor", donor.net, donor.meta())
+    model = models.create("conet", config="tiny_lidar", weights="random")
+    record = init_branches(model, shipped_weights("lidar", "tiny"), None, rest, "tiny_lidar")
+    assert set(record) == {"rest", "lidar"}
+    state, given = model.net.state_dict(), donor.net.state_dict()
+    for key in ("lidar_proj.body.0.weight", "coarse_head.out.bias", "cascade.mlp.0.weight"):
+        assert torch.equal(state[key], given[key])
+    assert not model.net.cascade.mlp[-1].weight.any() and not model.net.cascade.mlp[-1].bias.any()
+    lidar = models.create("lidar")
+    frame = synth.sensor_frame(seed=5)
+    a, b = model.predict(frame), lidar.predict(frame)
+    np.testing.assert_array_equal(a.semantics, b.semantics)
+    np.testing.assert_array_equal(a.flow, b.flow)
+    with pytest.raises(DataError, match="'modalities' is \\['lidar'\\], the tiny preset has"):
+        init_branches(models.create("conet", weights="random"), None, None, rest, "tiny")
 
 
 def test_presets_declare_their_inputs():
@@ -167,6 +194,8 @@ def test_branches_load_strictly_from_the_single_modality_checkpoints(tmp_path):
     for key, value in lidar_state.items():
         if key.startswith("unet."):
             assert torch.equal(state["lidar." + key[5:]], value)
+        if key.startswith("head."):
+            assert torch.equal(state["lidar_head." + key[5:]], value)
     for key, value in camera_state.items():
         if key.split(".")[0] in ("image_encoder", "view_transformer", "voxel_encoder"):
             assert torch.equal(state["camera." + key], value)

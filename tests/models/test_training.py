@@ -119,6 +119,38 @@ def test_init_fine_tunes_from_a_checkpoint_and_records_it(tiny_root, tmp_path):
         train_main([*args, "--iters", "1", "--init", str(other)])
 
 
+def test_init_from_a_checkpoint_without_a_new_part_starts_it_fresh_and_records_it(tiny_root, tmp_path):
+    """``--init`` from a checkpoint that lacks a parameter of the network (a part added since) and holds another in
+    a different shape (a part widened since): the other weights load, those two keep their initial values and the
+    JSON lists them; a key the network lacks is refused."""
+    from safetensors.numpy import load_file, save_file
+
+    from models.torch_base import shipped_weights
+    from occplan.errors import DataError
+
+    shipped = shipped_weights("lidar", "tiny")
+    state = load_file(shipped)
+    dropped, widened = sorted(k for k in state if k.endswith(".bias") and "running" not in k)[-2:]
+    older = tmp_path / "older" / "lidar_tiny.safetensors"
+    older.parent.mkdir()
+    save_file({**{k: v for k, v in state.items() if k != dropped}, widened: np.zeros(1, np.float32)}, older)
+    older.with_suffix(".json").write_text(shipped.with_suffix(".json").read_text())
+    out = tmp_path / "out"
+    args = ["--model", "lidar", "--data", str(tiny_root), "--max-frames", "1", "--out", str(out), "--workers", "0"]
+    assert train_main([*args, "--iters", "1", "--lr", "0", "--init", str(older)]) == 0
+    meta = json.loads((out / "lidar_tiny.json").read_text())
+    assert sorted(meta["init"]["new_parameters"]) == sorted([dropped, widened])
+    assert meta["init"]["weights"] == str(older)
+    got = load_file(out / "lidar_tiny.safetensors")
+    kept = [k for k in state if k not in (dropped, widened) and "running_" not in k and "num_batches" not in k]
+    assert all(np.array_equal(got[k], state[k]) for k in kept)
+    for k in (dropped, widened):  # their initial values: neither the shipped ones nor the file's zeros
+        assert got[k].shape == state[k].shape and not np.array_equal(got[k], state[k])
+    save_file({**state, "extra.weight": np.zeros(1, np.float32)}, older)
+    with pytest.raises(DataError, match=r"unexpected \['extra\.weight'\]"):
+        train_main([*args, "--iters", "1", "--init", str(older)])
+
+
 def test_evaluate_resets_per_scene_or_before_every_frame(source):
     """``evaluate`` resets a model at each new scene; with ``no_history`` (the temporal ablation) before every
     frame. The metrics of a memoryless model do not change."""

@@ -58,3 +58,31 @@ def test_random_weights_when_asked(name, tmp_path, monkeypatch):
     save_checkpoint(tmp_path / f"{name}_tiny", random.net, random.meta())
     reloaded = models.create(name).net.state_dict()  # "auto" reads WEIGHTS_DIR
     assert all(torch.equal(b[k], v) for k, v in reloaded.items())
+
+
+def test_half_copy_stores_learned_tensors_as_float16_and_loads_back(tmp_path):
+    """``python -m models.checkpoint --half``: learned tensors become float16 (half the bytes), batch-norm
+    statistics stay float32 and exact, the JSON says so, and the copy loads into the float32 network with every
+    tensor equal to the float16 rounding of the original."""
+    from safetensors.torch import load_file
+
+    from models.checkpoint import load_weights
+    from models.checkpoint import main as checkpoint_main
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.Linear(4, 2))
+    with torch.no_grad():
+        net[1].running_var.copy_(torch.rand(8) * 1e-6)  # below float16's normal range
+    src = save_checkpoint(tmp_path / "full", net, {"model": "toy", "step": 3})
+    dst = tmp_path / "half" / "toy.safetensors"
+    assert checkpoint_main(["--half", str(src), str(dst)]) == 0
+    stored = load_file(str(dst))
+    assert stored["0.weight"].dtype == torch.float16 and stored["2.bias"].dtype == torch.float16
+    assert stored["1.running_var"].dtype == torch.float32 and stored["1.num_batches_tracked"].dtype == torch.int64
+    assert json.loads(dst.with_suffix(".json").read_text()) == {"model": "toy", "step": 3, "stored_half": True}
+    again = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.Linear(4, 2))
+    assert load_weights(dst, again) == []
+    for key, value in net.state_dict().items():
+        got = again.state_dict()[key]
+        want = value if ".running_" in key or value.dtype != torch.float32 else value.half().float()
+        assert got.dtype == value.dtype and torch.equal(got, want), key
