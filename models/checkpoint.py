@@ -46,18 +46,23 @@ def read_meta(weights: str | Path) -> dict[str, Any]:
         raise DataError(f"{meta_path}: invalid JSON ({e})") from e
 
 
+def read_state(weights: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; DataError naming the file when it is missing or unreadable."""
+    if not weights.is_file():
+        raise DataError(f"{weights}: checkpoint not found")
+    try:
+        return load_file(str(weights))
+    except Exception as e:  # safetensors raises SafetensorError / OSError on corrupt files
+        raise DataError(f"{weights}: cannot read safetensors ({e})") from e
+
+
 def load_weights(weights: str | Path, net: torch.nn.Module, allow_new: bool = False) -> list[str]:
     """Load a safetensors state_dict into ``net``: every key must match, except that with ``allow_new`` the
     tensors of ``net`` absent from the file or of another shape there keep their initial values (a fine-tuning
     start from a checkpoint of the network before a part was added or widened). Returns those keys (empty when
     strict); a key of the file that ``net`` lacks is always an error."""
     p = Path(weights)
-    if not p.is_file():
-        raise DataError(f"{p}: checkpoint not found")
-    try:
-        state = load_file(str(p))
-    except Exception as e:  # safetensors raises SafetensorError / OSError on corrupt files
-        raise DataError(f"{p}: cannot read safetensors ({e})") from e
+    state = read_state(p)
     if allow_new:
         own = net.state_dict()
         state = {k: v for k, v in state.items() if k not in own or own[k].shape == v.shape}
@@ -84,10 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     src, dst = args.half
     meta = read_meta(src)
-    try:
-        state = load_file(str(src))
-    except Exception as e:  # safetensors raises SafetensorError / OSError on corrupt files
-        raise DataError(f"{src}: cannot read safetensors ({e})") from e
+    state = read_state(src)
     dst.parent.mkdir(parents=True, exist_ok=True)
     save_file(half_state(state), str(dst))
     dst.with_suffix(".json").write_text(json.dumps({**meta, "stored_half": True}, indent=2, sort_keys=True))

@@ -32,10 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
 
 import models
-from models.checkpoint import read_meta, save_checkpoint
+from models.checkpoint import read_meta, read_state, save_checkpoint
 from models.conet.model import CONetModel
 from occplan.errors import DataError
 
@@ -82,7 +81,7 @@ def load_branch(
     for name, want in fields.items():
         if meta["config"].get(name) != want:
             raise DataError(f"{where}: config field {name!r} is {meta['config'].get(name)!r}, CONet needs {want!r}")
-    source = load_file(str(weights))
+    source = read_state(weights)
     target = net.state_dict()
     state = {}
     for dst, src in prefixes.items():
@@ -118,7 +117,7 @@ def load_rest(model: CONetModel, weights: Path, config_name: str) -> dict[str, A
     where = weights.with_suffix(".json")
     if meta.get("model") != model.name:
         raise DataError(f"{where}: field 'model' is {meta.get('model')!r}, expected {model.name!r}")
-    have = load_file(str(weights))
+    have = read_state(weights)
     own = model.net.state_dict()
     for name, value in meta["config"].items():
         mine = getattr(model.config, name, None)
