@@ -68,6 +68,17 @@ def _camera_fields(model: CONetModel) -> dict[str, Any]:
     )
 
 
+def source_record(weights: Path, meta: dict[str, Any], prefixes: dict[str, str] | str) -> dict[str, Any]:
+    """What the JSON records of a source checkpoint: path, SHA-256, model, step and the keys taken from it."""
+    return {
+        "weights": str(weights),
+        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "model": meta.get("model"),
+        "step": meta.get("step"),
+        "prefixes": prefixes,
+    }
+
+
 def load_branch(
     net: torch.nn.Module, weights: Path, prefixes: dict[str, str], model_name: str, fields: dict[str, Any]
 ) -> dict[str, Any]:
@@ -101,13 +112,7 @@ def load_branch(
                 )
             state[dst + k[len(src) :]] = source[k]
     net.load_state_dict(state, strict=False)
-    return {
-        "weights": str(weights),
-        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-        "model": model_name,
-        "step": meta.get("step"),
-        "prefixes": prefixes,
-    }
+    return source_record(weights, meta, prefixes)
 
 
 def load_rest(model: CONetModel, weights: Path, config_name: str) -> dict[str, Any]:
@@ -130,13 +135,7 @@ def load_rest(model: CONetModel, weights: Path, config_name: str) -> dict[str, A
     with torch.no_grad():
         for p in model.net.cascade.mlp[-1].parameters():
             p.zero_()
-    return {
-        "weights": str(weights),
-        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-        "model": model.name,
-        "step": meta.get("step"),
-        "prefixes": "every tensor the branches do not give; cascade.mlp output layer zeroed",
-    }
+    return source_record(weights, meta, "every tensor the branches do not give; cascade.mlp output layer zeroed")
 
 
 def init_branches(
