@@ -49,6 +49,7 @@ class TrainConfig:
     workers: int = 1
     ckpt_every: int = 50
     class_weight_frames: int = 60
+    freeze: tuple[str, ...] = ()  # parameter-name prefixes held fixed (no update, batch-norm statistics kept)
 
 
 def seed_everything(seed: int) -> None:
@@ -77,13 +78,37 @@ def batches(dataset: OccDataset, cfg: TrainConfig, start_step: int):
         epoch, skip = epoch + 1, 0
 
 
+def freeze_modules(net: torch.nn.Module, prefixes: tuple[str, ...]) -> list[torch.nn.Parameter]:
+    """Hold the parts of ``net`` named by ``prefixes`` fixed: their parameters stop requiring gradients (and
+    :func:`train_mode` keeps their modules in eval mode, so batch-norm running statistics stay). Returns the
+    parameters left to optimise. A prefix that names no parameter is an error."""
+    for prefix in prefixes:
+        if not any(name.startswith(prefix) for name, _ in net.named_parameters()):
+            raise ValueError(f"--freeze {prefix!r}: no parameter of {type(net).__name__} starts with it")
+    trainable = []
+    for name, param in net.named_parameters():
+        frozen = name.startswith(prefixes)
+        param.requires_grad_(not frozen)
+        if not frozen:
+            trainable.append(param)
+    return trainable
+
+
+def train_mode(net: torch.nn.Module, frozen: tuple[str, ...]) -> None:
+    """``net.train()``, except modules under a frozen prefix, which stay in eval mode."""
+    net.train()
+    for name, module in net.named_modules():
+        if name and f"{name}.".startswith(frozen):
+            module.eval()
+
+
 def train(
     model: TorchOccModel, dataset: OccDataset, cfg: TrainConfig, stem: Path, resume: bool, init: Path | None = None
 ) -> dict:
     """Train ``model`` in place, from ``init``'s weights when given (fine-tuning); returns the final metadata
     written beside the checkpoint."""
     seed_everything(cfg.seed)
-    opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(freeze_modules(model.net, cfg.freeze), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.iters, pct_start=0.1)
     weights, optim_path = stem.with_suffix(".safetensors"), stem.with_suffix(".optim.pt")
     step, history, seconds, init_record = 0, [], 0.0, None
@@ -138,7 +163,7 @@ def train(
         torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, optim_path)
         return meta
 
-    model.net.train()
+    train_mode(model.net, cfg.freeze)
     meta = {}
     bar = tqdm(total=cfg.iters, initial=step, desc=f"train {model.name}", dynamic_ncols=True)
     data = batches(dataset, cfg, step)
@@ -150,7 +175,7 @@ def train(
         loss, parts = model.loss(out, targets)
         opt.zero_grad(set_to_none=True)
         model.backward(loss)
-        torch.nn.utils.clip_grad_norm_(model.net.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_([p for p in model.net.parameters() if p.requires_grad], cfg.grad_clip)
         opt.step()
         sched.step()
         seconds += time.perf_counter() - t0
@@ -180,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=TrainConfig.seed)
     ap.add_argument("--workers", type=int, default=TrainConfig.workers)
     ap.add_argument("--ckpt-every", type=int, default=TrainConfig.ckpt_every)
+    ap.add_argument(
+        "--freeze",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="hold parameters whose name starts with PREFIX fixed (repeatable), e.g. a pretrained branch",
+    )
     ap.add_argument("--max-frames", type=int, default=None, help="use only the first N keyframes")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     ap.add_argument("--device", default="cpu")
@@ -200,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         workers=args.workers,
         ckpt_every=args.ckpt_every,
+        freeze=tuple(args.freeze),
     )
     seed_everything(cfg.seed)
     model = MODELS.create(args.model, config=args.config, weights=None, device=args.device)

@@ -115,3 +115,27 @@ def test_pillar_reference_points_cover_the_range():
     assert ref.shape == (8, 2, 3)
     assert ref[0, 0].tolist() == pytest.approx([-30.0, -20.0, 0.6])
     assert ref[-1, -1].tolist() == pytest.approx([30.0, 20.0, 3.8])
+
+
+def test_fused_finest_stage_equals_the_module_path():
+    """Eval mode: the finest decoder stage as two matrix products (batch norm folded) gives the transposed
+    convolution + batch norm + ReLU + 1x1 head's logits, in the (B, K, X, Y, Z) layout, for a batch of 2 with
+    non-trivial batch-norm statistics; the eval-mode decoder takes that path for its finest stage."""
+    from models.occnet.decoder import CascadeVoxelDecoder, fused_upsample_head
+
+    torch.manual_seed(0)
+    dec = CascadeVoxelDecoder(8, (6, 5, 4), 2, 7)
+    for bn in (m for m in dec.modules() if isinstance(m, torch.nn.BatchNorm3d)):
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2), bn.weight.data.uniform_(0.5, 1.5)
+    dec.eval()
+    x = torch.randn(2, 5, 6, 4, 3)
+    with torch.no_grad():
+        fused = fused_upsample_head(x, dec.ups[1], dec.heads[2])
+        plain = dec.heads[2](dec.ups[1](x))
+        assert fused.shape == plain.shape == (2, 9, 12, 8, 6) and fused.is_contiguous()
+        torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-5)
+        bev = torch.randn(2, 8, 3, 2)
+        sem, flow = dec(bev)[-1]
+        dec.train()
+        plain_sem, plain_flow = dec(bev)[-1]  # module path (batch statistics: only the shapes compare)
+        assert sem.shape == plain_sem.shape == (2, 7, 12, 8, 8) and flow.shape == plain_flow.shape == (2, 2, 12, 8, 8)

@@ -119,6 +119,26 @@ def test_init_fine_tunes_from_a_checkpoint_and_records_it(tiny_root, tmp_path):
         train_main([*args, "--iters", "1", "--init", str(other)])
 
 
+def test_freeze_holds_a_prefix_fixed_and_trains_the_rest(tiny_root, tmp_path):
+    """``--freeze PREFIX``: every tensor under the prefix, batch-norm running statistics included, leaves the run
+    as it came in; the other learned tensors move; a prefix that names no parameter is refused."""
+    from safetensors.numpy import load_file
+
+    from models.torch_base import shipped_weights
+
+    shipped = shipped_weights("lidar", "tiny")
+    args = ["--model", "lidar", "--data", str(tiny_root), "--max-frames", "1", "--out", str(tmp_path), "--workers", "0"]
+    assert train_main([*args, "--iters", "2", "--lr", "1e-2", "--init", str(shipped), "--freeze", "unet."]) == 0
+    got, want = load_file(tmp_path / "lidar_tiny.safetensors"), load_file(shipped)
+    frozen = [k for k in want if k.startswith("unet.")]
+    assert frozen and all(np.array_equal(got[k], want[k]) for k in frozen)
+    rest = [k for k in want if not k.startswith("unet.") and "running_" not in k and "num_batches" not in k]
+    assert rest and any(not np.array_equal(got[k], want[k]) for k in rest)
+    assert json.loads((tmp_path / "lidar_tiny.json").read_text())["train_config"]["freeze"] == ["unet."]
+    with pytest.raises(ValueError, match="--freeze 'nothing.': no parameter"):
+        train_main([*args, "--iters", "1", "--freeze", "nothing."])
+
+
 def test_init_from_a_checkpoint_without_a_new_part_starts_it_fresh_and_records_it(tiny_root, tmp_path):
     """``--init`` from a checkpoint that lacks a parameter of the network (a part added since) and holds another in
     a different shape (a part widened since): the other weights load, those two keep their initial values and the
