@@ -171,7 +171,7 @@ def train(
     while step < cfg.iters:
         inputs, targets = next(data)
         t0 = time.perf_counter()
-        out = model.forward(inputs)
+        out = model.training_forward(inputs, targets)
         loss, parts = model.loss(out, targets)
         opt.zero_grad(set_to_none=True)
         model.backward(loss)

@@ -11,7 +11,9 @@ top-``keep[l]`` voxels by occupancy logit kept and split into their 8 children; 
 (``mask_decoder``) whose queries predict a class and a mask over the finest kept voxels, trained by
 bipartite matching (``matching``). A voxel that is not kept is free.
 
-Training: per level, BCE of the candidates' occupancy logits against "some observed occupied GT voxel inside"
+Training: GT-guided pruning (each level keeps the blocks holding an observed occupied GT voxel before the
+top-scoring rest, so the finer levels see every structure from the first step; inference ranks by logit only);
+per level, BCE of the candidates' occupancy logits against "some observed occupied GT voxel inside"
 (``visible_occupied``; observed = camera mask or LiDAR mask), on the candidates with some observed voxel
 inside; per mask prediction (initial queries and every layer),
 matched class CE + mask BCE + Dice; on the output, CE + Lovasz of the combined class scores on the kept
@@ -55,7 +57,8 @@ class SparseOccConfig:
     ``no_object_weight`` for unmatched queries), ``sem_weight`` (CE of the combined scores) with
     ``lovasz_weight`` on at most ``lovasz_max_voxels`` voxels, ``flow_weight``. Losses cover the voxels of
     ``loss_mask`` and, with ``lidar_observed``, also those the GT's LiDAR mask marks observed (e.g. the ground
-    beside and under the ego that no camera sees, which the pruning would otherwise learn to drop)."""
+    beside and under the ego that no camera sees, which the pruning would otherwise learn to drop). With
+    ``gt_guided`` each level keeps its GT-occupied blocks first while training (``training_forward``)."""
 
     image_wh_px: tuple[int, int] = (256, 144)
     backbone_widths: tuple[int, ...] = (32, 64, 128)
@@ -83,6 +86,7 @@ class SparseOccConfig:
     flow_weight: float = 0.5
     loss_mask: str = "camera"
     lidar_observed: bool = True
+    gt_guided: bool = True
 
 
 SPARSEOCC_PRESETS = {
@@ -190,6 +194,18 @@ class SparseOccModel(TorchOccModel):
 
     def collate_targets(self, samples: list[Batch]) -> Batch:
         return stack_occupancy_targets(samples)
+
+    def training_forward(self, batch: Batch, targets: Batch) -> Batch:
+        """With ``gt_guided``, every level keeps its GT-occupied blocks (``visible_occupied``) before the
+        top-scoring rest: the finer levels and the mask decoder then train on the structures the pruning has
+        not learned to keep yet (tall manmade, vegetation, vehicles), not only on the ground it keeps first."""
+        if not self.config.gt_guided:
+            return self.forward(batch)
+        sem, mask = (targets[k].to(self.device) for k in ("sem", "mask"))
+        n = len(self.config.channels)
+        free = self.labels.free_index
+        guides = [visible_occupied(sem, mask, free, 2 ** (n - 1 - lv)).flatten(1) > 0 for lv in range(n)]
+        return self.forward({**batch, "guides": guides})
 
     def loss(self, out: Batch, targets: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config

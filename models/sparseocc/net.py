@@ -60,10 +60,11 @@ class SparseOccNet(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, object]:
         """Returns ``levels`` [SparseLevel] coarse to fine, ``kept`` (B, k) finest kept voxel indices,
-        ``masks`` [MaskPrediction] over them (the last is the output) and ``flow`` (B, k, 2) m/s."""
+        ``masks`` [MaskPrediction] over them (the last is the output) and ``flow`` (B, k, 2) m/s. A training
+        batch may carry ``guides``: per level (coarsest first) the (B, voxels) bool volume pruning keeps first."""
         images = batch["images"]
         b, n, _, h, w = images.shape
         feats = [f.view(b, n, *f.shape[1:]) for f in self.images(images.flatten(0, 1))]
-        levels = self.voxels(feats, batch["img_from_ego"], (h, w))
+        levels = self.voxels(feats, batch["img_from_ego"], (h, w), batch.get("guides"))
         finest = levels[-1].features
         return {"levels": levels, "kept": levels[-1].kept, "masks": self.masks(finest), "flow": self.flow(finest)}

@@ -82,13 +82,20 @@ def neighbour_slots(index: torch.Tensor, shape: tuple[int, int, int], offsets: t
     return table[keys]
 
 
-def keep_top_k(index: torch.Tensor, logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keep the ``k`` of the (B, M) candidate voxels with the highest occupancy logits (B, M).
+def keep_top_k(
+    index: torch.Tensor, logits: torch.Tensor, k: int, first: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep the ``k`` of the (B, M) candidate voxels with the highest occupancy logits (B, M); with ``first``
+    (B, M) bool, the candidates it marks are kept before any other (by logit among themselves), then the rest
+    by logit (GT-guided pruning during training).
 
     Returns (kept voxel indices (B, k), their slots among the candidates (B, k)), both in candidate order."""
     if k > index.shape[1]:
         raise ValidationError(f"sparse voxel decoder: cannot keep {k} of {index.shape[1]} candidate voxels")
-    slots = logits.topk(k, dim=1).indices.sort(dim=1).values
+    score = logits.detach()
+    if first is not None:  # a lift above the logits' whole range: every marked candidate outranks the others
+        score = score + first.to(score.dtype) * (2 * score.abs().amax(dim=1, keepdim=True) + 1)
+    slots = score.topk(k, dim=1).indices.sort(dim=1).values
     return index.gather(1, slots), slots
 
 

@@ -139,9 +139,15 @@ class SparseVoxelDecoder(nn.Module):
         self.octant = nn.ParameterList(nn.Parameter(torch.randn(8, c) * 0.02) for c in channels[1:])
 
     def forward(
-        self, feats: list[torch.Tensor], img_from_ego: torch.Tensor, image_hw: tuple[int, int]
+        self,
+        feats: list[torch.Tensor],
+        img_from_ego: torch.Tensor,
+        image_hw: tuple[int, int],
+        guides: list[torch.Tensor] | None = None,
     ) -> list[SparseLevel]:
-        """feats: image feature maps (B, N, C_img, h_s, w_s), indexed by ``feature_map``."""
+        """feats: image feature maps (B, N, C_img, h_s, w_s), indexed by ``feature_map``. ``guides`` (training
+        only): per level a (B, X_l * Y_l * Z_l) bool volume of the voxels to keep before any other (the level's
+        GT-occupied blocks), so that the finer levels learn on the right candidates from the first step."""
         b, device = img_from_ego.shape[0], img_from_ego.device
         lo = torch.tensor(self.range_min_m, device=device)
         extent = torch.tensor(self.range_max_m, device=device) - lo
@@ -161,7 +167,8 @@ class SparseVoxelDecoder(nn.Module):
             fmap = feats[self.feature_map[level]]
             query = layer(query, centres, (centres - lo) / extent, size, neighbours, fmap, img_from_ego, image_hw)
             logits = layer.occ(query).squeeze(-1)
-            kept, slots = keep_top_k(cand, logits, k)
+            first = None if guides is None else guides[level].gather(1, cand)
+            kept, slots = keep_top_k(cand, logits, k, first)
             features = query.gather(1, slots.unsqueeze(-1).expand(-1, -1, query.shape[-1]))
             levels.append(SparseLevel(cand, logits, kept, features))
         return levels

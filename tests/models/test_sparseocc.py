@@ -70,6 +70,42 @@ def test_keep_top_k_keeps_the_highest_logits_in_candidate_order():
         keep_top_k(torch.zeros(1, 5, dtype=torch.int64), torch.zeros(1, 5), 6)
 
 
+def test_keep_top_k_keeps_marked_candidates_first_then_by_logit():
+    index, logits = torch.tensor([[10, 11, 12, 13, 14]]), torch.tensor([[0.5, 300.0, -1.0, 2.0, -50.0]])
+    first = torch.tensor([[False, False, True, False, True]])
+    kept, slots = keep_top_k(index, logits, 3, first)
+    assert kept.tolist() == [[11, 12, 14]] and slots.tolist() == [[1, 2, 4]]  # both marked, then the best rest
+    kept, _ = keep_top_k(index, logits, 1, first)
+    assert kept.tolist() == [[12]]  # more marked than kept: the best marked by logit
+    assert keep_top_k(index, logits, 3, torch.zeros(1, 5, dtype=torch.bool))[0].tolist() == [[10, 11, 13]]
+
+
+def test_gt_guided_training_forward_keeps_every_gt_block_and_inference_does_not_read_targets():
+    torch.manual_seed(0)
+    model = SparseOccModel(SPARSEOCC_PRESETS["tiny"])
+    n, h, w = 6, 144, 256
+    batch = {"images": torch.randn(1, n, 3, h, w), "img_from_ego": ring_cameras(n, 120.0, (h, w))}
+    sem = torch.full((1, 200, 200, 16), model.labels.free_index, dtype=torch.int64)
+    sem[0, 120:150, 90:110, 4:12] = 15  # a wall: 4,800 occupied voxels, 300 blocks of level 2
+    sem[0, 60, 100, 2] = 4  # one car voxel
+    targets = {"sem": sem, "mask": torch.ones(1, 200, 200, 16, dtype=torch.bool)}
+    model.net.train()
+    out = model.training_forward(batch, targets)
+    for level, lv in enumerate(out["levels"]):
+        blocks = visible_occupied(sem, targets["mask"], model.labels.free_index, 2 ** (3 - level)).flatten(1)
+        gt = set(blocks[0].nonzero().flatten().tolist())
+        assert gt <= set(lv.kept[0].tolist())  # every GT-occupied block survives the pruning
+    unguided = SparseOccModel(type(model.config)(**{**model.config.__dict__, "gt_guided": False}))
+    unguided.net.load_state_dict(model.net.state_dict())
+    unguided.net.train()
+    torch.manual_seed(1)
+    plain = unguided.training_forward(batch, targets)
+    torch.manual_seed(1)
+    assert torch.equal(model.forward(batch)["kept"], plain["kept"])  # without guides: the logits alone decide
+    finest = visible_occupied(sem, targets["mask"], model.labels.free_index, 1).flatten(1)[0].nonzero().flatten()
+    assert not set(finest.tolist()) <= set(plain["kept"][0].tolist())  # the untrained logits alone lose some
+
+
 def test_next_level_candidates_are_exactly_the_children_of_the_kept_voxels():
     torch.manual_seed(0)
     shapes = level_shapes((8, 8, 4), 3)
