@@ -110,7 +110,14 @@ class TorchOccModel(PerceptionModel):
                 raise DataError(
                     f"{path.with_suffix('.json')}: field 'model' is {meta.get('model')!r}, not {cls.name!r}"
                 )
-            cfg = config_from_dict(cls.config_cls, meta["config"], f"{path.with_suffix('.json')} field 'config'")
+            stored = config_from_dict(cls.config_cls, meta["config"], f"{path.with_suffix('.json')} field 'config'")
+            if config_name is None and stored != cfg:
+                differ = sorted(k for k, v in stored.__dict__.items() if cfg.__dict__[k] != v)
+                raise ValidationError(
+                    f"{path.with_suffix('.json')}: field 'config' differs from the given {cls.name} config in "
+                    f"{differ}; a checkpoint runs with the config it was trained with (pass its preset name)"
+                )
+            cfg = stored
         model = cls(cfg, device=device)
         if path is not None:
             load_weights(path, model.net)

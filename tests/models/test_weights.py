@@ -41,6 +41,17 @@ def test_auto_weights_need_a_preset():
         models.create("lidar", config={"n_sweeps": 3})
 
 
+def test_a_config_dict_other_than_the_checkpoints_is_refused_not_ignored():
+    from models.torch_base import shipped_weights
+
+    path = shipped_weights("sparseocc", "tiny")
+    stored = models.create("sparseocc").config
+    same = models.create("sparseocc", config={"keep": list(stored.keep)}, weights=str(path))
+    assert same.config == stored
+    with pytest.raises(ValidationError, match=r"sparseocc_tiny\.json: field 'config' differs .* in \['keep'\]"):
+        models.create("sparseocc", config={"keep": [1000, 5000, 12000, 40000]}, weights=str(path))
+
+
 @pytest.mark.parametrize("name", TRAINABLE)
 def test_random_weights_when_asked(name, tmp_path, monkeypatch):
     shipped = models.create(name)
