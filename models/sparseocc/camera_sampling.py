@@ -61,8 +61,11 @@ class SparseCameraSampling(nn.Module):
         row_px = row_px + ((hb * n + hn) * (fh + 2) + 1).unsqueeze(1).to(loc.dtype)
         grid = torch.stack([loc[..., 0], (row_px + 0.5) / (b * n * (fh + 2)) * 2 - 1], dim=-1).view(1, 1, -1, 2)
         sampled = F.grid_sample(atlas, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        sampled = sampled.view(c, -1, k).permute(1, 2, 0)  # (E, K, C)
-        contrib = (sampled * attn[hb, hm, hp].unsqueeze(-1)).sum(1)  # (E, C)
-        acc = query.new_zeros(b * m, c).index_add_(0, hb * m + hm, contrib)
-        hits = valid.any(-1).sum(1).clamp(min=1).to(query.dtype).view(b * m, 1)  # cameras seeing each voxel
-        return self.out((acc / hits).view(b, m, c))
+        sampled = sampled.view(c, -1, k)  # (C, E, K): channel-major, as grid_sample writes it
+        weight = attn[hb, hm, hp]  # (E, K)
+        contrib = sampled[..., 0] * weight[:, 0]  # (C, E): the K-term weighted sum, one fused pass per term
+        for j in range(1, k):
+            contrib = contrib.addcmul(sampled[..., j], weight[:, j])
+        acc = query.new_zeros(c, b * m).index_add_(1, hb * m + hm, contrib)
+        hits = valid.any(-1).sum(1).clamp(min=1).to(query.dtype).view(1, b * m)  # cameras seeing each voxel
+        return self.out((acc / hits).t().reshape(b, m, c))
