@@ -32,7 +32,7 @@ class ImagePyramid(nn.Module):
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         net = self.backbone
-        fine = net.stages[: self.split](net.stem(images))
+        fine = net.stages[: self.split](net.stem(images.contiguous(memory_format=torch.channels_last)))
         coarse = net.neck(net.stages[self.split :](fine))
         up = F.interpolate(coarse, size=fine.shape[-2:], mode="bilinear", align_corners=False)
         return [torch.relu(self.lateral(fine) + up), coarse]
