@@ -41,13 +41,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
 from occplan import PROTOCOL_VERSION
 from occplan.data.occ_readers import OccFormat, occupancy_candidates, read_occupancy
-from occplan.data.tables import get_row, pose_of
 from occplan.errors import DataError, ValidationError
 from occplan.io import cache_root, json_safe
 from occplan.metrics.occupancy import OccupancyMetric, OccupancyMetricConfig, mask_variants
@@ -75,6 +75,9 @@ from occplan.types import (
     Pose,
     Trajectory,
 )
+
+if TYPE_CHECKING:
+    from occplan.data.source import Keyframe
 
 LABEL_SETS = {"occ3d": LabelSet.occ3d, "openocc": LabelSet.openocc_v2}
 NUM_WAYPOINTS = 6
@@ -304,41 +307,14 @@ def _check_cache_dir(folder: Path) -> None:
         raise ValidationError(f"--cache-dir {folder}: not writable")
 
 
-@dataclass(frozen=True)
-class Keyframe:
-    """The fields of a keyframe that occupancy scoring reads (a slice of ``Frame``, without cameras,
-    boxes and ego states): ``world_from_ego`` and ``ego_from_lidar`` at the LIDAR_TOP timestamp
-    ``time_us``, and the LIDAR_TOP sample_data token and file (they locate the GT files)."""
-
-    scene_name: str
-    sample_token: str
-    time_us: int
-    world_from_ego: Pose
-    ego_from_lidar: Pose
-    lidar_token: str
-    lidar_path: str
-
-
 def scene_keyframes(source, name: str) -> tuple[str, Sequence[Keyframe | Frame]]:
     """(scene token, keyframes in time order) of scene ``name``. A ``NuScenesSource`` is read from its
     tables (sample chain, LIDAR_TOP sample_data, ego pose and calibration rows) without building
     the ``Scenario`` (cameras, boxes, ego track, map); any other source gives its scenario's frames."""
-    nusc = getattr(source, "nusc", None)
-    if nusc is None:
-        scenario = source.scenario(name)
-        return scenario.token, scenario.frames
-    if name not in source._scenes:
-        raise DataError(f"{source.dataroot / source.version / 'scene.json'}: no scene {name!r}")
-    scene = source._scenes[name]
-    frames = []
-    for sample in source._samples(scene):
-        row = source._lidar_row(sample)
-        ego = get_row(nusc, "ego_pose", row["ego_pose_token"], f"sample_data {row['token']}")
-        cs = get_row(nusc, "calibrated_sensor", row["calibrated_sensor_token"], f"sample_data {row['token']}")
-        world_from_ego, ego_from_lidar = pose_of(ego, "ego_pose"), pose_of(cs, "calibrated_sensor")
-        lidar = (row["token"], str(source.dataroot / row["filename"]))
-        frames.append(Keyframe(name, sample["token"], int(row["timestamp"]), world_from_ego, ego_from_lidar, *lidar))
-    return scene["token"], frames
+    if hasattr(source, "lidar_keyframes"):
+        return source.lidar_keyframes(name)
+    scenario = source.scenario(name)
+    return scenario.token, scenario.frames
 
 
 @dataclass(frozen=True)

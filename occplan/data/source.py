@@ -21,7 +21,7 @@ from occplan.data.scenario_types import SCENARIO_TYPES_FILE, ScenarioTag, read_s
 from occplan.data.tables import get_row, open_nuscenes, pose_of
 from occplan.errors import DataError
 from occplan.interfaces import SensorRequest
-from occplan.types import Frame, LabelSet, LidarSweep, MapInfo, OccupancyFrame, Scenario, SensorFrame
+from occplan.types import Frame, LabelSet, LidarSweep, MapInfo, OccupancyFrame, Pose, Scenario, SensorFrame
 
 LIDAR_CHANNEL = "LIDAR_TOP"
 
@@ -34,6 +34,21 @@ class SourceConfig:
 
     history_frames: int = 4
     command_threshold_m: float = 2.0
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """The fields of a keyframe that occupancy scoring reads (a slice of ``Frame``, without cameras,
+    boxes and ego states): ``world_from_ego`` and ``ego_from_lidar`` at the LIDAR_TOP timestamp
+    ``time_us``, and the LIDAR_TOP sample_data token and file (they locate the GT files)."""
+
+    scene_name: str
+    sample_token: str
+    time_us: int
+    world_from_ego: Pose
+    ego_from_lidar: Pose
+    lidar_token: str
+    lidar_path: str
 
 
 class NuScenesSource:
@@ -155,6 +170,24 @@ class NuScenesSource:
             dataroot=str(self.dataroot),
             version=self.version,
         )
+
+    def lidar_keyframes(self, name: str) -> tuple[str, list[Keyframe]]:
+        """(scene token, keyframes in time order) of scene ``name`` from the tables alone (sample chain, LIDAR_TOP
+        sample_data, ego pose and calibration rows): no ``Scenario`` (cameras, boxes, ego track, map) is built."""
+        if name not in self._scenes:
+            raise DataError(f"{self.dataroot / self.version / 'scene.json'}: no scene {name!r}")
+        scene = self._scenes[name]
+        frames = []
+        for sample in self._samples(scene):
+            row = self._lidar_row(sample)
+            ego = get_row(self.nusc, "ego_pose", row["ego_pose_token"], f"sample_data {row['token']}")
+            cs = get_row(self.nusc, "calibrated_sensor", row["calibrated_sensor_token"], f"sample_data {row['token']}")
+            world_from_ego, ego_from_lidar = pose_of(ego, "ego_pose"), pose_of(cs, "calibrated_sensor")
+            lidar = (row["token"], str(self.dataroot / row["filename"]))
+            frames.append(
+                Keyframe(name, sample["token"], int(row["timestamp"]), world_from_ego, ego_from_lidar, *lidar)
+            )
+        return scene["token"], frames
 
     def _samples(self, scene: dict) -> list[dict]:
         samples, token = [], scene["first_sample_token"]
