@@ -14,8 +14,8 @@ bipartite matching (``matching``). A voxel that is not kept is free.
 Training: GT-guided pruning (each level keeps the blocks holding an observed occupied GT voxel before the
 top-scoring rest, so the finer levels see every structure from the first step; inference ranks by logit only);
 per level, BCE of the candidates' occupancy logits against "some observed occupied GT voxel inside"
-(``visible_occupied``; observed = camera mask or LiDAR mask), on the candidates with some observed voxel
-inside; per mask prediction (initial queries and every layer),
+(``visible_occupied``; observed = camera mask or LiDAR mask), candidates with no observed voxel inside
+included as negatives (the budget is for what the sensors see); per mask prediction (initial queries and every layer),
 matched class CE + mask BCE + Dice; on the output, CE + Lovasz of the combined class scores on the kept
 voxels (class-weighted, loss mask), and flow L1 on kept GT-occupied voxels.
 """
@@ -57,7 +57,9 @@ class SparseOccConfig:
     ``no_object_weight`` for unmatched queries), ``sem_weight`` (CE of the combined scores) with
     ``lovasz_weight`` on at most ``lovasz_max_voxels`` voxels, ``flow_weight``. Losses cover the voxels of
     ``loss_mask`` and, with ``lidar_observed``, also those the GT's LiDAR mask marks observed (e.g. the ground
-    beside and under the ego that no camera sees, which the pruning would otherwise learn to drop). With
+    beside and under the ego that no camera sees, which the pruning would otherwise learn to drop). The
+    per-level occupancy BCE weighs candidates with no observed voxel by ``occ_unobserved_weight`` (target 0;
+    at weight 0 nothing stops them taking the kept budget: under the ground, behind surfaces). With
     ``gt_guided`` each level keeps its GT-occupied blocks first while training (``training_forward``)."""
 
     image_wh_px: tuple[int, int] = (256, 144)
@@ -87,6 +89,7 @@ class SparseOccConfig:
     loss_mask: str = "camera"
     lidar_observed: bool = True
     gt_guided: bool = True
+    occ_unobserved_weight: float = 1.0
 
 
 SPARSEOCC_PRESETS = {
@@ -118,6 +121,25 @@ def visible_occupied(sem: torch.Tensor, mask: torch.Tensor, free_index: int, fac
     """(B, X, Y, Z) labels + loss mask -> (B, X/f, Y/f, Z/f) float: 1 where any voxel of the f^3 block is
     occupied and carries loss (the occupancy target of a pyramid level)."""
     return any_in_block((sem != free_index) & mask, factor)
+
+
+def level_occupancy_loss(
+    logits: torch.Tensor,
+    candidates: torch.Tensor,
+    sem: torch.Tensor,
+    mask: torch.Tensor,
+    free_index: int,
+    factor: int,
+    unobserved_weight: float,
+) -> torch.Tensor:
+    """Weighted mean BCE of a level's (B, M) candidate occupancy logits against ``visible_occupied`` blocks of
+    the (B, X, Y, Z) labels + loss mask (blocks of ``factor``^3 voxels); candidates whose block has no observed
+    voxel are negatives of weight ``unobserved_weight``, the others weigh 1."""
+    target = gather_dense(visible_occupied(sem, mask, free_index, factor), candidates)
+    observed = gather_dense(any_in_block(mask, factor), candidates)
+    weight = observed + unobserved_weight * (1.0 - observed)
+    bce = F.binary_cross_entropy_with_logits(logits, target, weight=weight, reduction="sum")
+    return bce / weight.sum().clamp(min=1e-6)
 
 
 class SparseOccModel(TorchOccModel):
@@ -215,10 +237,9 @@ class SparseOccModel(TorchOccModel):
         levels = out["levels"]
         for level, lv in enumerate(levels):
             factor = 2 ** (len(levels) - 1 - level)
-            target = gather_dense(visible_occupied(sem, mask, free, factor), lv.candidates)
-            carry = gather_dense(any_in_block(mask, factor), lv.candidates)
-            bce = F.binary_cross_entropy_with_logits(lv.occ_logits, target, weight=carry, reduction="sum")
-            parts[f"l{level}_occ"] = bce / carry.sum().clamp(min=1.0)
+            parts[f"l{level}_occ"] = level_occupancy_loss(
+                lv.occ_logits, lv.candidates, sem, mask, free, factor, cfg.occ_unobserved_weight
+            )
         total = cfg.occ_weight * sum(parts.values())
         kept = out["kept"]
         labels, valid = gather_dense(sem, kept), gather_dense(mask, kept)

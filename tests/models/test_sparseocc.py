@@ -15,7 +15,13 @@ from models.occnet.bev_encoder import SpatialCrossAttention, project_to_cameras
 from models.sparseocc.camera_sampling import SparseCameraSampling
 from models.sparseocc.mask_decoder import MaskPrediction, class_scores, combine_semantics
 from models.sparseocc.matching import hungarian_match, mask_set_loss
-from models.sparseocc.model import SPARSEOCC_PRESETS, SparseOccModel, any_in_block, visible_occupied
+from models.sparseocc.model import (
+    SPARSEOCC_PRESETS,
+    SparseOccModel,
+    any_in_block,
+    level_occupancy_loss,
+    visible_occupied,
+)
 from models.sparseocc.net import ImagePyramid
 from models.sparseocc.octree import (
     FACE_OFFSETS,
@@ -236,6 +242,19 @@ def test_level_targets_are_visible_occupied_blocks():
     assert target.shape == (1, 2, 2, 1) and target[0, :, :, 0].tolist() == [[1.0, 0.0], [0.0, 0.0]]
     mask[0, 2:, 2:] = False  # no voxel of block (1, 1, 0) carries loss: its candidate gets no occupancy loss
     assert any_in_block(mask, 2)[0, :, :, 0].tolist() == [[1.0, 1.0], [1.0, 0.0]]
+
+
+def test_unobserved_candidates_are_negatives_of_their_own_weight():
+    sem = torch.full((1, 4, 4, 2), 17)
+    mask = torch.zeros(1, 4, 4, 2, dtype=torch.bool)
+    sem[0, 0, 0, 0], mask[0, 0, 0, 0] = 3, True  # block 0 (of 2x2x1 blocks): observed occupied
+    mask[0, 2, 0, 0] = True  # block 2: observed free; blocks 1 and 3: nothing observed
+    candidates, logits = torch.tensor([[0, 1, 2, 3]]), torch.tensor([[2.0, 3.0, -1.0, 0.0]])
+    bce = [math.log1p(math.exp(-2.0)), math.log1p(math.exp(3.0)), math.log1p(math.exp(-1.0)), math.log(2.0)]
+    for w in (0.0, 0.5, 1.0):
+        expected = (bce[0] + bce[2] + w * (bce[1] + bce[3])) / (2 + 2 * w)
+        got = level_occupancy_loss(logits, candidates, sem, mask, 17, 2, w)
+        assert float(got) == pytest.approx(expected, rel=1e-6)
 
 
 def test_sparse_camera_sampling_equals_dense_spatial_cross_attention():
