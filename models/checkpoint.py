@@ -7,7 +7,9 @@ with ``torch.save`` and read back with ``torch.load(weights_only=True)``.
 ``python -m models.checkpoint --half IN.safetensors OUT.safetensors`` writes a copy whose learned float32 tensors
 (``*.weight``, ``*.bias`` and other parameters) are stored as float16, the batch-norm statistics kept in float32,
 and the JSON beside it with ``stored_half: true``: a shipped checkpoint that would exceed its size budget. Loading
-casts the tensors back to the network's float32.
+casts the tensors back to the network's float32. ``--drop PREFIX`` (repeatable) leaves out the tensors whose name
+starts with PREFIX (listed under ``dropped`` in the JSON): the parts a changed network no longer has, so that the copy
+can start a fine-tuning with ``models.train --init``.
 """
 
 from __future__ import annotations
@@ -85,15 +87,37 @@ def half_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m models.checkpoint", description="Rewrite a checkpoint.")
-    ap.add_argument("--half", nargs=2, type=Path, metavar=("IN", "OUT"), required=True, help="float16 copy")
+    ap.add_argument("src", type=Path, metavar="IN", help="a .safetensors checkpoint (its JSON beside it)")
+    ap.add_argument("dst", type=Path, metavar="OUT", help="the copy to write (and its JSON)")
+    ap.add_argument("--half", action="store_true", help="learned float32 tensors as float16")
+    ap.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="leave out the tensors whose name starts with PREFIX (repeatable): parts a changed network no longer "
+        "has, before --init",
+    )
     args = ap.parse_args(argv)
-    src, dst = args.half
+    if not args.half and not args.drop:
+        ap.error("nothing to do: give --half and/or --drop PREFIX")
+    src, dst = args.src, args.dst
     meta = read_meta(src)
     state = read_state(src)
+    for prefix in args.drop:
+        if not any(k.startswith(prefix) for k in state):
+            raise DataError(f"{src}: no tensor name starts with --drop {prefix!r}")
+    dropped = sorted(k for k in state if any(k.startswith(p) for p in args.drop))
+    state = {k: v for k, v in state.items() if k not in dropped}
+    if args.half:
+        state = half_state(state)
+        meta = {**meta, "stored_half": True}
+    if dropped:
+        meta = {**meta, "dropped": dropped}
     dst.parent.mkdir(parents=True, exist_ok=True)
-    save_file(half_state(state), str(dst))
-    dst.with_suffix(".json").write_text(json.dumps({**meta, "stored_half": True}, indent=2, sort_keys=True))
-    print(f"{dst}: {dst.stat().st_size:,} bytes (was {src.stat().st_size:,})")
+    save_file(state, str(dst))
+    dst.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    print(f"{dst}: {dst.stat().st_size:,} bytes (was {src.stat().st_size:,}), {len(dropped)} tensors dropped")
     return 0
 
 

@@ -1,11 +1,12 @@
 """SparseOcc's sparse voxel decoder: coarse-to-fine reconstruction of the non-empty voxels from camera features.
 
-Level 0 is the whole coarse grid (learned voxel queries, e.g. 25x25x2). At every level each candidate
-voxel's feature is refined by BEVFormer-style spatial cross-attention restricted to the cameras that see
-it (``camera_sampling``): its ``num_ref`` reference points, spread in height inside the voxel, are
-projected into the six cameras and image features are sampled around them with learned offsets, only at
-these voxels, from the image FPN map chosen for the level (tiny preset: the stride-8 map at the two coarse
-levels, the stride-4 map at the two fine ones). Then each candidate exchanges information with its neighbours
+Level 0 is the whole coarse grid (learned voxel queries, e.g. 25x25x2). At every level with reference points
+(``num_ref`` > 0; a level without samples no image) each candidate voxel's feature is refined by
+BEVFormer-style spatial cross-attention restricted to the cameras that see it (``camera_sampling``): its
+``num_ref`` reference points, spread in height inside the voxel, are projected into the six cameras and image
+features are sampled around them with learned offsets, only at these voxels, from the image FPN map chosen for
+the level (tiny preset: the stride-8 map at the two coarse levels, the stride-4 map at level 2, none at the
+finest). Then each candidate exchanges information with its neighbours
 among the candidates (SparseOcc's sparse voxel mixing, here a submanifold depthwise convolution over the voxel
 and its 6 face neighbours followed by a pointwise linear map: a voxel that is not a candidate contributes
 zeros, no dense feature volume is built). A per-voxel occupancy logit then keeps the top-k voxels; their 8
@@ -70,15 +71,17 @@ class SparseNeighbourMixing(nn.Module):
 
 
 class VoxelLayer(nn.Module):
-    """Sparse camera sampling for voxel queries, sparse neighbour mixing (when ``mix``), then a feed-forward;
-    post-norm residuals."""
+    """Sparse camera sampling for voxel queries (with ``num_ref`` 0 the level samples no image: its voxels refine
+    the features they inherit from their parents with a positional embedding), sparse neighbour mixing (when
+    ``mix``), then a feed-forward; post-norm residuals."""
 
     def __init__(self, dim: int, img_dim: int, num_ref: int, num_offsets: int, offset_scale: float, mix: bool) -> None:
         super().__init__()
         self.num_ref = num_ref
-        self.img_proj = nn.Conv2d(img_dim, dim, 1)
         self.pos = nn.Sequential(nn.Linear(3, dim), nn.ReLU(inplace=True), nn.Linear(dim, dim))
-        self.sca = SparseCameraSampling(dim, num_ref, num_offsets, offset_scale)
+        if num_ref:
+            self.img_proj = nn.Conv2d(img_dim, dim, 1)
+            self.sca = SparseCameraSampling(dim, num_ref, num_offsets, offset_scale)
         self.norm1 = nn.LayerNorm(dim)
         self.mix = nn.ModuleDict({"conv": SparseNeighbourMixing(dim), "norm": nn.LayerNorm(dim)}) if mix else None
         self.ffn = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(inplace=True), nn.Linear(2 * dim, dim))
@@ -99,10 +102,13 @@ class VoxelLayer(nn.Module):
         """query (B, M, C); centres_m (B, M, 3) ego frame; centres_unit (B, M, 3) the same in [0, 1] of the
         grid range; neighbours (B, M, 7) ``neighbour_slots`` of the candidates (None for a layer without
         mixing); feats (B, N, C_img, h, w). Returns refined features (B, M, C)."""
-        b, n = feats.shape[:2]
-        value = self.img_proj(feats.flatten(0, 1)).view(b, n, -1, *feats.shape[3:])
-        points = reference_points_m(centres_m, voxel_size_m, self.num_ref)
-        query = self.norm1(query + self.sca(query + self.pos(centres_unit), points, img_from_ego, image_hw, value))
+        if self.num_ref:
+            b, n = feats.shape[:2]
+            value = self.img_proj(feats.flatten(0, 1)).view(b, n, -1, *feats.shape[3:])
+            points = reference_points_m(centres_m, voxel_size_m, self.num_ref)
+            query = self.norm1(query + self.sca(query + self.pos(centres_unit), points, img_from_ego, image_hw, value))
+        else:
+            query = self.norm1(query + self.pos(centres_unit))
         if self.mix is not None:
             query = self.mix["norm"](query + self.mix["conv"](query, neighbours))
         return self.norm2(query + self.ffn(query))

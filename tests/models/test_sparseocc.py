@@ -282,8 +282,25 @@ def test_config_checks_and_kept_shares():
         SparseOccModel(type(cfg)(**{**cfg.__dict__, "mix": (True, False)}))
     with pytest.raises(ValidationError, match=r"feature_map \(1, 1, 2, 0\) entries must be 0 \(fine\) or 1"):
         SparseOccModel(type(cfg)(**{**cfg.__dict__, "feature_map": (1, 1, 2, 0)}))
+    with pytest.raises(ValidationError, match=r"num_ref \(0, 2, 1, 0\) must be >= 0, and >= 1 at level 0"):
+        SparseOccModel(type(cfg)(**{**cfg.__dict__, "num_ref": (0, 2, 1, 0)}))
     with pytest.raises(ValidationError, match="num_queries 10 < 18 classes"):
         SparseOccModel(type(cfg)(**{**cfg.__dict__, "num_queries": 10}))
+
+
+def test_a_level_with_no_reference_points_samples_no_image():
+    from models.sparseocc.voxel_decoder import VoxelLayer
+
+    torch.manual_seed(0)
+    layer = VoxelLayer(8, 16, 0, 2, 1.0, mix=False).eval()
+    assert not hasattr(layer, "sca") and not hasattr(layer, "img_proj")
+    query, centres = torch.randn(1, 50, 8), torch.randn(1, 50, 3) * 10
+    args = (centres, centres / 20 + 0.5, torch.tensor([0.4, 0.4, 0.4]), None)
+    a = layer(query, *args, torch.randn(1, 6, 16, 9, 16), ring_cameras(), (72, 128))
+    b = layer(query, *args, torch.zeros(1, 6, 16, 9, 16), ring_cameras(), (72, 128))
+    assert torch.equal(a, b)  # the images do not enter
+    expected = layer.norm2(layer.norm1(query + layer.pos(args[1])) + layer.ffn(layer.norm1(query + layer.pos(args[1]))))
+    torch.testing.assert_close(a, expected)
 
 
 def test_neighbour_slots_find_listed_face_neighbours_only():

@@ -97,3 +97,28 @@ def test_half_copy_stores_learned_tensors_as_float16_and_loads_back(tmp_path):
         got = again.state_dict()[key]
         want = value if ".running_" in key or value.dtype != torch.float32 else value.half().float()
         assert got.dtype == value.dtype and torch.equal(got, want), key
+
+
+def test_drop_copy_leaves_out_prefixed_tensors_and_feeds_init(tmp_path):
+    """``python -m models.checkpoint IN OUT --drop PREFIX``: the copy lacks exactly the tensors under the prefix, the
+    JSON lists them, the rest is byte-equal, and a network without that part loads it; a prefix naming no tensor is
+    refused."""
+    from models.checkpoint import load_weights
+    from models.checkpoint import main as checkpoint_main
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2), torch.nn.Linear(2, 2))
+    src = save_checkpoint(tmp_path / "full", net, {"model": "toy", "step": 3})
+    dst = tmp_path / "drop" / "toy.safetensors"
+    assert checkpoint_main([str(src), str(dst), "--drop", "2."]) == 0
+    assert json.loads(dst.with_suffix(".json").read_text()) == {
+        "model": "toy",
+        "step": 3,
+        "dropped": ["2.bias", "2.weight"],
+    }
+    smaller = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+    assert load_weights(dst, smaller) == []
+    for key, value in smaller.state_dict().items():
+        assert torch.equal(value, net.state_dict()[key]), key
+    with pytest.raises(DataError, match=r"no tensor name starts with --drop 'head\.'"):
+        checkpoint_main([str(src), str(dst), "--drop", "head."])
