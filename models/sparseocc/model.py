@@ -70,7 +70,7 @@ class SparseOccConfig:
     backbone_blocks: tuple[int, ...] = (1, 1, 1)
     img_dim: int = 64
     channels: tuple[int, ...] = (64, 64, 32, 32)
-    keep: tuple[int, ...] = (800, 3000, 6000, 24000)
+    keep: tuple[int, ...] = (800, 3000, 6000, 28000)
     num_ref: tuple[int, ...] = (4, 2, 1, 0)
     feature_map: tuple[int, ...] = (1, 1, 0, 0)
     mix: tuple[bool, ...] = (True, True, True, False)

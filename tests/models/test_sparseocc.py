@@ -274,7 +274,7 @@ def test_sparse_camera_sampling_equals_dense_spatial_cross_attention():
 
 def test_config_checks_and_kept_shares():
     model = SparseOccModel(SPARSEOCC_PRESETS["tiny"])
-    assert model.kept_shares() == [800 / 1250, 3000 / 10_000, 6000 / 80_000, 24_000 / 640_000]
+    assert model.kept_shares() == [800 / 1250, 3000 / 10_000, 6000 / 80_000, 28_000 / 640_000]
     cfg = SPARSEOCC_PRESETS["tiny"]
     with pytest.raises(ValidationError, match=r"keep\[1\] = 5000 must be in 1..4800"):
         SparseOccModel(type(cfg)(**{**cfg.__dict__, "keep": (600, 5000, 5000, 14000)}))
