@@ -280,6 +280,10 @@ def test_invalid_inputs():
         cast_rays([sem], np.full((1, 3), np.nan), grid, LABELS)
     with pytest.raises(ValidationError, match="no origin"):
         cast_rays([sem], np.zeros((0, 3)), grid, LABELS)
+    dirs = np.eye(3, dtype=np.float32)
+    dirs[1] = 0
+    with pytest.raises(ValidationError, match="directions: row 1 is the zero vector"):
+        cast_rays([sem], np.zeros((1, 3)), grid, LABELS, directions=dirs)
     with pytest.raises(ValidationError, match="both"):
         RayIoUMetric().update_arrays(sem, sem, np.zeros((1, 3)), gt_flow=np.zeros((*grid.shape, 2), np.float32))
 
