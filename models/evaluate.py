@@ -1,7 +1,8 @@
 """Evaluate a perception model (or the trivial baseline) on a split with ``occplan.metrics``.
 
 ``python -m models.evaluate --model NAME|height_majority --data ROOT --split val
-[--config tiny] [--weights auto|random|PATH] [--max-frames N] [--out report.json]``
+[--config tiny|base] [--weights auto|random|PATH] [--max-frames N] [--out report.json]``
+(``--config`` default: the checkpoint's own config with ``--weights PATH``, else ``tiny``).
 
 ``height_majority`` is the trivial baseline: every voxel gets the most frequent GT class of its
 height level inside ``mask_camera`` on ``--baseline-split`` (default train). Points are labelled with
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", required=True)
     ap.add_argument("--version", default=None)
     ap.add_argument("--split", default="val")
-    ap.add_argument("--config", default="tiny")
+    ap.add_argument("--config", default=None, help="preset (default: the --weights checkpoint's config, else tiny)")
     ap.add_argument("--weights", default="auto", help="auto (shipped) | random (untrained) | PATH.safetensors")
     ap.add_argument("--baseline-split", default="train")
     ap.add_argument("--max-frames", type=int, default=None)
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from models import model_class
 
-        given = {"config": args.config, "weights": args.weights, "device": args.device}
+        given = {"weights": args.weights, "device": args.device} | ({"config": args.config} if args.config else {})
         takes = model_class(args.model).option_names
         model = MODELS.create(args.model, **{k: v for k, v in given.items() if k in takes})
     metrics = evaluate(model, source, args.split, args.max_frames, no_history=args.no_history)

@@ -24,6 +24,8 @@ from occplan.interfaces import PerceptionModel, SensorRequest
 from occplan.types import OccupancyFrame, OccupancyPrediction, SensorFrame
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_PRESET = "tiny"
+"""The preset of a model built without a config and without a checkpoint path."""
 RANDOM_WEIGHTS = "random"  # the ``weights`` value that asks for an untrained (randomly initialised) network
 
 Batch = dict[str, Any]
@@ -75,20 +77,28 @@ class TorchOccModel(PerceptionModel):
 
     @classmethod
     def from_options(
-        cls, config: str | dict = "tiny", weights: str | Path | None = "auto", device: str = "cpu"
+        cls, config: str | dict | None = None, weights: str | Path | None = "auto", device: str = "cpu"
     ) -> TorchOccModel:
         """Registry factory.
 
-        ``config``: preset name or a full config dict. ``weights``: ``"auto"`` = the shipped checkpoint
-        of the preset (a DataError naming the missing file when it is absent, so that no run reports an
-        untrained model by accident), ``"random"`` (or None) = random init, asked for explicitly, or a
-        path to a ``.safetensors`` checkpoint whose JSON metadata must carry this model's name.
+        ``config``: preset name, a full config dict, or None: the checkpoint's own config when ``weights``
+        is a path, else the ``tiny`` preset. ``weights``: ``"auto"`` = the shipped checkpoint of the preset
+        (a DataError naming the missing file when it is absent, so that no run reports an untrained model
+        by accident), ``"random"`` (or None) = random init, asked for explicitly, or a path to a
+        ``.safetensors`` checkpoint whose JSON metadata must carry this model's name. A checkpoint runs
+        with the config it was trained with: a given preset name or dict that differs from it is an error
+        naming the checkpoint's JSON and the differing fields.
         """
+        path: Path | None = None
+        if weights is not None and weights not in ("auto", RANDOM_WEIGHTS):
+            path = Path(weights)
         if isinstance(config, dict):
             cfg, config_name = config_from_dict(cls.config_cls, config, f"{cls.name} config"), None
+        elif config is None and path is not None:
+            cfg, config_name = None, None
         else:
-            cfg, config_name = preset(cls.presets, config, cls.name), config
-        path: Path | None = None
+            config_name = DEFAULT_PRESET if config is None else config
+            cfg = preset(cls.presets, config_name, cls.name)
         if weights == "auto":
             if config_name is None:
                 raise ValidationError(
@@ -102,20 +112,18 @@ class TorchOccModel(PerceptionModel):
                     f"(python -m models.train), pass weights=PATH.safetensors, or weights={RANDOM_WEIGHTS!r} "
                     "for an untrained model"
                 )
-        elif weights is not None and weights != RANDOM_WEIGHTS:
-            path = Path(weights)
         if path is not None:
             meta = read_meta(path)
+            json_path = path.with_suffix(".json")
             if meta.get("model") != cls.name:
-                raise DataError(
-                    f"{path.with_suffix('.json')}: field 'model' is {meta.get('model')!r}, not {cls.name!r}"
-                )
-            stored = config_from_dict(cls.config_cls, meta["config"], f"{path.with_suffix('.json')} field 'config'")
-            if config_name is None and stored != cfg:
+                raise DataError(f"{json_path}: field 'model' is {meta.get('model')!r}, not {cls.name!r}")
+            stored = config_from_dict(cls.config_cls, meta["config"], f"{json_path} field 'config'")
+            if cfg is not None and stored != cfg:
                 differ = sorted(k for k, v in stored.__dict__.items() if cfg.__dict__[k] != v)
+                given = f"preset {config_name!r}" if config_name is not None else "given config"
                 raise ValidationError(
-                    f"{path.with_suffix('.json')}: field 'config' differs from the given {cls.name} config in "
-                    f"{differ}; a checkpoint runs with the config it was trained with (pass its preset name)"
+                    f"{json_path}: field 'config' differs from the {given} of {cls.name} in {differ}; a "
+                    "checkpoint runs with the config it was trained with (pass no config to use it)"
                 )
             cfg = stored
         model = cls(cfg, device=device)

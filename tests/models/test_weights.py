@@ -52,6 +52,18 @@ def test_a_config_dict_other_than_the_checkpoints_is_refused_not_ignored():
         models.create("sparseocc", config={"keep": [1000, 5000, 12000, 40000]}, weights=str(path))
 
 
+def test_a_preset_name_other_than_the_checkpoints_is_refused_and_no_config_runs_the_checkpoints(tmp_path):
+    """``weights=PATH``: without a config the checkpoint's own runs; a named preset must equal it."""
+    base = models.create("lidar", config="base", weights="random")
+    save_checkpoint(tmp_path / "lidar_base", base.net, base.meta())
+    path = str(tmp_path / "lidar_base.safetensors")
+    assert models.create("lidar", weights=path).config == base.config
+    assert models.create("lidar", config="base", weights=path).config == base.config
+    with pytest.raises(ValidationError, match=r"lidar_base\.json: field 'config' differs from the preset 'tiny'"):
+        models.create("lidar", config="tiny", weights=path)
+    assert models.create("lidar", weights="random").config == models.create("lidar", config="tiny").config
+
+
 @pytest.mark.parametrize("name", TRAINABLE)
 def test_random_weights_when_asked(name, tmp_path, monkeypatch):
     shipped = models.create(name)
