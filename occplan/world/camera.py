@@ -87,6 +87,8 @@ def _value_noise(x, y, z, seed):  # pragma: no cover - compiled
 
 @nb.njit(parallel=True, cache=True)
 def _shade(dist, label, normal, albedo, origins, dirs, texture, sun, ambient, diffuse, fog_m, horizon, zenith, out):
+    """Shade N rays into ``out`` (N, 3) uint8: ``normal`` (N, 3) float32 and ``albedo`` (N, 3) uint8 are read as
+    float64, each channel is clamped to [0, 255] and rounded half to even (``np.round``)."""
     n = dist.shape[0]
     per_ray_origin = origins.shape[0] == n
     for i in nb.prange(n):
@@ -95,7 +97,7 @@ def _shade(dist, label, normal, albedo, origins, dirs, texture, sun, ambient, di
         sky1 = horizon[1] * (1 - up) + zenith[1] * up
         sky2 = horizon[2] * (1 - up) + zenith[2] * up
         if not np.isfinite(dist[i]):
-            out[i, 0], out[i, 1], out[i, 2] = sky0, sky1, sky2
+            out[i, 0], out[i, 1], out[i, 2] = _to_u8(sky0), _to_u8(sky1), _to_u8(sky2)
             continue
         oi = np.int64(i) if per_ray_origin else np.int64(0)
         d = dist[i]
@@ -105,22 +107,29 @@ def _shade(dist, label, normal, albedo, origins, dirs, texture, sun, ambient, di
             px * freq * 4.0, py * freq * 4.0, pz * freq * 4.0, label[i] + 101
         )
         tex = 1.0 + contrast * (2.0 * noise - 1.0)
-        lam = ambient + diffuse * max(0.0, normal[i, 0] * sun[0] + normal[i, 1] * sun[1] + normal[i, 2] * sun[2])
+        nx, ny, nz = np.float64(normal[i, 0]), np.float64(normal[i, 1]), np.float64(normal[i, 2])
+        lam = ambient + diffuse * max(0.0, nx * sun[0] + ny * sun[1] + nz * sun[2])
         fog = 1.0 - np.exp(-d / fog_m)
         for c, sky in ((0, sky0), (1, sky1), (2, sky2)):
-            v = albedo[i, c] * tex * lam * (1.0 - fog) + sky * fog
-            out[i, c] = min(max(v, 0.0), 255.0)
+            v = np.float64(albedo[i, c]) * tex * lam * (1.0 - fog) + sky * fog
+            out[i, c] = _to_u8(min(max(v, 0.0), 255.0))
+
+
+@nb.njit(cache=True, inline="always")
+def _to_u8(v):  # pragma: no cover - compiled
+    """A value in [0, 255] rounded half to even, as uint8."""
+    return np.uint8(np.rint(v))
 
 
 def shade(hits: SurfaceHits, origins_m: np.ndarray, directions: np.ndarray, config: ShadingConfig) -> np.ndarray:
     """RGB (N, 3) uint8 of N camera rays (world-frame origins (N, 3) or (1, 3), unit directions (N, 3))."""
     sun = np.asarray(config.sun_direction, np.float64)
-    out = np.empty((len(directions), 3), np.float64)
+    out = np.empty((len(directions), 3), np.uint8)
     _shade(
         hits.distance_m,
         hits.label,
-        hits.normal.astype(np.float64),
-        hits.rgb.astype(np.float64),
+        np.ascontiguousarray(hits.normal, np.float32),
+        np.ascontiguousarray(hits.rgb, np.uint8),
         np.ascontiguousarray(origins_m, np.float64).reshape(-1, 3),
         np.ascontiguousarray(directions, np.float64),
         _TEXTURE,
@@ -132,4 +141,4 @@ def shade(hits: SurfaceHits, origins_m: np.ndarray, directions: np.ndarray, conf
         np.asarray(config.sky_zenith_rgb, np.float64),
         out,
     )
-    return np.round(out).astype(np.uint8)
+    return out
