@@ -11,7 +11,7 @@
 
 Every kernel is compiled with numba's ``numpy`` error model: no zero-divisor test before each division
 (a component that is 0 is tested for explicitly, as in dvr.cu, and ``cast_rays`` refuses a zero
-direction), which makes the per-ray setup about a fifth cheaper.
+direction).
 
 The fast kernel (``cast_rays``) runs numba-parallel over rays (or in the calling thread, for callers
 that run one sample per thread), over all rays or a listed subset, and stops at the first hit;
@@ -186,11 +186,12 @@ def _trace_fast(occ_bits, shape, origins_m, origins_v, dirs, ts, rs, offset, sca
     origins_v (T, 3) float32 the same in voxel units (``to_voxel_units``, once per origin rather
     than per ray); dirs (R, 3) float32; ts, rs (K,) int64 the origin and direction of each ray
     (split from the flat ids ``t * R + r`` once by ``np.divmod``: a 64-bit division per ray in the
-    kernel cost ~8 % of the cast); offset (3,) and scale: voxel-unit conversion of the end points.
-    Writes dist_out (G, K) float32 exit depths in voxel units and index (G, K) int32 flat voxel indices ``(x * Y +
-    y) * Z + z``. One walk serves both grids and stops once both have been hit; it visits exactly the voxels of the
-    reference walk (``trace_reference``) with the same tie rules (written out inline), counting the voxels left per
-    axis instead of testing bounds. A ray that never enters the grid keeps depth -1 and index 0.
+    kernel cost ~7 % of the cast); offset (3,) and scale: voxel-unit conversion of the end points.
+    Writes dist_out (G, K) float32 exit depths in voxel units and index (G, K) int32 flat voxel indices
+    ``(x * Y + y) * Z + z``. One walk serves both grids and stops once both have been hit; it visits
+    exactly the voxels of the reference walk (``trace_reference``) with the same tie rules (written out
+    inline), counting the voxels left per axis instead of testing bounds. A ray that never enters the
+    grid keeps depth -1 and index 0.
     """
     if dist_out.shape[0] == 1:
         for k in numba.prange(ts.size):
