@@ -27,6 +27,7 @@ import numpy as np
 from occplan.harness.accumulate import MetricSet, RunMetrics
 from occplan.harness.config import RunConfig
 from occplan.harness.plugins import Plugins, instance
+from occplan.interfaces import SensorRequest
 from occplan.io import json_safe
 from occplan.metrics import rayiou_origins
 from occplan.metrics.planning import box_in_frame, planning_sample
@@ -36,6 +37,7 @@ from occplan.sim import SimConfig, SimState, Simulator
 from occplan.types import Frame, LabelSet, OccupancyFrame, OccupancyPrediction, Scenario
 from occplan.types.history import EpisodeHistory
 from occplan.viz.bev import BevFrame, capture, render, save_gif, save_png
+from occplan.world import World
 
 LABELS = LabelSet.occ3d()
 PASSES = {"both": ("open", "closed"), "open": ("open",), "closed": ("closed",)}
@@ -61,6 +63,15 @@ def sim_config(config: RunConfig, mode: str = "closed") -> SimConfig:
 def lidar_world_positions(scenario: Scenario) -> np.ndarray:
     """(K, 3) world positions of LIDAR_TOP at every keyframe (RayIoU origins, SparseOcc)."""
     return np.stack([(f.world_from_ego @ f.ego_from_lidar).translation_m for f in scenario.frames])
+
+
+def closed_camera_source(request: SensorRequest, world: World) -> str:
+    """Where a model's cameras come from in closed loop: ``"none"`` (it reads no camera),
+    ``"rendered"`` (at the simulated pose) or ``"logged"`` (the world cannot render, e.g. a real log:
+    the images taken at the logged pose, which no longer match the ego once it leaves the log)."""
+    if not request.cameras:
+        return "none"
+    return "rendered" if world.renders_cameras else "logged"
 
 
 def semantics_only(gt: OccupancyFrame) -> OccupancyFrame:
@@ -93,6 +104,7 @@ class ScenarioRun:
         self.seed = scenario_seed(config.seed, self.scenario.name)
         self.route_source = "none"
         self.route_world_xy_m = np.zeros((0, 2))  # the planner's route (world), set by ``_start``
+        self.closed_cameras: str | None = None  # set by ``run_closed``, see ``closed_camera_source``
 
     # --- shared per-decision pieces ---------------------------------------------------------
     def _start(self, sim: Simulator) -> SimState:
@@ -210,6 +222,7 @@ class ScenarioRun:
         out = PassResult(MetricSet(sim.config.grid, LABELS, "closed"))
         lidarseg_done: set[str] = set()
         state = self._start(sim)
+        self.closed_cameras = closed_camera_source(self.model.sensor_request(), state.context.world)
         limit = self._limit(state)
         while not sim.done(state) and state.decision < limit:
             gt = sim.ground_truth(state)
@@ -298,6 +311,7 @@ def run_scenario(config: RunConfig, plugins: Plugins, scene_name: str) -> dict:
                 "privileged_planner": run.planner.requires_privileged,
                 "route_source": run.route_source,
                 "occ_gt_source": "+".join(sources) or "none",
+                "closed_cameras": run.closed_cameras,
             },
             "state": states,
         }

@@ -53,7 +53,14 @@ CONVENTION_TITLES = {
 QUANTITY_UNITS = {"l2": "m", "col_veh": "%", "col_vehped": "%", "col_occ": "%"}
 OPEN_PREFIXES = ("occ/", "flow/", "lidarseg/", "plan/", "ref/human/plan/")
 CLOSED_PREFIXES = ("sim/", "closed/", "ref/human/sim/", "ref/human/closed/")
-META_LINE_KEYS = ("meta/protocol", "meta/mode", "meta/occ_gt_source", "meta/route_source", "meta/n_scenarios")
+META_LINE_KEYS = (
+    "meta/protocol",
+    "meta/mode",
+    "meta/occ_gt_source",
+    "meta/route_source",
+    "meta/closed_cameras",
+    "meta/n_scenarios",
+)
 SCENARIO_KEYS = (
     "occ/miou",
     "occ/miou_nomask",
@@ -169,6 +176,7 @@ def headline_table(summary: dict[str, Any]) -> str:
     run_open, run_closed = passes(summary)
     head = [f"{k.removeprefix('meta/')} {summary[k]}" for k in META_LINE_KEYS if summary.get(k) is not None]
     parts = [" · ".join(head)] if head else []
+    parts += run_notes(summary)
     if run_open:
         n = summary.get("plan/n_samples")
         parts += ["Open loop (ego on the log)", perception_table(summary)]
@@ -243,7 +251,7 @@ def markdown_report(summary: dict[str, Any], records: list[dict[str, Any]]) -> s
         f"protocol `{summary.get('meta/protocol')}` · labels `{summary.get('meta/label_set')}` · "
         f"grid `{summary.get('meta/grid')}` · scenarios {summary.get('meta/n_scenarios')} · "
         f"occupancy GT `{summary.get('meta/occ_gt_source')}` · route `{summary.get('meta/route_source')}`",
-        *_privileged_notes(summary),
+        *(["", *notes] if (notes := run_notes(summary)) else []),
         "",
         "## Headline",
         "",
@@ -262,11 +270,18 @@ def markdown_report(summary: dict[str, Any], records: list[dict[str, Any]]) -> s
     return "\n".join(parts) + "\n"
 
 
-def _privileged_notes(summary: dict[str, Any]) -> list[str]:
-    """Lines flagging results that read ground truth (oracle model, log-replay planner)."""
+def run_notes(summary: dict[str, Any]) -> list[str]:
+    """Lines flagging results that read ground truth (oracle model, log-replay planner) or whose
+    closed-loop cameras were not rendered at the simulated pose."""
     notes = []
     if summary.get("meta/privileged_model"):
         notes.append("**privileged model**: the perception model reads ground-truth occupancy (an upper bound)")
     if summary.get("meta/privileged_planner"):
         notes.append("**privileged planner**: the planner reads the logged future")
-    return ["", *notes] if notes else []
+    if "logged" in str(summary.get("meta/closed_cameras", "")).split("+"):
+        notes.append(
+            "**closed-loop cameras logged**: this world cannot render cameras, so in closed loop the model reads "
+            "the images taken at the logged pose; once the ego leaves the log (`sim/log_divergence_m`) they no "
+            "longer show its surroundings, and `closed/*` perception and the plans built on it carry that mismatch"
+        )
+    return notes

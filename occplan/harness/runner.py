@@ -124,6 +124,7 @@ def summarize(config: RunConfig, scenes: list[str], records: dict[str, dict]) ->
         "meta/privileged_planner": metas[0]["privileged_planner"],
         "meta/occ_gt_source": "+".join(sorted({m["occ_gt_source"] for m in metas})),
         "meta/route_source": "+".join(sorted({m["route_source"] for m in metas})),
+        **_closed_cameras(metas),
         "meta/bootstrap_resamples": BOOTSTRAP_RESAMPLES,
         "meta/n_scenarios": len(scenes),
         "meta/scenarios": scenes,
@@ -131,6 +132,13 @@ def summarize(config: RunConfig, scenes: list[str], records: dict[str, dict]) ->
         "config": config.to_dict(),
     }
     return json_safe(summary), merged
+
+
+def _closed_cameras(metas: list[dict]) -> dict[str, str]:
+    """``meta/closed_cameras`` over the scenarios that ran closed loop (records written before the key
+    existed have none; nothing when no scenario has it)."""
+    sources = sorted({m["closed_cameras"] for m in metas if m.get("closed_cameras")})
+    return {"meta/closed_cameras": "+".join(sources)} if sources else {}
 
 
 class _Progress:

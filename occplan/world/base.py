@@ -56,6 +56,10 @@ class World(ABC):
     agents); when None the world uses its own tracks at ``time_us``.
     """
 
+    renders_cameras: bool = False
+    """Whether ``render_cameras`` can render camera images at any pose (generated worlds); a world that
+    cannot (a real log's) leaves camera models with the logged images, taken at the logged pose."""
+
     @property
     @abstractmethod
     def agent_ids(self) -> tuple[str, ...]:
@@ -127,4 +131,4 @@ class World(ABC):
 
         ``width`` x ``height`` pixels (default: the world's rig resolution); intrinsics scale with it.
         """
-        raise NotImplementedError(f"{type(self).__name__} cannot render cameras (reuse logged images)")
+        raise NotImplementedError(f"{type(self).__name__} cannot render cameras (renders_cameras is False)")

@@ -68,6 +68,8 @@ class GeneratedWorld(TrackedWorld):
     BVH, the LiDAR ray pattern, camera pixel rays, the static faces' sampling lattices and a vote
     buffer per grid shape (X * Y * Z * 26 bytes)."""
 
+    renders_cameras = True
+
     def __init__(
         self, spec: WorldSpec, rig: SensorRig | None = None, config: GeneratedWorldConfig | None = None
     ) -> None:

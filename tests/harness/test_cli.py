@@ -93,6 +93,7 @@ def test_both_passes_summary(closed_run):
     assert s["occ/n_frames"] == 2 * (DECISIONS + 1) and s["plan/n_samples_all"] == 2 * DECISIONS
     assert s["plan/n_samples"] == 2 * DECISIONS
     assert s["config"]["mode"] == "both" and s["meta/mode"] == "both"
+    assert s["meta/closed_cameras"] == "none"  # the oracle reads no camera
     lines = (closed_run / "results.jsonl").read_text().splitlines()
     assert sorted(json.loads(line)["scenario"] for line in lines) == s["meta/scenarios"]
     report = (closed_run / "report.md").read_text()
