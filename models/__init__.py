@@ -14,6 +14,8 @@ model is built.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,20 @@ MODELS: Registry[PerceptionModel] = Registry("perception model")
 NO_FILE_WEIGHTS = (None, "auto", "random")
 """``weights`` values that name no checkpoint file (see ``TorchOccModel.from_options``)."""
 _CLASS_PATHS: dict[str, str] = {}
+
+
+def _torch_one_thread_after_fork() -> None:
+    """In a process forked from one that has run a parallel torch op, the child's next parallel op
+    waits forever (GNU OpenMP's thread pool is not fork-safe); with one intra-op thread torch runs
+    its ops without the pool. So forked children of a process that imported torch (``AsyncVectorEnv``'s
+    default context on Linux, fork-based process pools) run the models on one thread each, as torch's
+    own DataLoader workers do."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+os.register_at_fork(after_in_child=_torch_one_thread_after_fork)
 
 
 def register_model(name: str, class_path: str) -> None:
