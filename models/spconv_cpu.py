@@ -10,11 +10,18 @@ generation of the forward pass and the scatter-add of the backward pass give dif
 results from run to run (a fresh CI run saw 2 of 120 input gradients wrong). :func:`cpu_single_thread`
 runs them with one thread on CPU tensors: the LiDAR net's sparse forward pass, and
 ``TorchOccModel.backward`` for nets that declare ``sparse_on_cpu_single_thread``.
+
+spconv 2.3's own code also makes this torch warn on every model run, about nothing a user can change:
+a ``UserWarning`` for indexing with a list of slices (``spconv/pytorch/core.py``) and a log line from
+``torch.fx`` about ``is_fx_tracing`` (``SparseConvTensor``). :func:`import_spconv` hides exactly these
+two messages, only where spconv raises them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import warnings
 from collections.abc import Iterator
 
 import torch
@@ -50,11 +57,21 @@ def cpu_single_thread(on_cpu: bool) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+def _not_fx_tracing_notice(record: logging.LogRecord) -> bool:
+    return "is_fx_tracing will return true" not in record.getMessage()
+
+
 def import_spconv():
-    """``spconv.pytorch`` with the CPU patch applied."""
+    """``spconv.pytorch`` with the CPU patch applied and its two internal warnings hidden."""
     import spconv.pytorch as spconv
 
     patch_spconv_for_cpu()
+    warnings.filterwarnings(
+        "ignore", "Using a non-tuple sequence for multidimensional indexing", UserWarning, r"spconv\."
+    )
+    fx_log = logging.getLogger("torch.fx._symbolic_trace")
+    if _not_fx_tracing_notice not in fx_log.filters:
+        fx_log.addFilter(_not_fx_tracing_notice)
     return spconv
 
 

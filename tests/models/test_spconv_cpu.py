@@ -66,3 +66,24 @@ def test_sparse_forward_is_deterministic_with_the_single_thread_guard():
             with cpu_single_thread(True):
                 outs.append(net(spconv.SparseConvTensor(feats, coords, [100, 100, 16], 1)).features)
     assert torch.equal(outs[0], outs[1]) and torch.equal(outs[0], outs[2])
+
+
+def test_spconv_internal_warnings_are_hidden():
+    """A dense view of a sparse tensor (spconv's list-of-slices indexing) warns nothing, even with every
+    warning shown; the torch.fx notice spconv triggers is filtered from its logger, other records pass."""
+    import logging
+    import warnings
+
+    coords = torch.tensor([[0, 1, 2, 3], [0, 0, 0, 0]], dtype=torch.int32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import_spconv()
+        spconv.SparseConvTensor(torch.ones(2, 3), coords, [4, 4, 4], 1).dense()
+    assert [str(w.message) for w in caught] == []
+    fx_log = logging.getLogger("torch.fx._symbolic_trace")
+
+    def record(message: str) -> logging.LogRecord:
+        return fx_log.makeRecord(fx_log.name, logging.WARNING, __file__, 0, message, (), None)
+
+    assert not fx_log.filter(record("is_fx_tracing will return true for both fx.symbolic_trace and torch.export."))
+    assert fx_log.filter(record("another torch.fx warning"))
