@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, choices=[*MODELS.names(), BASELINE])
     ap.add_argument("--data", required=True)
-    ap.add_argument("--version", default=None)
+    ap.add_argument("--version", default=None, help="table version (default: the dataroot's only v1.0-* folder)")
     ap.add_argument("--split", default="val")
     ap.add_argument("--config", default=None, help="preset (default: the --weights checkpoint's config, else tiny)")
     ap.add_argument("--weights", default="auto", help="auto (shipped) | random (untrained) | PATH.safetensors")

@@ -52,6 +52,16 @@ class TrainConfig:
     freeze: tuple[str, ...] = ()  # parameter-name prefixes held fixed (no update, batch-norm statistics kept)
 
 
+WARMUP_FRACTION = 0.1
+"""Share of the iterations over which the one-cycle learning rate rises (OneCycleLR's ``pct_start``)."""
+
+
+def warmup_fraction(iters: int) -> float:
+    """``WARMUP_FRACTION``, except for a run whose warm-up would be exactly one step (``--iters 10``):
+    torch's OneCycleLR then divides by zero, so that run warms up over two steps."""
+    return 2 / iters if WARMUP_FRACTION * iters == 1 else WARMUP_FRACTION
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (seeds third-party code using the legacy global RNG)
@@ -109,7 +119,9 @@ def train(
     written beside the checkpoint."""
     seed_everything(cfg.seed)
     opt = torch.optim.AdamW(freeze_modules(model.net, cfg.freeze), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.iters, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.iters, pct_start=warmup_fraction(cfg.iters)
+    )
     weights, optim_path = stem.with_suffix(".safetensors"), stem.with_suffix(".optim.pt")
     step, history, seconds, init_record = 0, [], 0.0, None
     if resume and weights.is_file():
@@ -196,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, choices=trainable_models(), help="a trainable registered model")
     ap.add_argument("--data", required=True, help="nuScenes-format dataroot")
-    ap.add_argument("--version", default=None, help="table version (default: v1.0-occplan if present, else v1.0-mini)")
+    ap.add_argument("--version", default=None, help="table version (default: the dataroot's only v1.0-* folder)")
     ap.add_argument("--split", default="train")
     ap.add_argument("--config", default="tiny", help="preset: tiny | base")
     ap.add_argument("--iters", type=int, default=TrainConfig.iters)

@@ -6,9 +6,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import models
 from models.evaluate import main as evaluate_main
+from models.train import WARMUP_FRACTION, warmup_fraction
 from models.train import main as train_main
 
 
@@ -194,3 +196,17 @@ def test_evaluate_resets_per_scene_or_before_every_frame(source):
     keys = [k for k in a if k.startswith("occ/")]
     assert np.array_equal([a[k] for k in keys], [b[k] for k in keys], equal_nan=True)  # absent classes: NaN
     assert a["occ/miou"] == pytest.approx(100.0)
+
+
+def test_one_cycle_schedule_runs_for_every_short_run():
+    """OneCycleLR divides by zero when its warm-up is exactly one step (``--iters 10`` at 10 %): that run
+    warms up over two steps; every other length keeps the 10 % warm-up."""
+    for iters in range(1, 120):
+        opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=1e-3, total_steps=iters, pct_start=warmup_fraction(iters)
+        )
+        for _ in range(iters - 1):
+            opt.step()
+            sched.step()
+        assert warmup_fraction(iters) == (0.2 if iters == 10 else WARMUP_FRACTION)
