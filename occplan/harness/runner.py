@@ -72,7 +72,11 @@ def scene_list(config: RunConfig) -> list[str]:
     if config.scenes is None:
         scenes = source.scene_names(config.split)
         if not scenes:
-            raise ValidationError(f"{config.data}: split {config.split!r} has no scenes")
+            n = len(source.scene_names(None))
+            raise ValidationError(
+                f"{config.data}: split {config.split!r} has no scenes (the dataroot has {n}; "
+                "--split all runs every scene, --scenes names some)"
+            )
         return scenes
     known = source.scene_names(None)
     unknown = [s for s in config.scenes if s not in known]

@@ -236,3 +236,17 @@ def test_resuming_a_run_of_an_earlier_protocol_is_refused(tiny_dataroot, tmp_pat
     assert main([*args, "--resume"]) == 2
     err = capsys.readouterr().err
     assert "results.jsonl" in err and "earlier protocol" in err
+
+
+def test_an_empty_split_names_the_way_out(tiny_dataroot, tmp_path, capsys):
+    """A dataroot whose val split is empty (a one-scene generated set): the error says how many scenes
+    there are and which flags run them."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for entry in tiny_dataroot.iterdir():
+        if entry.name != "splits.json":
+            (root / entry.name).symlink_to(entry)
+    (root / "splits.json").write_text(json.dumps({"train": ["scene-0000", "scene-0001"], "val": []}))
+    assert main(["--model", "oracle", "--data", str(root), "--out", str(tmp_path / "run")]) != 0
+    err = capsys.readouterr().err
+    assert "split 'val' has no scenes (the dataroot has 2; --split all runs every scene" in err
