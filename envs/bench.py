@@ -1,7 +1,7 @@
 """``python -m occplan.bench env``: decision steps per second of the simulator core and of
 ``gym.make("OccDrive-v0")`` in one run, on one core (``--threads 1``), with reset costs apart.
 
-Args: ``[--dataset tiny|mini | --dataroot PATH [--version V]] [--scene NAME] [--steps N] [--threads N]``
+Args: ``[--dataset tiny|mini | --data PATH [--version V]] [--scene NAME] [--steps N] [--threads N]``
 (default: the generated "tiny" set, built on first use). Figures (``*_steps_per_s`` from CPU time,
 ``time.process_time``: what one core delivers on a loaded machine; ``*_wall_steps_per_s`` from wall
 time; step loops exclude resets, ``*_reset_ms`` is the CPU time of one reset):
@@ -151,7 +151,7 @@ def run(args: list[str]) -> dict:
 
     p = argparse.ArgumentParser(prog="python -m occplan.bench env")
     p.add_argument("--dataset", default="tiny", help="generated preset used when --dataroot is not given")
-    p.add_argument("--dataroot", default=None)
+    p.add_argument("--data", "--dataroot", dest="dataroot", default=None)
     p.add_argument("--version", default=None, help="table version (default: the dataroot's only v1.0-* folder)")
     p.add_argument("--scene", default=None)
     p.add_argument("--steps", type=int, default=200, help="decisions with sensors (10x without)")

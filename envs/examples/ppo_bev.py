@@ -6,7 +6,7 @@ normalised control actions.
 Each env: ``gym.make("OccDrive-v0", action_type="control", observation=BEV_INPUTS)`` (oracle
 occupancy), wrapped in ``BEVObservation`` (a (7, H, W) uint8 image + ego state + command, which SB3's
 CNN extractor takes as is) and ``NormalizedAction`` ([-1, 1] -> acceleration, steering rate).
-Default data: the generated "tiny" set (``--dataroot`` for any nuScenes-format dataroot). Needs the
+Default data: the generated "tiny" set (``--data`` for any nuScenes-format dataroot). Needs the
 ``dev`` extra (stable-baselines3).
 """
 
@@ -40,7 +40,13 @@ def train(env: gym.Env, timesteps: int, seed: int = 0):
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m envs.examples.ppo_bev", description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataroot", default=None, help="nuScenes-format dataroot (default: the generated tiny set)")
+    p.add_argument(
+        "--data",
+        "--dataroot",
+        dest="dataroot",
+        default=None,
+        help="nuScenes-format dataroot (default: the generated tiny set)",
+    )
     p.add_argument("--split", default=None, help="scene split (default: every scene)")
     p.add_argument("--timesteps", type=int, default=20_000)
     p.add_argument("--pool", type=int, default=2, help="grid cells per BEV pixel side (2: 100 x 100 pixels)")

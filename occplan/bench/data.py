@@ -1,4 +1,4 @@
-"""``python -m occplan.bench data [--dataroot D] [--version V] [--scenes N]``: data-layer load times.
+"""``python -m occplan.bench data [--data D] [--version V] [--scenes N]``: data-layer load times.
 
 Figures: time to open the tables, scenario build time per keyframe (poses, cameras, boxes, ego
 history/future, map), and LiDAR load time per keyframe with 1 and 10 sweeps (10 only where the
@@ -27,7 +27,14 @@ REAL_MINI = Path(
 
 def run(args: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="python -m occplan.bench data")
-    parser.add_argument("--dataroot", type=Path, default=REAL_MINI, help="default: the real extract beside the repo")
+    parser.add_argument(
+        "--data",
+        "--dataroot",
+        dest="dataroot",
+        type=Path,
+        default=REAL_MINI,
+        help="default: the real extract beside the repo",
+    )
     parser.add_argument("--version", default="v1.0-mini")
     parser.add_argument("--scenes", type=int, default=0, help="limit to the first N scenes (0 = all)")
     ns = parser.parse_args(args)

@@ -1,4 +1,4 @@
-"""``python -m occplan.bench labels --dataroot D [--version V] [--scene S] [--keyframes N] [--sweeps N|all]
+"""``python -m occplan.bench labels --data D [--version V] [--scene S] [--keyframes N] [--sweeps N|all]
 [--degraded]``: seconds per keyframe of the label pipeline (``occplan.labels``), masks included.
 
 Figures: the scene's one-off cost (read its sweeps, split them by boxes, pool the static points), the
@@ -24,7 +24,9 @@ from occplan.labels import LabelConfig, SceneLabeller
 
 def run(args: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="python -m occplan.bench labels")
-    parser.add_argument("--dataroot", type=Path, required=True, help="nuScenes-format dataroot")
+    parser.add_argument(
+        "--data", "--dataroot", dest="dataroot", type=Path, required=True, help="nuScenes-format dataroot"
+    )
     parser.add_argument("--version", default=None)
     parser.add_argument("--scene", default=None, help="default: the dataroot's first scene")
     parser.add_argument("--keyframes", type=int, default=0, help="time only the first N keyframes (0 = all)")
