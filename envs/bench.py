@@ -150,7 +150,7 @@ def run(args: list[str]) -> dict:
     from envs.scenarios import DatasetScenarios
 
     p = argparse.ArgumentParser(prog="python -m occplan.bench env")
-    p.add_argument("--dataset", default="tiny", help="generated preset used when --dataroot is not given")
+    p.add_argument("--dataset", default="tiny", help="generated preset used when --data is not given")
     p.add_argument("--data", "--dataroot", dest="dataroot", default=None)
     p.add_argument("--version", default=None, help="table version (default: the dataroot's only v1.0-* folder)")
     p.add_argument("--scene", default=None)
