@@ -29,7 +29,9 @@ Observation (a Dict of fixed shapes), by the names in ``observation``:
 ``Simulator.planner_input``);
 - "lidar": ``lidar_points`` (max_lidar_points, 5) float32 ego frame (x y z intensity ring) of the
   keyframe sweep, zero padded, and ``lidar_count`` the number of valid rows;
-- "cameras": ``cameras`` (6, H, W, 3) uint8 in ``CAMERA_CHANNELS`` order, resized.
+- "cameras": ``cameras`` (6, H, W, 3) uint8 in ``CAMERA_CHANNELS`` order, resized; in closed loop rendered
+  at the simulated pose on a generated world, the logged images (taken at the logged pose) on a real log,
+  whose world cannot render (``World.renders_cameras``), for the perception model's input as well.
 
 The sensors come from ``Simulator.observe``, which produces each sensor once per step: the perception
 model's input and the sensor observations share one LiDAR cast and one rendering per camera.
