@@ -7,7 +7,7 @@ importing ``envs.registration``; without gymnasium it imports nothing of ``envs`
 """
 
 __version__ = "0.1.0"
-PROTOCOL_VERSION = "occplan-metrics-2"
+PROTOCOL_VERSION = "occplan-metrics-3"
 
 
 def _fork_safe_numba() -> None:

@@ -1,4 +1,4 @@
-"""One scenario through the simulator core, in an open-loop and/or a closed-loop pass (protocol 2).
+"""One scenario through the simulator core, in an open-loop and/or a closed-loop pass (``occplan.PROTOCOL_VERSION``).
 
 Open-loop pass (ego on the log, logged sensors), once per keyframe: the model's prediction is
 scored against the dataset's occupancy GT files where they exist (Occ3D ``labels.npz`` with its

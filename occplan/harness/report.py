@@ -1,4 +1,4 @@
-"""Console tables and report.md of a run's summary (protocol 2).
+"""Console tables and report.md of a run's summary (``occplan.PROTOCOL_VERSION``).
 
 The summary is flat: open-loop pass keys (``occ/*``, ``flow/*``, ``lidarseg/*``, ``plan/<conv>/*``),
 closed-loop pass keys (``sim/*``, ``closed/*``), the human reference ``ref/human/<key>``, intervals

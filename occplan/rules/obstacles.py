@@ -2,8 +2,12 @@
 
 A voxel is an obstacle when it is occupied, not of a ground class, and its centre lies in the height
 band ``OBSTACLE_BAND_M`` (low exclusive, high inclusive) above its column's local ground. A column's
-ground is the top of its highest ground-class voxel or, without one, of its lowest occupied voxel
-(which then counts as ground: on a slope, the road surface may carry any label). With 0.4 m voxels
+ground is the top of its lowest ground surface: its lowest ground-class voxel and the ground-class voxels
+above it that continue the surface, each less than the band's top (2.0 m) above the previous one; a
+ground-class voxel above a taller gap belongs to an overhead surface (the deck of a bridge or an
+overpass the ego drives under) and ends the search, so the deck and what stands on it lie above the
+band. Without a ground-class voxel, the column's lowest occupied voxel counts as its ground (on a
+slope, the road surface may carry any label). With 0.4 m voxels
 the first layer above the ground (centre 0.2 m) is not an obstacle: it cannot tell a kerb, a speed
 bump or a mislabelled ramp from a wall, and the second layer (centre 0.6 m) holds every obstacle
 taller than 0.4 m. The simulator's occupancy-collision check, the
@@ -62,16 +66,18 @@ def obstacle_voxels(
 
 @nb.njit(cache=True)
 def _obstacle_voxels(sem, ground, free, voxel_m, z_min_m, z_max_m, out):  # pragma: no cover - compiled
-    """One pass per column: its support voxel (the highest ground-class voxel, else the lowest occupied
-    one), then the occupied non-ground voxels above it whose centre height lies in the band."""
+    """One pass per column: its support voxel (the top voxel of its lowest ground surface, ground-class
+    voxels less than ``z_max_m`` apart; else its lowest occupied voxel), then the occupied non-ground
+    voxels above it whose centre height lies in the band."""
     n_x, n_y, n_z = sem.shape
     for i in range(n_x):
         for j in range(n_y):
             support = -1
-            for k in range(n_z - 1, -1, -1):
+            for k in range(n_z):
                 if ground[sem[i, j, k]]:
+                    if support >= 0 and (k - support - 1) * voxel_m >= z_max_m:
+                        break  # an overhead surface
                     support = k
-                    break
             if support < 0:
                 for k in range(n_z):
                     if sem[i, j, k] != free:

@@ -81,7 +81,7 @@ def _check_closed(s: dict) -> None:
 
 def _check_common(s: dict) -> None:
     assert all(s[f"runtime/{k}_ms"] > 0 for k in ("model", "planner", "sim"))
-    assert s["meta/protocol"] == "occplan-metrics-2" and s["meta/label_set"] == "occ3d"
+    assert s["meta/protocol"] == "occplan-metrics-3" and s["meta/label_set"] == "occ3d"
     assert s["meta/grid"] == "occ3d_nuscenes" and s["meta/privileged_model"] is True
     assert s["meta/route_source"] == "map_lanes"
 

@@ -36,6 +36,24 @@ def test_each_column_is_measured_from_its_own_ground():
     assert obstacle_columns(slope, LABELS, 0.4).any()
 
 
+def test_an_overhead_deck_is_not_the_ground():
+    """Under a bridge: the road at k = 2, the deck (driveable surface, 3.6 m of free space below it) at
+    k = 12 with a railing on it. The column's ground is the road, so neither deck nor railing is an
+    obstacle; a car under the bridge still is. A raised surface 0.8 m above the road (k = 5) continues
+    the road's surface, so what stands on it is measured from it."""
+    bridge = np.full((1, 1, 16), FREE, np.uint8)
+    bridge[0, 0, 2] = ROAD
+    bridge[0, 0, 12] = ROAD
+    bridge[0, 0, 13:15] = WALL
+    assert not obstacle_columns(bridge, LABELS, 0.4).any()
+    bridge[0, 0, 4] = LABELS.index("car")
+    assert obstacle_voxels(bridge, LABELS, 0.4)[0, 0].nonzero()[0].tolist() == [4]
+    ramp = np.full((1, 1, 16), FREE, np.uint8)
+    ramp[0, 0, 2] = ramp[0, 0, 5] = ROAD
+    ramp[0, 0, 6:8] = WALL  # 0.2 and 0.6 m above the raised surface: only the second layer blocks
+    assert obstacle_voxels(ramp, LABELS, 0.4)[0, 0].nonzero()[0].tolist() == [7]
+
+
 def test_columns_are_independent():
     block = np.concatenate([column(), column(k4=WALL), column(k3=WALL)], axis=0)
     block[1, 0, 3] = WALL
@@ -43,14 +61,23 @@ def test_columns_are_independent():
 
 
 def _obstacle_voxels_reference(semantics, labels, voxel_m, band_m):
-    """The rule in plain numpy, column-parallel."""
-    occupied = semantics != labels.free_index
-    ground = np.isin(semantics, [labels.index(n) for n in ("driveable_surface", "other_flat", "sidewalk", "terrain")])
-    k = np.arange(semantics.shape[2])
-    top_ground = semantics.shape[2] - 1 - np.argmax(ground[..., ::-1], axis=2)
-    support = np.where(ground.any(axis=2), top_ground, np.argmax(occupied, axis=2))[..., None]
-    centre = (k - support - 0.5) * voxel_m
-    return occupied & ~ground & (k > support) & (centre > band_m[0]) & (centre <= band_m[1])
+    """The rule in plain Python, one column at a time."""
+    ground_ids = [labels.index(n) for n in ("driveable_surface", "other_flat", "sidewalk", "terrain")]
+    out = np.zeros(semantics.shape, bool)
+    for i, j in np.ndindex(semantics.shape[:2]):
+        col = semantics[i, j].tolist()
+        grounds = [k for k, c in enumerate(col) if c in ground_ids]
+        support = grounds[0] if grounds else next((k for k, c in enumerate(col) if c != labels.free_index), None)
+        for k in grounds[1:]:
+            if (k - support - 1) * voxel_m >= band_m[1]:
+                break
+            support = k
+        if support is None:
+            continue
+        for k in range(support + 1, len(col)):
+            centre = (k - support - 0.5) * voxel_m
+            out[i, j, k] = col[k] != labels.free_index and col[k] not in ground_ids and band_m[0] < centre <= band_m[1]
+    return out
 
 
 def test_the_kernel_equals_a_plain_numpy_reference_on_random_grids():
