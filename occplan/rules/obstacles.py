@@ -3,8 +3,8 @@
 A voxel is an obstacle when it is occupied, not of a ground class, and its centre lies in the height
 band ``OBSTACLE_BAND_M`` (low exclusive, high inclusive) above its column's local ground. A column's
 ground is the top of its lowest ground surface: its lowest ground-class voxel and the ground-class voxels
-above it that continue the surface, each less than the band's top (2.0 m) above the previous one; a
-ground-class voxel above a taller gap belongs to an overhead surface (the deck of a bridge or an
+above it that continue the surface, each over a gap of less than the band's top (2.0 m) from the one
+below; a ground-class voxel over a taller gap belongs to an overhead surface (the deck of a bridge or an
 overpass the ego drives under) and ends the search, so the deck and what stands on it lie above the
 band. Without a ground-class voxel, the column's lowest occupied voxel counts as its ground (on a
 slope, the road surface may carry any label). With 0.4 m voxels
